@@ -1,0 +1,23 @@
+/** One measured case: a variant inside a group, run in a process of its own. */
+export interface BenchCase {
+  /** The table it belongs to, e.g. `closed`. */
+  readonly group: string;
+  /** The variant, e.g. `bare`, `ballast`, `opossum`. `bare` is the baseline of its group. */
+  readonly name: string;
+  /** Unit of `run()`'s value, e.g. `ns/op`, `req/s`, `bytes`. */
+  readonly unit: string;
+  readonly lowerIsBetter: boolean;
+  /** Measures once in a fresh process and returns the value. */
+  run(): Promise<number> | number;
+}
+
+/** Declares the cases of a bench file (its default export). */
+export function defineBench(cases: BenchCase[]): BenchCase[] {
+  const seen = new Set<string>();
+  for (const c of cases) {
+    const id = `${c.group}/${c.name}`;
+    if (seen.has(id)) throw new Error(`duplicate bench case ${id}`);
+    seen.add(id);
+  }
+  return cases;
+}

@@ -1,0 +1,8 @@
+export { type BenchCase, defineBench } from './define.ts';
+export {
+  type LoadOptions,
+  requestsPerSecond,
+  type ServerProcess,
+  startServerProcess,
+} from './http-load.ts';
+export { collectGarbage, median, nsPerOp, retainedHeapBytes } from './measure.ts';

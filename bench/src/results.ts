@@ -1,0 +1,48 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** One row of a results file. */
+export interface CaseResult {
+  group: string;
+  name: string;
+  value: number;
+  unit: string;
+  lowerIsBetter: boolean;
+}
+
+/** The shape of `bench/results/<package>.json`. */
+export interface PackageResults {
+  package: string;
+  node: string;
+  date: string;
+  command: string;
+  rounds: number;
+  cases: CaseResult[];
+}
+
+export const benchRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const resultsDir = join(benchRoot, 'results');
+
+function resultsFile(packageName: string): string {
+  return join(resultsDir, `${packageName.replace(/^@ballast\//, '')}.json`);
+}
+
+/** The stored results of one package, if it has been benchmarked. */
+export function readResults(packageName: string): PackageResults | undefined {
+  const file = resultsFile(packageName);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PackageResults) : undefined;
+}
+
+export function writeResults(results: PackageResults): string {
+  const file = resultsFile(results.package);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
+}
+
+export function readAllResults(): PackageResults[] {
+  return readdirSync(resultsDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as PackageResults);
+}

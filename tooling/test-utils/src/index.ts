@@ -1,0 +1,4 @@
+export { flushMicrotasks, ManualClock } from './clock.ts';
+export { freePort } from './free-port.ts';
+export { startHttpServer, type TestHttpServer } from './http-server.ts';
+export { assertRedisInstalled, type RedisServer, startRedisServer } from './redis-server.ts';
