@@ -3,13 +3,15 @@ import { defineConfig } from 'vitest/config';
 
 // One vitest configuration for the whole repo: a project per workspace that has tests,
 // one private Redis for the whole run (see tooling/test-utils/src/global-setup.ts).
-const workspaces = ['packages', 'tooling', 'examples'].flatMap((dir) =>
-  existsSync(dir)
-    ? readdirSync(dir)
-        .map((name) => `${dir}/${name}`)
-        .filter((path) => existsSync(`${path}/test`))
-    : [],
-);
+const workspaces = ['packages', 'tooling', 'examples']
+  .flatMap((dir) =>
+    existsSync(dir)
+      ? readdirSync(dir)
+          .map((name) => `${dir}/${name}`)
+          .filter((path) => existsSync(`${path}/test`))
+      : [],
+  )
+  .concat(existsSync('bench/test') ? ['bench'] : []);
 
 export default defineConfig({
   test: {
@@ -21,7 +23,7 @@ export default defineConfig({
     projects: workspaces.map((root) => ({
       extends: true,
       test: {
-        name: root.split('/')[1],
+        name: root.split('/').at(-1),
         root,
         include: ['test/**/*.test.ts'],
         testTimeout: 15_000,
