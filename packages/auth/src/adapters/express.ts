@@ -1,0 +1,68 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { nodeCredentials } from '../bearer.ts';
+import {
+  type AccessRequirement,
+  type ClaimRequirement,
+  createGuard,
+  type Guard,
+  type RequireAuthOptions,
+  writeFailure,
+} from '../resource-server.ts';
+import type { VerifiedToken, Verifier } from '../verifier.ts';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /** The verified access token, set by `requireAuth`. */
+      auth?: VerifiedToken;
+    }
+  }
+}
+
+/**
+ * Express middleware: answers 401/400/403 per RFC 6750 unless the request carries a valid bearer
+ * token (and meets `options.scopes` / `options.claims`); then sets `req.auth` and calls `next()`.
+ */
+export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): RequestHandler {
+  const guard = createGuard(verifier, options);
+  return (req: Request, res: Response, next: NextFunction) => {
+    guard.authenticate(nodeCredentials(req)).then((outcome) => {
+      if (!outcome.ok) return writeFailure(res, outcome.failure);
+      req.auth = outcome.auth;
+      next();
+    }, next);
+  };
+}
+
+/** Express middleware after `requireAuth`: 403 `insufficient_scope` unless `req.auth` has `scopes`. */
+export function requireScopes(
+  scopes: readonly string[],
+  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+): RequestHandler {
+  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+}
+
+/** Express middleware after `requireAuth`: 403 unless `req.auth`'s claims match `claims`. */
+export function requireClaims(
+  claims: ClaimRequirement,
+  options: Pick<AccessRequirement, 'realm'> = {},
+): RequestHandler {
+  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+}
+
+function check(guard: Guard): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const failure = guard.authorize(req.auth);
+    if (failure) writeFailure(res, failure);
+    else next();
+  };
+}
+
+export type {
+  AccessRequirement,
+  AuthFailure,
+  ClaimMatcher,
+  ClaimRequirement,
+  RequireAuthOptions,
+} from '../resource-server.ts';
+export type { VerifiedToken } from '../verifier.ts';

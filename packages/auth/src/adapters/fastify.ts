@@ -1,0 +1,75 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { nodeCredentials } from '../bearer.ts';
+import {
+  type AccessRequirement,
+  type AuthFailure,
+  type ClaimRequirement,
+  createGuard,
+  type Guard,
+  type RequireAuthOptions,
+} from '../resource-server.ts';
+import type { VerifiedToken, Verifier } from '../verifier.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access token, set by `requireAuth`. */
+    auth?: VerifiedToken;
+  }
+}
+
+/** A Fastify hook (`onRequest` or `preHandler`, app-wide or per route). */
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+
+/**
+ * Fastify hook: answers 401/400/403 per RFC 6750 unless the request carries a valid bearer
+ * token (and meets `options.scopes` / `options.claims`); then sets `request.auth`.
+ *
+ * @example
+ * app.addHook('onRequest', requireAuth(verifier));
+ * app.get('/orders', { preHandler: requireScopes(['orders:read']) }, handler);
+ */
+export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): AuthHook {
+  const guard = createGuard(verifier, options);
+  return async (request, reply) => {
+    const outcome = await guard.authenticate(nodeCredentials(request.raw));
+    if (!outcome.ok) return send(reply, outcome.failure);
+    request.auth = outcome.auth;
+    return undefined;
+  };
+}
+
+/** Fastify hook after `requireAuth`: 403 `insufficient_scope` unless `request.auth` has `scopes`. */
+export function requireScopes(
+  scopes: readonly string[],
+  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+): AuthHook {
+  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+}
+
+/** Fastify hook after `requireAuth`: 403 unless `request.auth`'s claims match `claims`. */
+export function requireClaims(
+  claims: ClaimRequirement,
+  options: Pick<AccessRequirement, 'realm'> = {},
+): AuthHook {
+  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+}
+
+function check(guard: Guard): AuthHook {
+  return async (request, reply) => {
+    const failure = guard.authorize(request.auth);
+    return failure ? send(reply, failure) : undefined;
+  };
+}
+
+function send(reply: FastifyReply, failure: AuthFailure): FastifyReply {
+  return reply.code(failure.status).headers(failure.headers).send(failure.body);
+}
+
+export type {
+  AccessRequirement,
+  AuthFailure,
+  ClaimMatcher,
+  ClaimRequirement,
+  RequireAuthOptions,
+} from '../resource-server.ts';
+export type { VerifiedToken } from '../verifier.ts';

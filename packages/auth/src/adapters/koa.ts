@@ -1,0 +1,71 @@
+import type { Context, Middleware, Next } from 'koa';
+import { nodeCredentials } from '../bearer.ts';
+import {
+  type AccessRequirement,
+  type AuthFailure,
+  type ClaimRequirement,
+  createGuard,
+  type Guard,
+  type RequireAuthOptions,
+} from '../resource-server.ts';
+import type { VerifiedToken, Verifier } from '../verifier.ts';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** The verified access token, set by `requireAuth` (Koa keeps per-request data in `ctx.state`). */
+    auth?: VerifiedToken;
+  }
+}
+
+/**
+ * Koa middleware: answers 401/400/403 per RFC 6750 unless the request carries a valid bearer
+ * token (and meets `options.scopes` / `options.claims`); then sets `ctx.state.auth`.
+ */
+export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): Middleware {
+  const guard = createGuard(verifier, options);
+  return async (ctx: Context, next: Next) => {
+    const outcome = await guard.authenticate(nodeCredentials(ctx.req));
+    if (!outcome.ok) return send(ctx, outcome.failure);
+    ctx.state.auth = outcome.auth;
+    await next();
+  };
+}
+
+/** Koa middleware after `requireAuth`: 403 `insufficient_scope` unless `ctx.state.auth` has `scopes`. */
+export function requireScopes(
+  scopes: readonly string[],
+  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+): Middleware {
+  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+}
+
+/** Koa middleware after `requireAuth`: 403 unless `ctx.state.auth`'s claims match `claims`. */
+export function requireClaims(
+  claims: ClaimRequirement,
+  options: Pick<AccessRequirement, 'realm'> = {},
+): Middleware {
+  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+}
+
+function check(guard: Guard): Middleware {
+  return async (ctx: Context, next: Next) => {
+    const failure = guard.authorize(ctx.state.auth as VerifiedToken | undefined);
+    if (failure) return send(ctx, failure);
+    await next();
+  };
+}
+
+function send(ctx: Context, failure: AuthFailure): void {
+  ctx.status = failure.status;
+  ctx.set(failure.headers);
+  ctx.body = failure.body;
+}
+
+export type {
+  AccessRequirement,
+  AuthFailure,
+  ClaimMatcher,
+  ClaimRequirement,
+  RequireAuthOptions,
+} from '../resource-server.ts';
+export type { VerifiedToken } from '../verifier.ts';

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { nodeCredentials } from '../bearer.ts';
+import {
+  type AccessRequirement,
+  type ClaimRequirement,
+  createGuard,
+  type Guard,
+  type RequireAuthOptions,
+  writeFailure,
+} from '../resource-server.ts';
+import type { VerifiedToken, Verifier } from '../verifier.ts';
+
+/** A `node:http` request that passed `requireAuth`. */
+export type AuthenticatedRequest = IncomingMessage & { auth: VerifiedToken };
+
+/**
+ * A check for `node:http` handlers: resolves to the verified token (also set as `req.auth`), or
+ * writes the RFC 6750 answer (401/400/403/503) and resolves to `undefined`.
+ *
+ * @example
+ * const auth = requireAuth(verifier, { scopes: ['orders:read'] });
+ * createServer(async (req, res) => {
+ *   const token = await auth(req, res);
+ *   if (!token) return; // already answered
+ *   res.end(`hello ${token.subject}`);
+ * });
+ */
+export function requireAuth(
+  verifier: Verifier,
+  options?: RequireAuthOptions,
+): (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined> {
+  const guard = createGuard(verifier, options);
+  return async (req, res) => {
+    const outcome = await guard.authenticate(nodeCredentials(req));
+    if (!outcome.ok) {
+      writeFailure(res, outcome.failure);
+      return undefined;
+    }
+    (req as AuthenticatedRequest).auth = outcome.auth;
+    return outcome.auth;
+  };
+}
+
+/** After `requireAuth`: true when `req.auth` has `scopes`; otherwise writes 403 and returns false. */
+export function requireScopes(
+  scopes: readonly string[],
+  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+}
+
+/** After `requireAuth`: true when `req.auth`'s claims match; otherwise writes 403 and returns false. */
+export function requireClaims(
+  claims: ClaimRequirement,
+  options: Pick<AccessRequirement, 'realm'> = {},
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+}
+
+function check(guard: Guard): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    const failure = guard.authorize((req as Partial<AuthenticatedRequest>).auth);
+    if (failure) writeFailure(res, failure);
+    return failure === undefined;
+  };
+}
+
+export type {
+  AccessRequirement,
+  AuthFailure,
+  ClaimMatcher,
+  ClaimRequirement,
+  RequireAuthOptions,
+} from '../resource-server.ts';
+export type { VerifiedToken } from '../verifier.ts';

@@ -1,0 +1,80 @@
+import type { IncomingMessage } from 'node:http';
+
+/** Where a request's credentials may be: its `Authorization` header values and its query string. */
+export interface CredentialInput {
+  /** Every `Authorization` header value the request carried (two headers give two entries). */
+  readonly authorization: readonly string[];
+  /** The raw query string without `?` (empty when none). */
+  readonly query: string;
+}
+
+/** What a request presented: nothing, one bearer token, or something to answer 400 to. @internal */
+export type Credentials =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'token'; readonly token: string }
+  | { readonly kind: 'invalid'; readonly description: string };
+
+const NO_VALUES: string[] = [];
+const NONE: Credentials = { kind: 'none' };
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const SCHEME = /^bearer(?: |$)/i;
+
+/**
+ * Finds the bearer token of a request (RFC 6750 §2). Refuses, as `invalid_request`: two
+ * `Authorization` headers, a malformed `Bearer` value, a token in the query string unless
+ * `allowQueryToken`, and a token sent both ways. Another scheme (e.g. `Basic`) counts as none.
+ * @internal
+ */
+export function extractBearer(input: CredentialInput, allowQueryToken: boolean): Credentials {
+  const { authorization, query } = input;
+  if (authorization.length > 1) {
+    return { kind: 'invalid', description: 'Send exactly one Authorization header' };
+  }
+  let token: string | undefined;
+  const header = authorization[0];
+  if (header !== undefined && SCHEME.test(header)) {
+    const match = BEARER.exec(header);
+    if (!match) return { kind: 'invalid', description: 'Malformed Bearer credentials' };
+    token = match[1];
+  }
+  if (query.includes('access_token')) {
+    const fromQuery = new URLSearchParams(query).getAll('access_token');
+    if (fromQuery.length > 0) {
+      if (!allowQueryToken) {
+        return {
+          kind: 'invalid',
+          description:
+            'Access tokens in the query string are not accepted; use the Authorization header',
+        };
+      }
+      if (fromQuery.length > 1 || token !== undefined) {
+        return { kind: 'invalid', description: 'Send the access token in exactly one place' };
+      }
+      token = fromQuery[0];
+      if (!token || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+        return { kind: 'invalid', description: 'Malformed access_token parameter' };
+      }
+    }
+  }
+  return token === undefined ? NONE : { kind: 'token', token };
+}
+
+/**
+ * The credential input of a `node:http` request. Node keeps only the first of duplicated
+ * `Authorization` headers in `req.headers`, so the raw header list is scanned. @internal
+ */
+export function nodeCredentials(req: IncomingMessage): CredentialInput {
+  const raw = req.rawHeaders;
+  let authorization: string[] = NO_VALUES;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization') {
+      if (authorization === NO_VALUES) authorization = [];
+      authorization.push(raw[i + 1]!);
+    }
+  }
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  return { authorization, query: q === -1 ? '' : url.slice(q + 1) };
+}

@@ -1,0 +1,268 @@
+import { trace } from '@opentelemetry/api';
+import { type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
+import { type Clock, systemClock } from './clock.ts';
+import { discoverJwksUri } from './discovery.ts';
+import { AuthError, InvalidTokenError, type InvalidTokenReason, isAuthError } from './errors.ts';
+import {
+  type JwksEvent,
+  type JwksStatus,
+  type KeyRecord,
+  RemoteKeySet,
+  type Subscription,
+} from './jwks.ts';
+import { parseOptions } from './parse-options.ts';
+import { scopesOf } from './scopes.ts';
+import { ATTR, verifierInstruments } from './telemetry.ts';
+import { TokenCache } from './token-cache.ts';
+import {
+  HMAC_ALGORITHMS,
+  type VerifierOptions,
+  verifierOptionsSchema,
+} from './verifier-options.ts';
+
+/** What a valid access token says, as `verify()` returns it and middleware attaches as `auth`. */
+export interface VerifiedToken<C extends JWTPayload = JWTPayload> {
+  /** The `sub` claim, when it is a string. */
+  readonly subject: string | undefined;
+  /** Granted scopes, from `scope` (space separated) or `scp` (array). */
+  readonly scopes: readonly string[];
+  /** Every claim of the token (frozen; shared between requests that present the same token). */
+  readonly claims: Readonly<C>;
+  /** The protected header (`alg`, `kid`, `typ`, ...). */
+  readonly header: Readonly<JWTHeaderParameters>;
+  /** When the token stops being accepted, in clock milliseconds (from `exp`). */
+  readonly expiresAt: number | undefined;
+}
+
+/** Per-call options of {@link Verifier.verify}. */
+export interface VerifyOptions {
+  /** Abandons a JWKS or discovery fetch this call waits for. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Health of a verifier: its key set and its verified-token cache. */
+export interface VerifierStatus {
+  readonly jwks: JwksStatus;
+  readonly cache: { readonly entries: number };
+}
+
+/** Verifies JWT access tokens against one issuer; see {@link createVerifier}. */
+export interface Verifier {
+  /**
+   * Verifies a compact JWS access token and returns its claims. Throws `InvalidTokenError`
+   * (`INVALID_TOKEN`, with a stable `reason`), `JwksUnavailableError` (`JWKS_UNAVAILABLE`),
+   * `DiscoveryError` (`DISCOVERY_FAILED`) or `AuthError` `ABORTED`.
+   */
+  verify(token: string, options?: VerifyOptions): Promise<VerifiedToken>;
+  /** Fetches the issuer's keys now (e.g. at start-up, to fail fast); later fetches are automatic. */
+  refreshKeys(signal?: AbortSignal): Promise<void>;
+  /** The key set's state (`fresh`, `stale`, `unavailable`, ...) and the cache size. */
+  status(): VerifierStatus;
+  /** Subscribes to key-set events (`refreshed`, `refresh_failed`); returns a subscription. */
+  onJwksEvent(listener: (event: JwksEvent) => void): Subscription;
+  /** Stops fetching, drops cached tokens and listeners. */
+  close(): void;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+interface CacheEntry {
+  readonly result: VerifiedToken;
+  readonly expiresAt: number;
+  /** The key that verified it; the entry is only valid while that key is still in the JWKS. */
+  readonly record: KeyRecord | null;
+}
+
+const HMAC: ReadonlySet<string> = new Set(HMAC_ALGORITHMS);
+const VALID_HIT = { [ATTR.outcome]: 'valid', [ATTR.cache]: 'hit' };
+const VALID_MISS = { [ATTR.outcome]: 'valid', [ATTR.cache]: 'miss' };
+
+/**
+ * Creates a verifier for JWT access tokens (RFC 9068) from one issuer, following RFC 8725: an
+ * explicit algorithm allow-list (asymmetric only unless a `secret` is given), `exp`, `iss` and
+ * `aud` required, unknown `crit` headers refused, keys only from the configured or discovered
+ * JWKS (never from `jku`, `x5u` or `jwk` headers). Keys are cached with single-flight refetch,
+ * cooldown and a bounded stale window; verified tokens are cached until `exp` and dropped as
+ * soon as their key leaves the JWKS or changes.
+ *
+ * @example
+ * const verifier = createVerifier({
+ *   issuer: 'https://auth.example.com/',
+ *   audience: 'https://api.example.com',
+ *   discovery: true,
+ *   algorithms: ['RS256', 'ES256'],
+ * });
+ * const { subject, scopes } = await verifier.verify(token);
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const o = parseOptions('createVerifier', verifierOptionsSchema, options);
+  const clock: Clock = o.clock ?? systemClock;
+  const telemetry = verifierInstruments();
+  const jwksUri = o.jwksUri;
+  const keys = new RemoteKeySet(
+    jwksUri !== undefined
+      ? async () => jwksUri
+      : (signal) =>
+          discoverJwksUri(o.issuer, {
+            timeoutMs: o.jwks.timeoutMs,
+            maxBodyBytes: o.jwks.maxBodyBytes,
+            clock,
+            allowInsecureHttp: o.allowInsecureHttp,
+            signal,
+          }),
+    o.jwks,
+    clock,
+    telemetry,
+  );
+  const secret =
+    typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : (o.secret ?? undefined);
+  const cache = new TokenCache<CacheEntry>(o.cache.maxEntries);
+  const requiredClaims = [...new Set([...(o.requireExp ? ['exp'] : []), ...o.requiredClaims])];
+  const maxTokenAgeS = o.maxTokenAgeMs === undefined ? undefined : o.maxTokenAgeMs / 1000;
+  const baseOptions: JWTVerifyOptions = {
+    issuer: o.issuer,
+    audience: o.audience,
+    algorithms: o.algorithms,
+    clockTolerance: o.clockToleranceMs / 1000,
+    requiredClaims,
+    ...(maxTokenAgeS === undefined ? {} : { maxTokenAge: maxTokenAgeS }),
+    ...(o.typ === undefined ? {} : { typ: o.typ }),
+  };
+
+  function record(attributes: Record<string, string>, header?: JWTHeaderParameters): void {
+    telemetry.verifications.add(1, attributes);
+    const span = trace.getActiveSpan();
+    if (span) {
+      span.setAttributes(attributes);
+      if (header?.alg) span.setAttribute(ATTR.alg, header.alg);
+      if (typeof header?.kid === 'string') span.setAttribute(ATTR.kid, header.kid.slice(0, 128));
+    }
+  }
+
+  function refuse(error: AuthError): never {
+    const reason = error instanceof InvalidTokenError ? error.reason : error.code;
+    const outcome = error.code === 'INVALID_TOKEN' ? 'invalid' : 'error';
+    record({ [ATTR.outcome]: outcome, [ATTR.reason]: reason, [ATTR.cache]: 'miss' });
+    throw error;
+  }
+
+  async function verify(token: string, call?: VerifyOptions): Promise<VerifiedToken> {
+    if (typeof token !== 'string' || token.length === 0) {
+      refuse(new InvalidTokenError('malformed', 'the token must be a non-empty string'));
+    }
+    if (token.length > o.maxTokenBytes) {
+      refuse(
+        new InvalidTokenError(
+          'too_large',
+          `the token is longer than maxTokenBytes (${o.maxTokenBytes})`,
+        ),
+      );
+    }
+    const now = clock.now();
+    const hit = cache.get(token);
+    if (hit !== undefined) {
+      if (now < hit.expiresAt && (hit.record === null || keys.isCurrent(hit.record, now))) {
+        record(VALID_HIT, hit.result.header);
+        return hit.result;
+      }
+      cache.delete(token);
+    }
+    const signal = call?.signal;
+    if (signal?.aborted) refuse(new AuthError('ABORTED', 'verify() was aborted by its signal'));
+    let used: KeyRecord | null = null;
+    let payload: JWTPayload;
+    let header: JWTHeaderParameters;
+    try {
+      ({ payload, protectedHeader: header } = await jwtVerify(
+        token,
+        async (h) => {
+          if (HMAC.has(h.alg) && secret) return secret;
+          const [rec, key] = await keys.resolve(h.kid, h.alg, signal);
+          used = rec;
+          return key;
+        },
+        { ...baseOptions, currentDate: new Date(now) },
+      ));
+    } catch (error) {
+      refuse(toAuthError(error));
+    }
+    const result = buildResult(payload, header);
+    const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);
+    if (expiresAt !== undefined && expiresAt > now) {
+      cache.set(token, { result, expiresAt, record: used });
+    }
+    record(VALID_MISS, header);
+    return result;
+  }
+
+  return {
+    verify,
+    refreshKeys: (signal) => keys.refresh(signal),
+    status: () => ({ jwks: keys.status(), cache: { entries: cache.size } }),
+    onJwksEvent: (listener) => keys.onEvent(listener),
+    close() {
+      keys.close();
+      cache.clear();
+    },
+    async [Symbol.asyncDispose]() {
+      this.close();
+    },
+  };
+}
+
+function buildResult(payload: JWTPayload, header: JWTHeaderParameters): VerifiedToken {
+  const claims = deepFreeze(payload);
+  return Object.freeze({
+    subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+    scopes: scopesOf(claims),
+    claims,
+    header: Object.freeze(header),
+    expiresAt: typeof claims.exp === 'number' ? claims.exp * 1000 : undefined,
+  });
+}
+
+/** Cached results expire at `exp` (and at `iat + maxTokenAgeMs`), never later. */
+function cacheUntil(payload: JWTPayload, maxTokenAgeMs: number | undefined): number | undefined {
+  if (typeof payload.exp !== 'number') return undefined;
+  let until = payload.exp * 1000;
+  if (maxTokenAgeMs !== undefined && typeof payload.iat === 'number') {
+    until = Math.min(until, payload.iat * 1000 + maxTokenAgeMs);
+  }
+  return until;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const member of Object.values(value)) deepFreeze(member);
+  }
+  return value;
+}
+
+/** Maps jose's errors to stable reasons and our own messages (jose's text stays in `cause`). */
+function toAuthError(error: unknown): AuthError {
+  if (isAuthError(error)) return error;
+  const { code, claim } = (error ?? {}) as { code?: string; claim?: string };
+  let reason: InvalidTokenReason = 'signature';
+  let message = 'the token signature does not verify with the issuer key';
+  switch (code) {
+    case 'ERR_JWT_EXPIRED':
+      reason = claim === 'iat' ? 'too_old' : 'expired';
+      message = claim === 'iat' ? 'the token is older than maxTokenAgeMs' : 'the token has expired';
+      break;
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      reason = claim === 'nbf' ? 'not_yet_valid' : claim === 'iat' ? 'too_old' : 'claim';
+      message = `the token's "${claim}" claim is missing or not accepted`;
+      break;
+    case 'ERR_JOSE_ALG_NOT_ALLOWED':
+      reason = 'algorithm';
+      message = 'the token "alg" is not in the algorithms allow-list';
+      break;
+    case 'ERR_JWS_INVALID':
+    case 'ERR_JWT_INVALID':
+    case 'ERR_JOSE_NOT_SUPPORTED':
+      reason = 'malformed';
+      message = 'the token is not a well-formed signed JWT (or uses an unsupported header)';
+      break;
+  }
+  return new InvalidTokenError(reason, message, { cause: error });
+}

@@ -1,0 +1,332 @@
+import { ManualClock } from '@ballast/test-utils';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createVerifier, isAuthError, type JwksEvent, type Verifier } from '../src/index.ts';
+import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+
+let issuer: TestIssuer;
+let clock: ManualClock;
+let verifier: Verifier | undefined;
+
+beforeEach(async () => {
+  clock = new ManualClock(Date.UTC(2030, 0, 1));
+  issuer = await createTestIssuer({ clock });
+});
+afterEach(async () => {
+  verifier?.close();
+  verifier = undefined;
+  await issuer.close();
+});
+
+function make(extra: Record<string, unknown> = {}): Verifier {
+  verifier = createVerifier({
+    issuer: issuer.url,
+    audience: issuer.audience,
+    jwksUri: issuer.jwksUri,
+    algorithms: ['RS256', 'ES256', 'EdDSA'],
+    clock,
+    ...extra,
+  });
+  return verifier;
+}
+
+async function refused(promise: Promise<unknown>): Promise<{ code: string; reason?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (!isAuthError(error)) throw error;
+    return { code: error.code, reason: (error as { reason?: string }).reason };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('createVerifier', () => {
+  it.each(['RS256', 'ES256', 'EdDSA'] as const)(
+    'verifies a %s token and types the result',
+    async (alg) => {
+      const v = make();
+      const token = await issuer.sign(
+        { sub: 'user-1', scope: 'orders:read orders:write' },
+        { alg },
+      );
+      const result = await v.verify(token);
+      expect(result.subject).toBe('user-1');
+      expect(result.scopes).toEqual(['orders:read', 'orders:write']);
+      expect(result.header.alg).toBe(alg);
+      expect(result.claims.iss).toBe(issuer.url);
+      expect(result.expiresAt).toBe((result.claims.exp as number) * 1000);
+      expect(Object.isFrozen(result.claims)).toBe(true);
+    },
+  );
+
+  it('reads scopes from an scp array', async () => {
+    const v = make();
+    const result = await v.verify(await issuer.sign({ scp: ['a', 'b', 'a', 7] }));
+    expect(result.scopes).toEqual(['a', 'b']);
+  });
+
+  it('finds jwks_uri through OIDC discovery', async () => {
+    const v = make({ jwksUri: undefined, discovery: true });
+    await expect(v.verify(await issuer.sign({ sub: 'x' }))).resolves.toMatchObject({
+      subject: 'x',
+    });
+    expect(v.status().jwks.uri).toBe(issuer.jwksUri);
+    expect(issuer.requests.metadata).toBe(1);
+  });
+
+  it('fails discovery with DISCOVERY_FAILED when the metadata is unreachable', async () => {
+    const v = make({ jwksUri: undefined, discovery: true });
+    issuer.setFault('metadata', 'down');
+    const token = await issuer.sign();
+    expect(await refused(v.verify(token))).toEqual({ code: 'DISCOVERY_FAILED', reason: undefined });
+  });
+
+  it('caches a verified token: the second call does no crypto and no fetch', async () => {
+    const v = make();
+    const token = await issuer.sign({ sub: 'cached' });
+    const first = await v.verify(token);
+    const second = await v.verify(token);
+    expect(second).toBe(first);
+    expect(v.status().cache.entries).toBe(1);
+    expect(issuer.requests.jwks).toBe(1);
+  });
+
+  it('stops serving a cached token at exp', async () => {
+    const v = make({ clockToleranceMs: 0 });
+    const token = await issuer.sign({}, { expiresInMs: 60_000 });
+    await v.verify(token);
+    clock.advance(60_000);
+    expect(await refused(v.verify(token))).toEqual({ code: 'INVALID_TOKEN', reason: 'expired' });
+  });
+
+  it('applies maxTokenAgeMs to cached tokens too', async () => {
+    const v = make({ maxTokenAgeMs: 10_000, clockToleranceMs: 0 });
+    const token = await issuer.sign();
+    await v.verify(token);
+    clock.advance(11_000);
+    expect(await refused(v.verify(token))).toEqual({ code: 'INVALID_TOKEN', reason: 'too_old' });
+  });
+
+  it('checks typ when configured', async () => {
+    const v = make({ typ: 'at+jwt' });
+    await expect(v.verify(await issuer.sign())).resolves.toBeDefined();
+    const plain = await issuer.sign({}, { header: { typ: 'JWT' } });
+    expect(await refused(v.verify(plain))).toEqual({ code: 'INVALID_TOKEN', reason: 'claim' });
+  });
+
+  it('enforces requiredClaims', async () => {
+    const v = make({ requiredClaims: ['tenant'] });
+    expect(await refused(v.verify(await issuer.sign()))).toMatchObject({ reason: 'claim' });
+    await expect(v.verify(await issuer.sign({ tenant: 't1' }))).resolves.toBeDefined();
+  });
+
+  it('verifies HS256 only when configured with a secret', async () => {
+    const { SignJWT } = await import('jose');
+    const secret = 'a-very-long-shared-secret-of-32-chars!!';
+    verifier = createVerifier({
+      issuer: 'svc',
+      audience: 'api',
+      algorithms: ['HS256'],
+      secret,
+      clock,
+    });
+    const token = await new SignJWT({ sub: 's' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer('svc')
+      .setAudience('api')
+      .setExpirationTime(clock.now() / 1000 + 60)
+      .sign(new TextEncoder().encode(secret));
+    await expect(verifier.verify(token)).resolves.toMatchObject({ subject: 's' });
+  });
+
+  it('honours an aborted signal', async () => {
+    const v = make();
+    const token = await issuer.sign();
+    expect(await refused(v.verify(token, { signal: AbortSignal.abort() }))).toMatchObject({
+      code: 'ABORTED',
+    });
+  });
+
+  it('closes with Symbol.asyncDispose', async () => {
+    const v = make();
+    await v.verify(await issuer.sign());
+    await v[Symbol.asyncDispose]();
+    expect(v.status().cache.entries).toBe(0);
+  });
+});
+
+describe('options', () => {
+  const base = {
+    issuer: 'https://issuer.test/',
+    audience: 'api',
+    jwksUri: 'https://issuer.test/jwks',
+  };
+  it.each([
+    [{ ...base }, 'algorithms'],
+    [{ ...base, algorithms: [] }, 'algorithms'],
+    [{ ...base, algorithms: ['none'] }, 'algorithms.0'],
+    [{ ...base, algorithms: ['HS256'] }, 'algorithms'],
+    [{ ...base, algorithms: ['RS256'], secret: 'short' }, 'secret'],
+    [{ ...base, algorithms: ['RS256'], jwksUri: 'http://issuer.test/jwks' }, 'jwksUri'],
+    [{ ...base, algorithms: ['RS256'], jwksUri: undefined }, 'jwksUri'],
+    [{ ...base, algorithms: ['RS256'], discovery: true }, 'discovery'],
+    [{ ...base, algorithms: ['RS256'], audience: '' }, 'audience'],
+    [{ ...base, algorithms: ['RS256'], clockToleranceMs: -1 }, 'clockToleranceMs'],
+    [{ ...base, algorithms: ['RS256'], maxTokenBytes: 10 }, 'maxTokenBytes'],
+    [{ ...base, algorithms: ['RS256'], jwks: { cooldownMs: 'soon' } }, 'jwks.cooldownMs'],
+    [{ ...base, algorithms: ['RS256'], cache: { maxEntries: -1 } }, 'cache.maxEntries'],
+    [{ ...base, algorithms: ['RS256'], clock: {} }, 'clock'],
+    [{ ...base, algorithms: ['RS256'], jwksURI: 'x' }, '(options)'],
+  ])('refuses %j naming "%s"', (options, name) => {
+    try {
+      createVerifier(options as never);
+      expect.unreachable();
+    } catch (error) {
+      expect(isAuthError(error, 'INVALID_OPTIONS')).toBe(true);
+      expect((error as Error).message).toContain(`"${name}"`);
+    }
+  });
+
+  it('allows plain http to a non-loopback JWKS only with allowInsecureHttp', () => {
+    const v = createVerifier({
+      ...base,
+      jwksUri: 'http://auth.internal/jwks',
+      allowInsecureHttp: true,
+      algorithms: ['RS256'],
+    });
+    v.close();
+  });
+});
+
+describe('JWKS cache', () => {
+  it('refetches at most once per cooldown for any number of unknown kids', async () => {
+    const v = make({ jwks: { cooldownMs: 30_000 } });
+    await v.verify(await issuer.sign());
+    expect(issuer.requests.jwks).toBe(1);
+    const rs = issuer.keys().find((k) => k.alg === 'RS256')!;
+    const forged = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) =>
+        issuer.sign({}, { kid: rs.kid, header: { kid: `unknown-${i}-${Math.random()}` } }),
+      ),
+    );
+    clock.advance(30_000); // the initial fetch's cooldown has passed
+    const outcomes = await Promise.all(forged.map((t) => refused(v.verify(t))));
+    expect(outcomes.every((o) => o.reason === 'unknown_key')).toBe(true);
+    expect(issuer.requests.jwks).toBe(2);
+    clock.advance(29_999);
+    await refused(v.verify(forged[0]!));
+    expect(issuer.requests.jwks).toBe(2);
+    clock.advance(1);
+    await refused(v.verify(forged[1]!));
+    expect(issuer.requests.jwks).toBe(3);
+  });
+
+  it('accepts a rotated-in key after exactly one refetch', async () => {
+    const v = make();
+    await v.verify(await issuer.sign());
+    const [, newEs] = await issuer.rotateKeys({ algorithms: ['RS256', 'ES256'] });
+    clock.advance(30_000); // the default cooldown since the first fetch
+    const fresh = await issuer.sign({ sub: 'new' }, { kid: newEs });
+    expect((await v.verify(fresh)).subject).toBe('new');
+    expect(issuer.requests.jwks).toBe(2);
+  });
+
+  it('drops cached tokens whose key left the JWKS, after the refetch', async () => {
+    const v = make({ jwks: { cooldownMs: 1_000 } });
+    const old = issuer.keys().find((k) => k.alg === 'RS256')!;
+    const token = await issuer.sign({ sub: 'old' }, { kid: old.kid });
+    await v.verify(token);
+    const [newKid] = await issuer.rotateKeys({ algorithms: ['RS256'], keepOld: false });
+    // still cached: nothing told the verifier yet
+    await expect(v.verify(token)).resolves.toMatchObject({ subject: 'old' });
+    clock.advance(1_000);
+    await v.verify(await issuer.sign({}, { kid: newKid })); // unknown kid -> refetch
+    expect(await refused(v.verify(token))).toEqual({
+      code: 'INVALID_TOKEN',
+      reason: 'unknown_key',
+    });
+  });
+
+  it('drops cached tokens when the key material of their kid changes', async () => {
+    const events: JwksEvent[] = [];
+    const v = make({ jwks: { refreshIntervalMs: 60_000, cooldownMs: 1_000 } });
+    v.onJwksEvent((e) => events.push(e));
+    const rs = issuer.keys().find((k) => k.alg === 'RS256')!;
+    const token = await issuer.sign({}, { kid: rs.kid });
+    await v.verify(token);
+    // the same kid now names another key (a misbehaving or compromised issuer)
+    const es = issuer.keys().find((k) => k.alg === 'ES256')!;
+    issuer.setJwksFault({ status: 200, body: { keys: [{ ...es.publicJwk, kid: rs.kid }] } });
+    clock.advance(60_000);
+    await v.verify(token); // served from cache; starts a background refresh
+    await flush(() => events.length > 1);
+    expect(events.at(-1)).toMatchObject({ type: 'refreshed', added: 1, removed: 3 });
+    expect(await refused(v.verify(token))).toMatchObject({ reason: 'unknown_key' });
+  });
+
+  it('keeps the last good keys for maxStaleMs when the endpoint is down, then fails', async () => {
+    const events: JwksEvent[] = [];
+    const v = make({ jwks: { refreshIntervalMs: 60_000, cooldownMs: 5_000, maxStaleMs: 120_000 } });
+    v.onJwksEvent((e) => events.push(e));
+    const token = await issuer.sign({}, { expiresInMs: 3_600_000 });
+    await v.verify(token);
+    issuer.setJwksFault('down');
+    clock.advance(60_000);
+    await v.verify(token); // due: background refresh fails
+    await flush(() => events.some((e) => e.type === 'refresh_failed'));
+    expect(events.at(-1)).toEqual({ type: 'refresh_failed', error: 'status', state: 'stale' });
+    expect(v.status().jwks).toMatchObject({ state: 'stale', keys: 3, lastError: 'status' });
+    const other = await issuer.sign({ sub: 'uncached' }, { expiresInMs: 3_600_000 });
+    clock.advance(119_000);
+    await expect(v.verify(other)).resolves.toMatchObject({ subject: 'uncached' });
+    clock.advance(1_001);
+    expect(await refused(v.verify(token))).toEqual({ code: 'JWKS_UNAVAILABLE', reason: undefined });
+    expect(v.status().jwks.state).toBe('unavailable');
+    issuer.setJwksFault(null);
+    clock.advance(5_000);
+    await expect(v.verify(token)).resolves.toBeDefined();
+    expect(v.status().jwks.state).toBe('fresh');
+  });
+
+  it.each([
+    ['garbage', 'not_json'],
+    ['huge', 'too_large'],
+    [{ status: 200, body: { keys: 'nope' } }, 'not_json'],
+    [{ status: 500, body: 'boom' }, 'status'],
+  ] as const)('keeps the last good keys when the endpoint returns %j', async (fault, kind) => {
+    const v = make({ jwks: { refreshIntervalMs: 60_000, maxBodyBytes: 64 * 1024 } });
+    const token = await issuer.sign();
+    await v.verify(token);
+    issuer.setJwksFault(fault);
+    clock.advance(60_000);
+    await v.refreshKeys().catch(() => {});
+    expect(v.status().jwks).toMatchObject({ state: 'stale', lastError: kind, keys: 3 });
+    await expect(v.verify(await issuer.sign({ sub: 'b' }))).resolves.toMatchObject({
+      subject: 'b',
+    });
+  });
+
+  it('times out a hanging JWKS endpoint on the injected clock', async () => {
+    const v = make({ jwks: { timeoutMs: 2_000 } });
+    issuer.setJwksFault('hang');
+    const pending = refused(v.verify(await issuer.sign()));
+    await flush(() => issuer.requests.jwks === 1);
+    await clock.advanceAsync(2_000);
+    expect(await pending).toEqual({ code: 'JWKS_UNAVAILABLE', reason: undefined });
+    expect(v.status().jwks).toMatchObject({ state: 'unavailable', lastError: 'timeout' });
+  });
+
+  it('fails fast with JWKS_UNAVAILABLE within the cooldown when never loaded', async () => {
+    const v = make({ jwks: { cooldownMs: 10_000 } });
+    issuer.setJwksFault('down');
+    const token = await issuer.sign();
+    await refused(v.verify(token));
+    expect(await refused(v.verify(token))).toMatchObject({ code: 'JWKS_UNAVAILABLE' });
+    expect(issuer.requests.jwks).toBe(1);
+  });
+});
+
+/** Waits (in real time, bounded) for a condition that another async task makes true. */
+async function flush(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(condition()).toBe(true);
+}
