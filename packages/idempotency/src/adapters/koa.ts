@@ -1,0 +1,70 @@
+import type { Context, Middleware } from 'koa';
+import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import { readBody } from '../node-response.ts';
+
+const isStream = (body: unknown) =>
+  typeof body === 'object' &&
+  body !== null &&
+  typeof (body as { pipe?: unknown }).pipe === 'function';
+
+/**
+ * Koa middleware giving covered requests `Idempotency-Key` semantics. Mount it after a body parser
+ * (its `ctx.request.body` is fingerprinted); without one it reads the raw body itself and leaves
+ * it in `ctx.request.body` as a Buffer. A thrown error releases the key and propagates; a stream
+ * body is sent but not stored.
+ */
+export function idempotency(options: IdempotencyOptions<Context>): Middleware {
+  const core = createHttpIdempotency(options, 'koa idempotency()');
+  return async (ctx, next) => {
+    const request = ctx.request as typeof ctx.request & { body?: unknown };
+    if (
+      request.body === undefined &&
+      core.options.methods.includes(ctx.method) &&
+      ctx.req.readable
+    ) {
+      request.body = await readBody(ctx.req);
+    }
+    const header = ctx.get(core.header);
+    const begin = await core.begin(ctx, {
+      method: ctx.method,
+      path: ctx.path,
+      key: header === '' && !(core.header in ctx.headers) ? undefined : header,
+      body: request.body,
+    });
+    if (begin.kind === 'pass') return next();
+    if (begin.kind === 'respond') {
+      ctx.status = begin.response.status;
+      for (const [name, value] of begin.response.headers) ctx.set(name, value);
+      ctx.body = Buffer.from(begin.response.body);
+      return;
+    }
+    const { attempt } = begin;
+    ctx.res.once('close', () => {
+      if (!ctx.res.writableFinished) void attempt.release('connection-lost');
+    });
+    try {
+      await next();
+    } catch (error) {
+      await attempt.release('thrown');
+      throw error;
+    }
+    if (isStream(ctx.body)) return attempt.release('streamed');
+    const body = ctx.body;
+    // Koa serialises objects with JSON.stringify when it responds; do it now so the stored bytes
+    // are exactly the bytes sent.
+    const bytes =
+      body === null || body === undefined
+        ? undefined
+        : typeof body === 'string' || body instanceof Uint8Array
+          ? body
+          : JSON.stringify(body);
+    if (typeof bytes === 'string' && typeof body !== 'string') ctx.body = Buffer.from(bytes);
+    await attempt.finish({
+      status: ctx.status,
+      headers: Object.entries(ctx.response.headers),
+      body: bytes,
+    });
+  };
+}
+
+export type { IdempotencyOptions } from '../http.ts';

@@ -1,0 +1,43 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import {
+  captureResponse,
+  failResponse,
+  nodeView,
+  readBody,
+  writeResponse,
+} from '../node-response.ts';
+
+/** A `node:http` handler that also receives the request body the wrapper read. */
+export type BodyHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => unknown;
+
+/**
+ * Wraps a `node:http` request handler with `Idempotency-Key` semantics. The wrapper reads the
+ * body (it is part of the fingerprint) and hands it to `handler` as its third argument. A handler
+ * that throws (or rejects) releases the key and, if it sent nothing, answers 500.
+ */
+export function withIdempotency(
+  handler: BodyHandler,
+  options: IdempotencyOptions<IncomingMessage>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const core = createHttpIdempotency(options, 'node-http withIdempotency()');
+  return (req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      const begin = await core.begin(req, nodeView(core as never, req, body));
+      if (begin.kind === 'respond') return writeResponse(res, begin.response);
+      if (begin.kind === 'execute') captureResponse(res, begin.attempt);
+      try {
+        await handler(req, res, body);
+      } catch (error) {
+        failResponse(res);
+        throw error;
+      }
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+}
+
+export type { IdempotencyOptions } from '../http.ts';

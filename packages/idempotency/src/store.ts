@@ -1,0 +1,67 @@
+/** What a store answers to a claim. */
+export type ClaimResult =
+  /** The key was free (or its lock had expired): the caller now holds the lock and must run. */
+  | { readonly state: 'claimed' }
+  /** Another owner holds a valid lock for the same request. */
+  | { readonly state: 'locked' }
+  /** The key exists (locked or completed) with a different request fingerprint. */
+  | { readonly state: 'mismatch' }
+  /** The key completed earlier with the same fingerprint: here is the stored payload. */
+  | { readonly state: 'completed'; readonly payload: Uint8Array };
+
+/** Arguments of {@link IdempotencyStore.claim}. */
+export interface ClaimInput {
+  /** The store key (already scoped and hashed by the engine). */
+  readonly key: string;
+  /** Digest of the request; a different fingerprint under the same key is a mismatch. */
+  readonly fingerprint: string;
+  /** Fencing token of this attempt: only this owner may extend, complete or release the lock. */
+  readonly owner: string;
+  /** How long the lock lives unless extended. */
+  readonly lockTtlMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Arguments of {@link IdempotencyStore.extend} and {@link IdempotencyStore.release}. */
+export interface LockInput {
+  readonly key: string;
+  readonly owner: string;
+  /** New lock lifetime (extend only). */
+  readonly lockTtlMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Arguments of {@link IdempotencyStore.complete}. */
+export interface CompleteInput {
+  readonly key: string;
+  readonly owner: string;
+  /** Opaque bytes to hand back to later claims with the same fingerprint. */
+  readonly payload: Uint8Array;
+  /** How long the completed record is kept. */
+  readonly retentionMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Where idempotency records live. Implement it to keep records in Postgres, DynamoDB, … — the
+ * contract (see the README, "Store interface") is four operations, each atomic for one key:
+ *
+ * - `claim`: if the key is absent (or expired) create a lock `{owner, fingerprint}` that expires
+ *   after `lockTtlMs` and answer `claimed`; else answer `mismatch` when the stored fingerprint
+ *   differs, `completed` (with the payload) when it completed, `locked` otherwise.
+ * - `extend`: push the lock's expiry to now + `lockTtlMs` only if `owner` still holds it.
+ * - `complete`: only if `owner` still holds the lock, store the payload for `retentionMs`.
+ * - `release`: only if `owner` still holds the lock, delete the record.
+ *
+ * `extend`, `complete` and `release` answer `false` when the owner no longer holds the lock (it
+ * expired and perhaps another owner claimed it); that fencing keeps a late writer from
+ * overwriting. Operations that cannot reach the backend reject with `STORE_UNAVAILABLE`.
+ */
+export interface IdempotencyStore {
+  claim(input: ClaimInput): Promise<ClaimResult>;
+  extend(input: LockInput): Promise<boolean>;
+  complete(input: CompleteInput): Promise<boolean>;
+  release(input: LockInput): Promise<boolean>;
+  /** Frees what the store opened itself. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,39 @@
+/**
+ * Reads a fetch `Response` body up to `limit` bytes. Returns the bytes (when it fits) and a
+ * response to send in place of the consumed one: the same bytes, or — when the body is larger —
+ * what was read followed by the rest of the stream, so nothing is lost and nothing is buffered
+ * beyond the limit.
+ */
+export async function readCapped(
+  response: Response,
+  limit: number,
+): Promise<{ bytes?: Uint8Array; rest: Response }> {
+  if (!response.body) return { bytes: new Uint8Array(0), rest: response };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) {
+      const bytes = Buffer.concat(chunks);
+      return { bytes, rest: new Response(bytes, response) };
+    }
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > limit) {
+      // Too large to store: send what was read, then the rest of the stream.
+      const stream = new ReadableStream<Uint8Array>({
+        start: (c) => {
+          for (const chunk of chunks) c.enqueue(chunk);
+        },
+        pull: async (c) => {
+          const next = await reader.read();
+          if (next.done) c.close();
+          else c.enqueue(next.value);
+        },
+        cancel: (reason) => reader.cancel(reason),
+      });
+      return { rest: new Response(stream, response) };
+    }
+  }
+}

@@ -1,0 +1,256 @@
+import { ManualClock } from '@ballast/test-utils';
+import { describe, expect, it } from 'vitest';
+import {
+  type IdempotencyEvent,
+  type IdempotencyStore,
+  idempotent,
+  isIdempotencyError,
+  MemoryStore,
+} from '../src/index.ts';
+import { gate } from './support/redis.ts';
+
+function setup(options: { lockTtlMs?: number; waitForInFlightMs?: number } = {}) {
+  const clock = new ManualClock(1_000);
+  const store = new MemoryStore({ clock });
+  const events: IdempotencyEvent[] = [];
+  return {
+    clock,
+    store,
+    events,
+    base: { store, clock, onEvent: (e: IdempotencyEvent) => events.push(e), ...options },
+  };
+}
+
+const code = (promise: Promise<unknown>) =>
+  promise.then(
+    () => 'resolved',
+    (error: unknown) => (isIdempotencyError(error) ? error.code : String(error)),
+  );
+
+describe('idempotent()', () => {
+  it('runs once per key and returns the stored result to later calls', async () => {
+    const { base, events } = setup();
+    let runs = 0;
+    const charge = idempotent(
+      async (msg: { id: string; amount: number }) => ({ charged: msg.amount, run: ++runs }),
+      {
+        ...base,
+        key: (msg) => msg.id,
+      },
+    );
+    expect(await charge({ id: 'm1', amount: 5 })).toEqual({ charged: 5, run: 1 });
+    expect(await charge({ id: 'm1', amount: 5 })).toEqual({ charged: 5, run: 1 });
+    expect(await charge({ id: 'm2', amount: 5 })).toEqual({ charged: 5, run: 2 });
+    expect(events.map((e) => e.type)).toEqual(['executed', 'replayed', 'executed']);
+  });
+
+  it('rejects the same key with different arguments (IDEMPOTENCY_KEY_REUSED)', async () => {
+    const { base } = setup();
+    const fn = idempotent(async (_id: string, amount: number) => amount, {
+      ...base,
+      key: (id) => id,
+    });
+    await fn('k', 1);
+    expect(await code(fn('k', 2))).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('uses the fingerprint option to decide what "the same call" is', async () => {
+    const { base } = setup();
+    const fn = idempotent(async (msg: { id: string; amount: number; at: number }) => msg.amount, {
+      ...base,
+      key: (msg) => msg.id,
+      fingerprint: (msg) => msg.amount,
+    });
+    await fn({ id: 'k', amount: 1, at: 1 });
+    expect(await fn({ id: 'k', amount: 1, at: 2 })).toBe(1);
+    expect(await code(fn({ id: 'k', amount: 2, at: 3 }))).toBe('IDEMPOTENCY_KEY_REUSED');
+  });
+
+  it('refuses a duplicate while the first call runs (IDEMPOTENCY_KEY_IN_PROGRESS)', async () => {
+    const { base } = setup();
+    const hold = gate();
+    const fn = idempotent(async (_id: string) => hold.promise.then(() => 'ok'), {
+      ...base,
+      key: (id) => id,
+    });
+    const first = fn('k');
+    expect(await code(fn('k'))).toBe('IDEMPOTENCY_KEY_IN_PROGRESS');
+    hold.open();
+    expect(await first).toBe('ok');
+  });
+
+  it('waits for the first call and returns its result when waitForInFlightMs is set, within the bound', async () => {
+    const { base, clock } = setup({ waitForInFlightMs: 1_000 });
+    const hold = gate();
+    let runs = 0;
+    const fn = idempotent(
+      async (_id: string) => {
+        runs++;
+        await hold.promise;
+        return 'ok';
+      },
+      { ...base, pollIntervalMs: 50, key: (id) => id },
+    );
+    const first = fn('k');
+    const waiting = fn('k');
+    await clock.advanceAsync(200);
+    hold.open();
+    await clock.advanceAsync(50);
+    expect(await first).toBe('ok');
+    expect(await waiting).toBe('ok');
+    expect(runs).toBe(1);
+
+    const hold2 = gate();
+    const slow = idempotent(async (_id: string) => hold2.promise, {
+      ...base,
+      pollIntervalMs: 50,
+      key: (id) => id,
+    });
+    const running = slow('j');
+    const timedOut = code(slow('j'));
+    await clock.advanceAsync(1_000);
+    expect(await timedOut).toBe('IDEMPOTENCY_KEY_IN_PROGRESS');
+    hold2.open();
+    await running;
+  });
+
+  it('releases the key when the function throws, so the redelivery runs again', async () => {
+    const { base, events } = setup();
+    let runs = 0;
+    const fn = idempotent(
+      async (_id: string) => {
+        if (++runs === 1) throw new Error('transient');
+        return runs;
+      },
+      { ...base, key: (id) => id },
+    );
+    await expect(fn('k')).rejects.toThrow('transient');
+    expect(await fn('k')).toBe(2);
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'not-stored', reason: 'thrown' }),
+    );
+  });
+
+  it('stores undefined and custom encodings', async () => {
+    const { base } = setup();
+    let runs = 0;
+    const nothing = idempotent(
+      async (_id: string) => {
+        runs++;
+      },
+      { ...base, key: (id) => `u:${id}` },
+    );
+    await nothing('k');
+    expect(await nothing('k')).toBeUndefined();
+    expect(runs).toBe(1);
+    const dates = idempotent(async (_id: string) => new Date(5), {
+      ...base,
+      key: (id) => `d:${id}`,
+      encode: (d) => String(d.getTime()),
+      decode: (p) => new Date(Number(Buffer.from(p).toString())),
+    });
+    await dates('k');
+    expect((await dates('k')).getTime()).toBe(5);
+  });
+
+  it('isolates scopes', async () => {
+    const { base } = setup();
+    let runs = 0;
+    const fn = idempotent(async (_tenant: string, _id: string) => ++runs, {
+      ...base,
+      key: (_tenant, id) => id,
+      scope: (tenant) => tenant,
+      fingerprint: (_tenant, id) => id,
+    });
+    expect(await fn('a', 'k')).toBe(1);
+    expect(await fn('b', 'k')).toBe(2);
+    expect(await fn('a', 'k')).toBe(1);
+  });
+
+  it('rejects a call without a key (IDEMPOTENCY_KEY_MISSING)', async () => {
+    const { base } = setup();
+    const fn = idempotent(async (_id: string) => 1, { ...base, key: () => '' });
+    expect(await code(fn('x'))).toBe('IDEMPOTENCY_KEY_MISSING');
+  });
+
+  it('fails closed when the store is down, or runs the function when failOpen is set', async () => {
+    const down: IdempotencyStore = {
+      claim: () => Promise.reject(new Error('ECONNREFUSED')),
+      extend: () => Promise.resolve(false),
+      complete: () => Promise.resolve(false),
+      release: () => Promise.resolve(false),
+    };
+    const events: IdempotencyEvent[] = [];
+    const closed = idempotent(async (_id: string) => 1, { store: down, key: (id) => id });
+    expect(await code(closed('k'))).toBe('STORE_UNAVAILABLE');
+    const open = idempotent(async (_id: string) => 1, {
+      store: down,
+      key: (id) => id,
+      failOpen: true,
+      onEvent: (e) => events.push(e),
+    });
+    expect(await open('k')).toBe(1);
+    expect(events.map((e) => e.type)).toEqual(['store-error', 'fail-open']);
+  });
+});
+
+describe('lock extension and expiry (ManualClock)', () => {
+  it('extends the lock while a long call runs, and stops extending when it ends', async () => {
+    const { base, clock } = setup({ lockTtlMs: 300 });
+    const hold = gate();
+    const fn = idempotent(async (_id: string) => hold.promise.then(() => 'ok'), {
+      ...base,
+      key: (id) => id,
+    });
+    const first = fn('k');
+    await clock.advanceAsync(1_000); // more than three lock lifetimes
+    expect(await code(fn('k'))).toBe('IDEMPOTENCY_KEY_IN_PROGRESS');
+    hold.open();
+    expect(await first).toBe('ok');
+    expect(clock.pending).toBe(0);
+  });
+
+  it('after a crash the lock expires and exactly one retry runs', async () => {
+    const { base, clock, store } = setup({ lockTtlMs: 300 });
+    let runs = 0;
+    const fn = idempotent(async (_id: string) => ++runs, { ...base, key: (id) => id });
+    // A worker that crashed mid-call: it claimed the key and then stopped extending it.
+    const crashed = idempotent((_id: string) => new Promise<number>(() => {}), {
+      ...base,
+      clock: new ManualClock(1_000),
+      key: () => 'k',
+    });
+    void crashed('k');
+    await clock.advanceAsync(0);
+    expect(await code(fn('k'))).toBe('IDEMPOTENCY_KEY_IN_PROGRESS');
+    await clock.advanceAsync(300);
+    const retries = await Promise.all(Array.from({ length: 5 }, () => code(fn('k'))));
+    expect(retries.filter((r) => r === 'resolved')).toHaveLength(1);
+    expect(runs).toBe(1);
+    expect(await fn('k')).toBe(1);
+    expect(store.size).toBe(1);
+  });
+
+  it('reports a lost lock and aborts the lease signal; the late result is not stored', async () => {
+    const { clock, events } = setup({ lockTtlMs: 300 });
+    const store = new MemoryStore({ clock });
+    let runs = 0;
+    const hold = gate();
+    const fn = idempotent(
+      async (_id: string) => {
+        runs++;
+        await hold.promise;
+        return runs;
+      },
+      { store, clock, lockTtlMs: 300, key: (id) => id, onEvent: (e) => events.push(e) },
+    );
+    const first = fn('k');
+    await clock.advanceAsync(0);
+    await store.close(); // the record vanishes (e.g. Redis flushed): the next extension fails
+    await clock.advanceAsync(100);
+    expect(events.map((e) => e.type)).toContain('lock-lost');
+    hold.open();
+    expect(await first).toBe(1);
+    expect(events.at(-1)).toMatchObject({ type: 'not-stored', reason: 'lock-lost' });
+  });
+});

@@ -1,0 +1,101 @@
+import { ManualClock } from '@ballast/test-utils';
+import { describe, expect, it } from 'vitest';
+import { isIdempotencyError, MemoryStore } from '../src/index.ts';
+
+const payload = Buffer.from('done');
+
+describe('MemoryStore', () => {
+  it('claims, reports locked and mismatch, completes and replays', async () => {
+    const store = new MemoryStore({ clock: new ManualClock() });
+    expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 })).toEqual({
+      state: 'claimed',
+    });
+    expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', lockTtlMs: 100 })).toEqual({
+      state: 'locked',
+    });
+    expect(await store.claim({ key: 'k', fingerprint: 'g', owner: 'b', lockTtlMs: 100 })).toEqual({
+      state: 'mismatch',
+    });
+    expect(await store.complete({ key: 'k', owner: 'a', payload, retentionMs: 1000 })).toBe(true);
+    const replay = await store.claim({ key: 'k', fingerprint: 'f', owner: 'c', lockTtlMs: 100 });
+    expect(replay.state === 'completed' && Buffer.from(replay.payload).toString()).toBe('done');
+  });
+
+  it('expires a lock after lockTtlMs and a completed record after retentionMs', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 });
+    clock.advance(99);
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', lockTtlMs: 100 })).state,
+    ).toBe('locked');
+    clock.advance(1);
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', lockTtlMs: 100 })).state,
+    ).toBe('claimed');
+    await store.complete({ key: 'k', owner: 'b', payload, retentionMs: 500 });
+    clock.advance(499);
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'f', owner: 'c', lockTtlMs: 100 })).state,
+    ).toBe('completed');
+    clock.advance(1);
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'f', owner: 'c', lockTtlMs: 100 })).state,
+    ).toBe('claimed');
+  });
+
+  it('fences: an owner whose lock expired and was re-claimed can neither complete, extend nor release', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    await store.claim({ key: 'k', fingerprint: 'f', owner: 'old', lockTtlMs: 100 });
+    clock.advance(100);
+    await store.claim({ key: 'k', fingerprint: 'f', owner: 'new', lockTtlMs: 100 });
+    expect(await store.complete({ key: 'k', owner: 'old', payload, retentionMs: 1000 })).toBe(
+      false,
+    );
+    expect(await store.extend({ key: 'k', owner: 'old', lockTtlMs: 100 })).toBe(false);
+    expect(await store.release({ key: 'k', owner: 'old' })).toBe(false);
+    expect(await store.extend({ key: 'k', owner: 'new', lockTtlMs: 100 })).toBe(true);
+    expect(await store.complete({ key: 'k', owner: 'new', payload, retentionMs: 1000 })).toBe(true);
+    expect(await store.release({ key: 'k', owner: 'new' })).toBe(false);
+  });
+
+  it('extends a lock from the current time', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 });
+    clock.advance(80);
+    await store.extend({ key: 'k', owner: 'a', lockTtlMs: 100 });
+    clock.advance(80);
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', lockTtlMs: 100 })).state,
+    ).toBe('locked');
+  });
+
+  it('is bounded: drops the oldest completed record, and refuses when every slot is a running lock', async () => {
+    const store = new MemoryStore({ maxKeys: 2, clock: new ManualClock() });
+    await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
+    await store.complete({ key: 'a', owner: 'o', payload, retentionMs: 1000 });
+    await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
+    await store.claim({ key: 'c', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
+    expect(store.size).toBe(2);
+    expect(
+      (
+        await store
+          .claim({ key: 'a', fingerprint: 'f', owner: 'o', lockTtlMs: 100 })
+          .catch((e) => e)
+      ).code,
+    ).toBe('STORE_FULL');
+  });
+
+  it('validates its options', () => {
+    expect(() => new MemoryStore({ maxKeys: 0 })).toThrow(/`maxKeys`/);
+    let caught: unknown;
+    try {
+      new MemoryStore({ maxKeys: -1 });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isIdempotencyError(caught, 'INVALID_OPTIONS')).toBe(true);
+  });
+});

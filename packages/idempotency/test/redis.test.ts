@@ -1,0 +1,248 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { startHttpServer, startRedisServer, type TestHttpServer } from '@ballast/test-utils';
+import express from 'express';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { idempotency } from '../src/adapters/express.ts';
+import { type IdempotencyEvent, isIdempotencyError, RedisStore } from '../src/index.ts';
+import { post } from './support/http.ts';
+import { testRedis } from './support/redis.ts';
+
+const servers: TestHttpServer[] = [];
+let redis: { client: Redis; prefix: string };
+beforeEach(() => {
+  redis = testRedis();
+});
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  redis.client.disconnect();
+});
+
+/** An Express payments app over `store`; counts its handler runs in `runs`. */
+async function paymentsApp(
+  store: RedisStore,
+  runs: { n: number },
+  extra: Record<string, unknown> = {},
+) {
+  const app = express();
+  app.use(express.json());
+  app.use(idempotency({ store, ...extra }));
+  app.post('/payments', async (req, res) => {
+    runs.n++;
+    await new Promise((resolve) => setImmediate(resolve));
+    res.status(201).json({ charged: req.body.amount, run: runs.n });
+  });
+  const server = await startHttpServer(app as never);
+  servers.push(server);
+  return server.url;
+}
+
+describe('RedisStore', () => {
+  it('claims, completes and replays in one round trip each (counted with MONITOR)', async () => {
+    const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
+    const monitor = await new Redis(inject('redisUrl')).monitor();
+    const seen: { args: string[]; source: string }[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (args.some((a) => a.includes(redis.prefix))) seen.push({ args, source });
+    });
+    const url = await paymentsApp(store, { n: 0 });
+    const key = randomUUID();
+    await post(`${url}/payments`, key, { amount: 1 });
+    await new Promise((resolve) => monitor.ping(resolve));
+    const first = seen.filter((c) => !c.source.includes('lua')).length;
+    seen.length = 0;
+    await post(`${url}/payments`, key, { amount: 1 });
+    await new Promise((resolve) => monitor.ping(resolve));
+    const replay = seen.filter((c) => !c.source.includes('lua')).length;
+    monitor.disconnect();
+    expect(first).toBe(2);
+    expect(replay).toBe(1);
+  });
+
+  it('puts each record under a hash tag (Cluster safe)', async () => {
+    const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
+    await store.claim({ key: 'abc', fingerprint: 'f', owner: 'o', lockTtlMs: 1000 });
+    expect(await redis.client.keys(`${redis.prefix}*`)).toEqual([`${redis.prefix}{abc}`]);
+  });
+
+  it('fences a late completion from an owner whose lock expired', async () => {
+    const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
+    await store.claim({ key: 'k', fingerprint: 'f', owner: 'old', lockTtlMs: 10_000 });
+    await redis.client.del(`${redis.prefix}{k}`); // what expiry does
+    expect(
+      (await store.claim({ key: 'k', fingerprint: 'f', owner: 'new', lockTtlMs: 10_000 })).state,
+    ).toBe('claimed');
+    expect(
+      await store.complete({
+        key: 'k',
+        owner: 'old',
+        payload: Buffer.from('late'),
+        retentionMs: 1000,
+      }),
+    ).toBe(false);
+    expect(await store.extend({ key: 'k', owner: 'old', lockTtlMs: 1000 })).toBe(false);
+    expect(await store.release({ key: 'k', owner: 'old' })).toBe(false);
+    expect(
+      await store.complete({
+        key: 'k',
+        owner: 'new',
+        payload: Buffer.from([0, 255, 1]),
+        retentionMs: 1000,
+      }),
+    ).toBe(true);
+    const replay = await store.claim({ key: 'k', fingerprint: 'f', owner: 'x', lockTtlMs: 1000 });
+    expect(replay.state === 'completed' && [...replay.payload]).toEqual([0, 255, 1]);
+    expect(await redis.client.pttl(`${redis.prefix}{k}`)).toBeGreaterThan(900);
+  });
+
+  it('validates its options, naming the option', () => {
+    expect(() => new RedisStore({})).toThrow(/`client`.*exactly one of client or url/);
+    expect(() => new RedisStore({ client: redis.client, operationTimeoutMs: 0 })).toThrow(
+      /`operationTimeoutMs`/,
+    );
+    let caught: unknown;
+    try {
+      new RedisStore({ client: {} as never });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isIdempotencyError(caught, 'INVALID_OPTIONS')).toBe(true);
+  });
+});
+
+describe('Express on a shared Redis', () => {
+  it('runs the handler exactly once for 100 concurrent duplicates spread over two instances', async () => {
+    const runs = { n: 0 };
+    const a = await paymentsApp(
+      new RedisStore({ client: redis.client, prefix: redis.prefix }),
+      runs,
+    );
+    const other = new Redis(inject('redisUrl'));
+    const b = await paymentsApp(new RedisStore({ client: other, prefix: redis.prefix }), runs);
+    const key = randomUUID();
+    const answers = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => post(`${i % 2 ? a : b}/payments`, key, { amount: 42 })),
+    );
+    other.disconnect();
+    expect(runs.n).toBe(1);
+    const executed = answers.filter((r) => r.status === 201 && !r.headers['idempotent-replayed']);
+    const replayed = answers.filter((r) => r.headers['idempotent-replayed'] === 'true');
+    const conflicts = answers.filter((r) => r.status === 409);
+    expect(executed).toHaveLength(1);
+    expect(replayed.length + conflicts.length).toBe(99);
+    for (const r of replayed) expect(r.body.equals(executed[0]!.body)).toBe(true);
+  });
+
+  it('answers 422 for a different body and 400 for a missing key', async () => {
+    const url = await paymentsApp(new RedisStore({ client: redis.client, prefix: redis.prefix }), {
+      n: 0,
+    });
+    const key = randomUUID();
+    await post(`${url}/payments`, key, { amount: 1 });
+    expect((await post(`${url}/payments`, key, { amount: 2 })).status).toBe(422);
+    expect((await post(`${url}/payments`, undefined, { amount: 2 })).status).toBe(400);
+  });
+
+  it('after the server is killed mid-handler, the retry after lock expiry runs exactly once', async () => {
+    const script = fileURLToPath(new URL('./support/crash-server.ts', import.meta.url));
+    const child = spawn(process.execPath, [script, inject('redisUrl'), redis.prefix, '400'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    let out = '';
+    const waitFor = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const check = () => (out.includes(text) ? resolve(out) : undefined);
+        child.stdout!.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          check();
+        });
+        child.once('exit', () => reject(new Error(`crash server exited before "${text}": ${out}`)));
+        check();
+      });
+    const crashUrl = /listening (\S+)/.exec(await waitFor('listening'))![1]!;
+    const key = randomUUID();
+    const doomed = post(`${crashUrl}/payments`, key, { amount: 7 }).catch((error: Error) => error);
+    await waitFor('running');
+    child.kill('SIGKILL');
+    await exited;
+    expect(await doomed).toBeInstanceOf(Error);
+
+    const runs = { n: 0 };
+    const url = await paymentsApp(
+      new RedisStore({ client: redis.client, prefix: redis.prefix }),
+      runs,
+      { lockTtlMs: 400 },
+    );
+    expect((await post(`${url}/payments`, key, { amount: 7 })).status).toBe(409);
+    // Wait (bounded) for Redis to expire the dead owner's lock: retries keep getting 409 until then.
+    const deadline = Date.now() + 5_000;
+    let answer = await post(`${url}/payments`, key, { amount: 7 });
+    while (answer.status === 409 && Date.now() < deadline) {
+      const burst = await Promise.all(
+        Array.from({ length: 5 }, () => post(`${url}/payments`, key, { amount: 7 })),
+      );
+      answer = burst.find((r) => r.status !== 409) ?? burst[0]!;
+    }
+    expect(answer.status).toBe(201);
+    const after = await Promise.all(
+      Array.from({ length: 10 }, () => post(`${url}/payments`, key, { amount: 7 })),
+    );
+    expect(after.every((r) => r.headers['idempotent-replayed'] === 'true')).toBe(true);
+    expect(runs.n).toBe(1);
+    expect(await redis.client.get(`${redis.prefix}runs`)).toBe('1');
+  });
+});
+
+describe('Redis down or slow', () => {
+  it('answers 503 with Retry-After within operationTimeoutMs when Redis is stopped, or passes through when failOpen', async () => {
+    const privateRedis = await startRedisServer();
+    const client = new Redis(privateRedis.url, { maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    const events: IdempotencyEvent[] = [];
+    const store = new RedisStore({ client, prefix: redis.prefix, operationTimeoutMs: 300 });
+    const runs = { n: 0 };
+    const closed = await paymentsApp(store, runs, {
+      onEvent: (e: IdempotencyEvent) => events.push(e),
+      retryAfterSeconds: 2,
+    });
+    const open = await paymentsApp(store, runs, { failOpen: true });
+    expect((await post(`${closed}/payments`, randomUUID(), { amount: 1 })).status).toBe(201);
+    await privateRedis.stop();
+    const started = Date.now();
+    const refused = await post(`${closed}/payments`, randomUUID(), { amount: 1 });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('2');
+    expect(refused.json()).toMatchObject({ code: 'STORE_UNAVAILABLE', status: 503 });
+    expect(events.map((e) => e.type)).toContain('store-error');
+    const passed = await post(`${open}/payments`, randomUUID(), { amount: 1 });
+    expect(passed.status).toBe(201);
+    expect(runs.n).toBe(2);
+    client.disconnect();
+  });
+
+  it('answers 503 when Redis is paused longer than operationTimeoutMs (never hangs)', async () => {
+    const privateRedis = await startRedisServer();
+    const client = new Redis(privateRedis.url);
+    const admin = new Redis(privateRedis.url);
+    try {
+      const url = await paymentsApp(
+        new RedisStore({ client, prefix: redis.prefix, operationTimeoutMs: 200 }),
+        { n: 0 },
+      );
+      await client.ping();
+      await admin.call('CLIENT', 'PAUSE', '1500', 'ALL');
+      const started = Date.now();
+      const answer = await post(`${url}/payments`, randomUUID(), { amount: 1 });
+      expect(answer.status).toBe(503);
+      expect(Date.now() - started).toBeLessThan(1_200);
+    } finally {
+      client.disconnect();
+      admin.disconnect();
+      await privateRedis.stop();
+    }
+  });
+});
