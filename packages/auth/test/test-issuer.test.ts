@@ -1,4 +1,6 @@
-import { ManualClock } from '@ballast/test-utils';
+import { createServer } from 'node:http';
+import { ManualClock, startHttpServer, type TestHttpServer } from '@ballast/test-utils';
+import express from 'express';
 import {
   createRemoteJWKSet,
   decodeJwt,
@@ -9,8 +11,10 @@ import {
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireAuth } from '../src/adapters/express.ts';
 import { isAuthError } from '../src/errors.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { createVerifier, type Verifier } from '../src/verifier.ts';
 
 const SECRET_CLIENT = {
   clientId: 'orders',
@@ -461,5 +465,61 @@ describe('createTestIssuer faults and counters', () => {
     await hanging.close();
     await expect(pending).rejects.toThrow();
     await hanging.close();
+  });
+});
+
+// The README's testing recipe, as it runs: a user's Express service tested against the issuer.
+describe('README testing recipe: an Express orders service', () => {
+  function createApp(verifier: Verifier) {
+    const app = express();
+    app.get('/orders', requireAuth(verifier, { scopes: ['orders:read'] }), (req, res) => {
+      res.json({ user: req.auth?.subject });
+    });
+    return app;
+  }
+
+  let issuer: TestIssuer;
+  let verifier: Verifier;
+  let server: TestHttpServer;
+  beforeAll(async () => {
+    issuer = await createTestIssuer();
+    verifier = createVerifier({
+      issuer: issuer.url,
+      audience: issuer.audience,
+      discovery: true,
+      algorithms: ['RS256'],
+    });
+    server = await startHttpServer(createServer(createApp(verifier)));
+  });
+  afterAll(async () => {
+    await server.close();
+    verifier.close();
+    await issuer.close();
+  });
+
+  const get = (token: string) =>
+    fetch(`${server.url}/orders`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('200 for a token with the scope', async () => {
+    const res = await get(await issuer.sign({ sub: 'user-1', scope: 'orders:read' }));
+    expect([res.status, await res.json()]).toEqual([200, { user: 'user-1' }]);
+  });
+
+  it('403 insufficient_scope without it', async () => {
+    const res = await get(await issuer.sign({ sub: 'user-1', scope: 'profile' }));
+    expect(res.status).toBe(403);
+    expect(res.headers.get('www-authenticate')).toMatch(/insufficient_scope/);
+  });
+
+  it('401 invalid_token for an expired token or another audience', async () => {
+    const expired = await issuer.sign({
+      scope: 'orders:read',
+      exp: Math.floor(Date.now() / 1000) - 60,
+    });
+    expect((await get(expired)).status).toBe(401);
+    const elsewhere = await issuer.sign({ scope: 'orders:read', aud: 'https://other.test' });
+    const res = await get(elsewhere);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toMatch(/invalid_token/);
   });
 });

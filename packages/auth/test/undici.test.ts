@@ -1,10 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startHttpServer, type TestHttpServer } from '@ballast/test-utils';
+import { createServer } from 'node:http';
+import { ManualClock, startHttpServer, type TestHttpServer } from '@ballast/test-utils';
+import express from 'express';
 import { Agent, fetch, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { requireAuth } from '../src/adapters/express.ts';
+import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError } from '../src/errors.ts';
+import { createTestIssuer } from '../src/testing.ts';
 import type { TokenSource } from '../src/token-source.ts';
 import { bearerInterceptor } from '../src/undici.ts';
+import { createVerifier } from '../src/verifier.ts';
 
 /** A token source that hands out `<prefix>-1`, `<prefix>-2`, … and counts invalidations. */
 function countingSource(prefix: string) {
@@ -284,5 +290,59 @@ describe('bearerInterceptor', () => {
     }
     expect(isAuthError(error, 'INVALID_OPTIONS')).toBe(true);
     expect((error as Error).message).toContain(`"${name}`);
+  });
+});
+
+describe('clientCredentials + bearerInterceptor against a real issuer and an Express resource server', () => {
+  it('sends the issued token; after the server sees it expire, refreshes once and resends a GET (not a POST)', async () => {
+    // The issuer and the resource server share one clock; the client has its own, which lags,
+    // so the client still believes in a token that the server already calls expired.
+    const serverClock = new ManualClock(Date.now());
+    await using issuer = await createTestIssuer({
+      algorithms: ['ES256'],
+      clock: serverClock,
+      tokenTtlMs: 600_000,
+      clients: [{ clientId: 'orders', clientSecret: 'orders-secret', scopes: ['stock:read'] }],
+    });
+    await using verifier = createVerifier({
+      issuer: issuer.url,
+      audience: issuer.audience,
+      jwksUri: issuer.jwksUri,
+      algorithms: ['ES256'],
+      clock: serverClock,
+    });
+    const app = express();
+    app.all('/stock', requireAuth(verifier, { scopes: ['stock:read'] }), (req, res) => {
+      res.json({ client: req.auth?.subject });
+    });
+    const stock = await startHttpServer(createServer(app));
+    await using tokens = clientCredentials({
+      tokenEndpoint: issuer.tokenEndpoint,
+      clientId: 'orders',
+      clientSecret: 'orders-secret',
+      scope: 'stock:read',
+      clock: new ManualClock(Date.now()),
+    });
+    const agent = new Agent();
+    const dispatcher = agent.compose(bearerInterceptor({ tokens: { [stock.url]: tokens } }));
+    try {
+      const first = await fetch(`${stock.url}/stock`, { dispatcher });
+      expect([first.status, await first.json()]).toEqual([200, { client: 'orders' }]);
+      expect(issuer.requests.token).toBe(1);
+
+      serverClock.advance(700_000);
+      const post = await request(`${stock.url}/stock`, { dispatcher, method: 'POST', body: '{}' });
+      expect(post.statusCode).toBe(401);
+      expect(post.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+      await post.body.text();
+      expect(issuer.requests.token).toBe(1);
+
+      const get = await fetch(`${stock.url}/stock`, { dispatcher });
+      expect([get.status, await get.json()]).toEqual([200, { client: 'orders' }]);
+      expect(issuer.requests.token).toBe(2);
+    } finally {
+      await agent.close();
+      await stock.close();
+    }
   });
 });
