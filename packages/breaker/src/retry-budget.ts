@@ -1,0 +1,74 @@
+import type { Clock } from './clock.ts';
+
+/** Options of the retry budget shared by every call through one `retry` policy. */
+export interface RetryBudgetOptions {
+  /** Retries allowed per recent call, e.g. `0.2` = at most one retry per five calls. Default `0.2`. */
+  ratio?: number;
+  /** Retries always allowed per second, even with little traffic (the floor). Default `10`. */
+  minPerSecond?: number;
+  /** How long a call keeps counting as "recent", in milliseconds (deposits decay over it). Default `10_000`. */
+  windowMs?: number;
+}
+
+/**
+ * A token bucket that bounds retries: every call deposits `ratio` tokens that decay away over
+ * `windowMs`, a floor bucket refills at `minPerSecond` (holding at most one second's worth, at least one token), and
+ * each retry withdraws one token. When a dependency fails for everyone, retries stay a small
+ * fraction of the traffic instead of multiplying it.
+ */
+export class RetryBudget {
+  readonly #clock: Clock;
+  readonly #ratio: number;
+  readonly #minPerSecond: number;
+  readonly #windowMs: number;
+  #deposits = 0;
+  readonly #floorCap: number;
+  #floor: number;
+  #updatedAt: number;
+
+  constructor(clock: Clock, options: Required<RetryBudgetOptions>) {
+    this.#clock = clock;
+    this.#ratio = options.ratio;
+    this.#minPerSecond = options.minPerSecond;
+    this.#windowMs = options.windowMs;
+    this.#floorCap = options.minPerSecond > 0 ? Math.max(1, options.minPerSecond) : 0;
+    this.#floor = this.#floorCap;
+    this.#updatedAt = clock.now();
+  }
+
+  /** Tokens available now (a retry needs one). */
+  get available(): number {
+    this.#advance();
+    return this.#deposits + this.#floor;
+  }
+
+  /** Records one call (not a retry). */
+  deposit(): void {
+    this.#advance();
+    this.#deposits += this.#ratio;
+  }
+
+  /** Takes a token for one retry; false when the budget is spent. */
+  tryWithdraw(): boolean {
+    this.#advance();
+    if (this.#deposits >= 1) {
+      this.#deposits -= 1;
+      return true;
+    }
+    if (this.#deposits + this.#floor >= 1) {
+      this.#floor -= 1 - this.#deposits;
+      this.#deposits = 0;
+      return true;
+    }
+    return false;
+  }
+
+  #advance(): void {
+    const now = this.#clock.now();
+    const elapsed = now - this.#updatedAt;
+    if (elapsed <= 0) return;
+    this.#updatedAt = now;
+    if (this.#deposits > 0) this.#deposits *= Math.exp(-elapsed / this.#windowMs);
+    this.#floor = Math.min(this.#floorCap, this.#floor + (this.#minPerSecond * elapsed) / 1000);
+  }
+}
