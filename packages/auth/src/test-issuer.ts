@@ -17,6 +17,7 @@ import {
 import { z } from 'zod';
 import { AuthError } from './errors.ts';
 import { parseOptions } from './parse-options.ts';
+import { ASYMMETRIC_ALGORITHMS } from './verifier-options.ts';
 
 /** Signing algorithms the test issuer can create keys for. */
 export type TestIssuerAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
@@ -204,19 +205,7 @@ export interface TestIssuer extends AsyncDisposable {
 }
 
 const ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
-const ASSERTION_ALGORITHMS = [
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-  'Ed25519',
-];
+const ASSERTION_ALGORITHMS: string[] = [...ASYMMETRIC_ALGORITHMS];
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const MAX_FORM_BYTES = 64 * 1024;
 const HUGE_BYTES = 5 * 1024 * 1024;
