@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type Clock, systemClock } from './clock.ts';
 import { discoverJwksUri } from './discovery.ts';
@@ -128,20 +128,33 @@ export function createVerifier(options: VerifierOptions): Verifier {
     ...(o.typ === undefined ? {} : { typ: o.typ }),
   };
 
-  function record(attributes: Record<string, string>, header?: JWTHeaderParameters): void {
+  /** Counts the outcome and sets it on the caller's active span (and the miss span, if any). */
+  function record(
+    attributes: Record<string, string>,
+    header?: JWTHeaderParameters,
+    span?: Span,
+  ): void {
     telemetry.verifications.add(1, attributes);
-    const span = trace.getActiveSpan();
-    if (span) {
-      span.setAttributes(attributes);
-      if (header?.alg) span.setAttribute(ATTR.alg, header.alg);
-      if (typeof header?.kid === 'string') span.setAttribute(ATTR.kid, header.kid.slice(0, 128));
+    for (const target of [trace.getActiveSpan(), span]) {
+      if (!target) continue;
+      target.setAttributes(attributes);
+      if (header?.alg) target.setAttribute(ATTR.alg, header.alg);
+      if (typeof header?.kid === 'string') target.setAttribute(ATTR.kid, header.kid.slice(0, 128));
     }
   }
 
-  function refuse(error: AuthError): never {
+  function refuse(error: AuthError, span?: Span): never {
     const reason = error instanceof InvalidTokenError ? error.reason : error.code;
     const outcome = error.code === 'INVALID_TOKEN' ? 'invalid' : 'error';
-    record({ [ATTR.outcome]: outcome, [ATTR.reason]: reason, [ATTR.cache]: 'miss' });
+    record(
+      { [ATTR.outcome]: outcome, [ATTR.reason]: reason, [ATTR.cache]: 'miss' },
+      undefined,
+      span,
+    );
+    if (span) {
+      if (outcome === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+      span.end();
+    }
     throw error;
   }
 
@@ -168,29 +181,37 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const signal = call?.signal;
     if (signal?.aborted) refuse(new AuthError('ABORTED', 'verify() was aborted by its signal'));
+    // A miss does the real work (crypto, maybe a JWKS fetch): it gets a span of its own, and the
+    // fetch's spans nest under it.
+    const span = telemetry.tracer.startSpan('ballast.auth.verify');
     let used: KeyRecord | null = null;
     let payload: JWTPayload;
     let header: JWTHeaderParameters;
     try {
-      ({ payload, protectedHeader: header } = await jwtVerify(
-        token,
-        async (h) => {
-          if (HMAC.has(h.alg) && secret) return secret;
-          const [rec, key] = await keys.resolve(h.kid, h.alg, signal);
-          used = rec;
-          return key;
-        },
-        { ...baseOptions, currentDate: new Date(now) },
+      ({ payload, protectedHeader: header } = await context.with(
+        trace.setSpan(context.active(), span),
+        () =>
+          jwtVerify(
+            token,
+            async (h) => {
+              if (HMAC.has(h.alg) && secret) return secret;
+              const [rec, key] = await keys.resolve(h.kid, h.alg, signal);
+              used = rec;
+              return key;
+            },
+            { ...baseOptions, currentDate: new Date(now) },
+          ),
       ));
     } catch (error) {
-      refuse(toAuthError(error));
+      refuse(toAuthError(error), span);
     }
     const result = buildResult(payload, header);
     const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);
     if (expiresAt !== undefined && expiresAt > now) {
       cache.set(token, { result, expiresAt, record: used });
     }
-    record(VALID_MISS, header);
+    record(VALID_MISS, header, span);
+    span.end();
     return result;
   }
 
