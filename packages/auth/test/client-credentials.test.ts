@@ -1,5 +1,11 @@
 import { flushMicrotasks, ManualClock } from '@ballast/test-utils';
-import { trace } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -403,15 +409,59 @@ describe('clientCredentials', () => {
 
   describe('telemetry', () => {
     const exporter = new InMemorySpanExporter();
+    const reader = new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    });
     beforeAll(() => {
       trace.disable();
+      metrics.disable();
       trace.setGlobalTracerProvider(
         new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
       );
+      metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
     });
-    afterAll(() => trace.disable());
+    afterAll(async () => {
+      await reader.shutdown();
+      trace.disable();
+      metrics.disable();
+    });
+
+    /** Sum of a counter's points, keyed by the value of one attribute. */
+    async function counter(name: string, attribute: string): Promise<Record<string, number>> {
+      const { resourceMetrics } = await reader.collect();
+      const out: Record<string, number> = {};
+      for (const scope of resourceMetrics.scopeMetrics) {
+        for (const metric of scope.metrics) {
+          if (metric.descriptor.name !== name) continue;
+          for (const point of metric.dataPoints) {
+            const key = String(point.attributes[attribute]);
+            out[key] = (out[key] ?? 0) + (point.value as number);
+          }
+        }
+      }
+      return out;
+    }
+
+    it('counts cache hits, refresh-ahead and misses, and fetches by outcome', async () => {
+      const tokens = source({ refreshAheadMs: 60_000, jitter: 0 });
+      await tokens.getToken();
+      await tokens.getToken();
+      clock.advance(540_000);
+      await tokens.getToken();
+      await expect.poll(() => issuer.requests.token).toBe(2);
+      expect(await counter('ballast.auth.token.cache', 'ballast.auth.cache')).toEqual({
+        miss: 1,
+        hit: 1,
+        refresh_ahead: 1,
+      });
+      await expect
+        .poll(() => counter('ballast.auth.token.fetches', 'ballast.auth.outcome'))
+        .toEqual({ success: 2 });
+    });
 
     it('records a span per token request with the outcome, never the token or secret', async () => {
+      exporter.reset();
       const tokens = source();
       const token = await tokens.getToken();
       issuer.setFault('token', { status: 400, body: { error: 'invalid_request' } });
