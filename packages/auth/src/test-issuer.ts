@@ -8,6 +8,7 @@ import {
   decodeJwt,
   exportJWK,
   generateKeyPair,
+  importJWK,
   type JWK,
   type JWTVerifyGetKey,
   jwtVerify,
@@ -86,6 +87,12 @@ export interface TestIssuerOptions {
   path?: string;
   /** Origin advertised in `iss` and metadata when the issuer sits behind a proxy. Default: its own URL. */
   publicUrl?: string;
+  /**
+   * Private JWKs (each with `alg`: RS256, ES256 or EdDSA) to sign with instead of fresh keys — e.g.
+   * what `exportKeys()` returned before a restart, so tokens survive it. The last key of an
+   * algorithm is its current one; algorithms without a key get a fresh one.
+   */
+  keys?: JWK[];
 }
 
 /** Options of {@link TestIssuer.sign}. */
@@ -178,6 +185,8 @@ export interface TestIssuer extends AsyncDisposable {
   keys(): readonly TestIssuerKey[];
   /** The JWKS document `/jwks` serves (public keys only). */
   jwks(): { keys: JWK[] };
+  /** The private JWKs of the published keys (with `kid` and `alg`), to pass back as `keys` later. */
+  exportKeys(): Promise<JWK[]>;
   /**
    * Creates a new current key for each algorithm (default: all of the issuer's). The old keys stay
    * in the JWKS unless `keepOld` is `false`. Returns the new kids.
@@ -260,6 +269,18 @@ const optionsSchema = z.object({
     .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/, 'expected "" or a path like "/realms/test"')
     .default(''),
   publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+  keys: z
+    .array(
+      z
+        .object({
+          kty: z.string(),
+          d: z.string({ error: 'expected a private JWK (with "d")' }),
+          alg: z.enum(ALGORITHMS, { error: 'expected alg RS256, ES256 or EdDSA' }),
+          kid: z.string().min(1).optional(),
+        })
+        .loose(),
+    )
+    .default([]),
 });
 
 interface KeyRecord {
@@ -320,7 +341,9 @@ class OAuthError extends Error {
  */
 export async function createTestIssuer(options: TestIssuerOptions = {}): Promise<TestIssuer> {
   const opts = parseOptions('createTestIssuer', optionsSchema, options);
-  const algorithms = [...new Set(opts.algorithms ?? ALGORITHMS)];
+  const algorithms = [
+    ...new Set([...(opts.algorithms ?? ALGORITHMS), ...opts.keys.map((k) => k.alg)]),
+  ];
   const defaultAlgorithm = opts.defaultAlgorithm ?? algorithms[0]!;
   if (!algorithms.includes(defaultAlgorithm)) {
     throw new AuthError(
@@ -338,7 +361,8 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
   const timers = new Set<NodeJS.Timeout>();
 
   for (const client of opts.clients) clients.set(client.clientId, toClientRecord(client));
-  for (const alg of algorithms) await addKey(alg);
+  for (const jwk of opts.keys) await importKey(jwk as JWK & { alg: TestIssuerAlgorithm });
+  for (const alg of algorithms) if (!keys.some((k) => k.alg === alg)) await addKey(alg);
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -393,15 +417,38 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
 
   async function addKey(alg: TestIssuerAlgorithm): Promise<string> {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
-    const jwk = await exportJWK(publicKey);
-    const kid = await calculateJwkThumbprint(jwk);
+    return useKey(alg, privateKey, await exportJWK(publicKey), undefined);
+  }
+
+  async function importKey(jwk: JWK & { alg: TestIssuerAlgorithm }): Promise<void> {
+    let privateKey: CryptoKey;
+    try {
+      privateKey = (await importJWK(jwk, jwk.alg, { extractable: true })) as CryptoKey;
+    } catch (cause) {
+      throw new AuthError(
+        'INVALID_OPTIONS',
+        `createTestIssuer: option "keys" has a key jose cannot import as ${jwk.alg}: ${(cause as Error).message}. Pass private JWKs from exportKeys().`,
+        { cause },
+      );
+    }
+    const { kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...pub } = publicPart(jwk);
+    await useKey(jwk.alg, privateKey, pub, jwk.kid);
+  }
+
+  async function useKey(
+    alg: TestIssuerAlgorithm,
+    privateKey: CryptoKey,
+    publicJwk: JWK,
+    givenKid: string | undefined,
+  ): Promise<string> {
+    const kid = givenKid ?? (await calculateJwkThumbprint(publicJwk));
     for (const key of keys) if (key.alg === alg) key.current = false;
     keys.push({
       kid,
       alg,
       current: true,
       published: true,
-      publicJwk: { ...jwk, kid, alg, use: 'sig' },
+      publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
       privateKey,
     });
     return kid;
@@ -812,6 +859,13 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     sign,
     keys: () => keys.map((k) => ({ ...k, publicJwk: { ...k.publicJwk } })),
     jwks,
+    async exportKeys() {
+      const out: JWK[] = [];
+      for (const key of keys.filter((k) => k.published)) {
+        out.push({ ...(await exportJWK(key.privateKey)), kid: key.kid, alg: key.alg });
+      }
+      return out;
+    },
     async rotateKeys(rotate = {}) {
       const algs = rotate.algorithms ?? algorithms;
       const previous = keys.filter((k) => algs.includes(k.alg));

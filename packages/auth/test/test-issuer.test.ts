@@ -356,6 +356,57 @@ describe('createTestIssuer key rotation', () => {
   });
 });
 
+describe('createTestIssuer keys that survive a restart', () => {
+  it('exports its private keys and signs with them again when given back', async () => {
+    const first = await createTestIssuer({ algorithms: ['RS256', 'EdDSA'] });
+    await first.rotateKeys({ algorithms: ['EdDSA'] });
+    const token = await first.sign({ sub: 'kept' }, { alg: 'EdDSA' });
+    const exported = await first.exportKeys();
+    const currentKids = first
+      .keys()
+      .filter((k) => k.current)
+      .map((k) => k.kid);
+    await first.close();
+    expect(exported).toHaveLength(3);
+    for (const jwk of exported) expect(jwk).toHaveProperty('d');
+
+    await using second = await createTestIssuer({ algorithms: ['ES256'], keys: exported });
+    expect(
+      second
+        .keys()
+        .filter((k) => k.current)
+        .map((k) => k.kid)
+        .sort(),
+    ).toEqual([...currentKids, second.keys().find((k) => k.alg === 'ES256')!.kid].sort());
+    for (const jwk of second.jwks().keys) expect(jwk).not.toHaveProperty('d');
+    const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(second.jwksUri)));
+    expect(payload.sub).toBe('kept');
+    const again = await second.sign({}, { alg: 'EdDSA' });
+    expect(decodeProtectedHeader(again).kid).toBe(decodeProtectedHeader(token).kid);
+  });
+
+  it.each([
+    ['a public key', 'keys.0.d', async () => exportJWK((await generateKeyPair('ES256')).publicKey)],
+    [
+      'an unsupported alg',
+      'keys.0.alg',
+      async () => ({ kty: 'oct', k: 'AAAA', d: 'x', alg: 'HS256' }),
+    ],
+    [
+      'a broken key',
+      'keys',
+      async () => ({ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', d: 'AA', alg: 'ES256' }),
+    ],
+  ])('refuses %s with INVALID_OPTIONS naming %s', async (_name, option, make) => {
+    const key = await make();
+    const error = await createTestIssuer({ keys: [{ alg: 'ES256', ...key } as never] }).catch(
+      (e: unknown) => e,
+    );
+    expect(isAuthError(error, 'INVALID_OPTIONS')).toBe(true);
+    expect((error as Error).message).toContain(`"${option}`);
+  });
+});
+
 describe('createTestIssuer options', () => {
   it('uses the injected clock, an issuer path and a public URL', async () => {
     const clock = new ManualClock(1_700_000_000_000);
