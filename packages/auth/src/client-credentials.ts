@@ -554,14 +554,23 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     const jwt = opts.privateKeyJwt!;
     signingKey ??= isJwk(jwt.key) ? importJWK(jwt.key, jwt.alg) : Promise.resolve(jwt.key);
     const now = Math.floor(opts.clock.now() / 1000);
-    return new SignJWT({ jti: randomUUID() })
-      .setProtectedHeader(jwt.kid ? { alg: jwt.alg, kid: jwt.kid } : { alg: jwt.alg })
-      .setIssuer(opts.clientId)
-      .setSubject(opts.clientId)
-      .setAudience(opts.issuer ?? endpoint)
-      .setIssuedAt(now)
-      .setExpirationTime(now + Math.floor(jwt.expiresInMs / 1000))
-      .sign(await signingKey);
+    try {
+      return await new SignJWT({ jti: randomUUID() })
+        .setProtectedHeader(jwt.kid ? { alg: jwt.alg, kid: jwt.kid } : { alg: jwt.alg })
+        .setIssuer(opts.clientId)
+        .setSubject(opts.clientId)
+        .setAudience(opts.issuer ?? endpoint)
+        .setIssuedAt(now)
+        .setExpirationTime(now + Math.floor(jwt.expiresInMs / 1000))
+        .sign(await signingKey);
+    } catch (cause) {
+      signingKey = undefined;
+      throw new AuthError(
+        'INVALID_OPTIONS',
+        `clientCredentials: option "privateKeyJwt.key" cannot sign ${jwt.alg} (${(cause as Error).message}); pass the client's private key for that algorithm.`,
+        { cause },
+      );
+    }
   }
 
   const source: ClientCredentialsTokenSource = {

@@ -391,6 +391,28 @@ describe('clientCredentials', () => {
       },
     );
 
+    it('fails with INVALID_OPTIONS when the key cannot sign the algorithm, without a request', async () => {
+      const { privateKey } = await generateKeyPair('ES256');
+      const tokens = source({
+        clientSecret: undefined,
+        privateKeyJwt: { key: privateKey, alg: 'RS256' },
+      });
+      const error = await tokens.getToken().catch((e: unknown) => e);
+      expect(isAuthError(error, 'INVALID_OPTIONS')).toBe(true);
+      expect((error as Error).message).toContain('"privateKeyJwt.key"');
+      const jwk = source({
+        clientSecret: undefined,
+        privateKeyJwt: {
+          key: { kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', d: 'AA' },
+          alg: 'ES256',
+        },
+      });
+      expect(isAuthError(await jwk.getToken().catch((e: unknown) => e), 'INVALID_OPTIONS')).toBe(
+        true,
+      );
+      expect(issuer.requests.token).toBe(0);
+    });
+
     it('is refused (invalid_client) when signed by a key the issuer does not know', async () => {
       const registered = await generateKeyPair('ES256');
       const other = await generateKeyPair('ES256');
