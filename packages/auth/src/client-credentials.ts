@@ -334,14 +334,14 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
           }
         } catch (error) {
           span.setAttribute(CLIENT_ATTR.attempts, attempt);
-          span.setAttribute(CLIENT_ATTR.outcome, 'error');
+          span.setAttribute(CLIENT_ATTR.outcome, 'failure');
           const oauthError = error instanceof TokenRequestError ? error.error : undefined;
           if (oauthError) span.setAttribute(CLIENT_ATTR.oauthError, oauthError);
           if (error instanceof TokenRequestError && error.status !== undefined) {
             span.setAttribute('http.response.status_code', error.status);
           }
           span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-          record('error', started, oauthError);
+          record('failure', started, oauthError);
           throw error;
         } finally {
           span.end();
@@ -350,7 +350,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     );
   }
 
-  function record(outcome: 'success' | 'error', started: number, oauthError?: string): void {
+  function record(outcome: 'success' | 'failure', started: number, oauthError?: string): void {
     const attributes = {
       [CLIENT_ATTR.outcome]: outcome,
       [CLIENT_ATTR.clientId]: opts.clientId,

@@ -495,7 +495,7 @@ describe('clientCredentials', () => {
       expect(spans.map((s) => s.attributes)).toEqual([
         expect.objectContaining({ 'ballast.auth.outcome': 'success', 'ballast.auth.attempts': 1 }),
         expect.objectContaining({
-          'ballast.auth.outcome': 'error',
+          'ballast.auth.outcome': 'failure',
           'ballast.auth.oauth_error': 'invalid_request',
           'http.response.status_code': 400,
         }),
