@@ -22,6 +22,8 @@ export class RetryBudget {
   readonly #minPerSecond: number;
   readonly #windowMs: number;
   #deposits = 0;
+  /** Calls recorded since the clock was last read (the clock is read once per 64 calls). */
+  #unsynced = 0;
   readonly #floorCap: number;
   #floor: number;
   #updatedAt: number;
@@ -38,19 +40,18 @@ export class RetryBudget {
 
   /** Tokens available now (a retry needs one). */
   get available(): number {
-    this.#advance();
+    this.#sync();
     return this.#deposits + this.#floor;
   }
 
   /** Records one call (not a retry). */
   deposit(): void {
-    this.#advance();
-    this.#deposits += this.#ratio;
+    if (++this.#unsynced === 64) this.#sync();
   }
 
   /** Takes a token for one retry; false when the budget is spent. */
   tryWithdraw(): boolean {
-    this.#advance();
+    this.#sync();
     if (this.#deposits >= 1) {
       this.#deposits -= 1;
       return true;
@@ -63,12 +64,16 @@ export class RetryBudget {
     return false;
   }
 
-  #advance(): void {
+  /** Decays older deposits and refills the floor up to now, then adds the calls not yet counted. */
+  #sync(): void {
     const now = this.#clock.now();
     const elapsed = now - this.#updatedAt;
-    if (elapsed <= 0) return;
-    this.#updatedAt = now;
-    if (this.#deposits > 0) this.#deposits *= Math.exp(-elapsed / this.#windowMs);
-    this.#floor = Math.min(this.#floorCap, this.#floor + (this.#minPerSecond * elapsed) / 1000);
+    if (elapsed > 0) {
+      this.#updatedAt = now;
+      if (this.#deposits > 0) this.#deposits *= Math.exp(-elapsed / this.#windowMs);
+      this.#floor = Math.min(this.#floorCap, this.#floor + (this.#minPerSecond * elapsed) / 1000);
+    }
+    this.#deposits += this.#unsynced * this.#ratio;
+    this.#unsynced = 0;
   }
 }

@@ -201,11 +201,6 @@ export class RetryPolicy implements Policy {
     });
     return delay;
   }
-
-  /** Waits `ms` on the policy's clock; rejects at once (timer cleared) when `signal` aborts. */
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
-    return sleep(this.#clock, ms, signal);
-  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { BreakerOptions } from './breaker-options.ts';
 import { BreakerRegistry } from './breaker-registry.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { AbortedError, RetryBudgetExhaustedError, TimeoutError } from './errors.ts';
+import { AbortedError, isBreakerError, RetryBudgetExhaustedError, TimeoutError } from './errors.ts';
 import type { Policy } from './policy.ts';
 import { type RetryOptions, RetryPolicy } from './retry.ts';
 import { clockSchema, fnSchema, nestedOptions, parseOptions } from './validate.ts';
@@ -38,7 +38,11 @@ export interface BreakerInterceptorOptions {
    * receives `{ statusCode, headers }` and defaults to `isFailure(statusCode)`. Default: no retry.
    */
   retry?: RetryOptions | false;
-  /** Per attempt: time until the response headers arrive, in milliseconds; then `TimeoutError`. Default: none. */
+  /**
+   * Per attempt: time from dispatch until the response headers arrive, in milliseconds; then the
+   * attempt is aborted with `TimeoutError` (a request still waiting for a connection is aborted
+   * as soon as it gets one). Default: none.
+   */
   timeoutMs?: number;
   /** Which status codes count as breaker failures (and are retried). Default `status >= 500`. */
   isFailure?: (statusCode: number) => boolean;
@@ -110,7 +114,11 @@ export function breakerInterceptor(
   const factory = 'breakerInterceptor()';
   const breakers =
     options.breakers ??
-    nestedOptions(factory, 'breaker', () => new BreakerRegistry({ breaker: options.breaker }));
+    nestedOptions(
+      factory,
+      'breaker',
+      () => new BreakerRegistry({ breaker: withAbortsIgnored(options.breaker) }),
+    );
   const retryOptions = options.retry;
   const settings: Settings = {
     retry:
@@ -415,6 +423,19 @@ class InterceptedRequest implements DispatchHandler {
       error instanceof Error ? error : new AbortedError(error),
     );
   }
+}
+
+/** A caller that gives up says nothing about the origin's health: its abort is not a failure. */
+function withAbortsIgnored(
+  options: Omit<BreakerOptions, 'name'> | undefined,
+): Omit<BreakerOptions, 'name'> | undefined {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) return options;
+  const ignore = options?.ignoreError;
+  if (ignore !== undefined && typeof ignore !== 'function') return options; // reported by validation
+  return {
+    ...options,
+    ignoreError: (error) => isBreakerError(error, 'ABORTED') || (ignore?.(error) ?? false),
+  };
 }
 
 function isReplayable(body: DispatchOptions['body']): boolean {
