@@ -9,12 +9,21 @@ import {
 } from './backoff.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { isBreakerError, RetryBudgetExhaustedError } from './errors.ts';
+import { type Listener, ListenerList, type Subscription } from './events.ts';
 import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
 import { clockSchema, fnSchema, parseOptions } from './validate.ts';
 
 /** What a failed attempt produced: an error, or a result that `handleResult` asked to retry. */
 export type RetryOutcome = { readonly error: unknown } | { readonly result: unknown };
+
+/** Emitted by {@link RetryPolicy.onRetry} before each retry's delay. */
+export type RetryEvent = RetryOutcome & {
+  /** The attempt about to run (2 for the first retry). */
+  readonly attempt: number;
+  /** The delay before it, in milliseconds. */
+  readonly delayMs: number;
+};
 
 /** Options of {@link retry}. */
 export interface RetryOptions {
@@ -127,6 +136,7 @@ export class RetryPolicy implements Policy {
   readonly #handleError: (error: unknown) => boolean;
   readonly #handleResult: ((result: unknown) => boolean) | undefined;
   readonly #retryAfter: (outcome: RetryOutcome) => string | number | null | undefined;
+  readonly #onRetry = new ListenerList<RetryEvent>();
 
   constructor(options: RetryOptions = {}) {
     const parsed = parseOptions(retrySchema, options, 'retry()');
@@ -199,7 +209,14 @@ export class RetryPolicy implements Policy {
       'ballast.breaker.retry.attempt': attempt + 1,
       'ballast.breaker.retry.delay_ms': delay,
     });
+    if (this.#onRetry.size > 0)
+      this.#onRetry.emit({ ...outcome, attempt: attempt + 1, delayMs: delay });
     return delay;
+  }
+
+  /** Subscribes to retries (one event before each retry's delay); dispose to stop. */
+  onRetry(listener: Listener<RetryEvent>): Subscription {
+    return this.#onRetry.add(listener);
   }
 }
 

@@ -64,6 +64,21 @@ describe('retry', () => {
     expect(clock.delays).toEqual([50, 50]);
   });
 
+  it('emits onRetry events until the subscription is disposed', async () => {
+    const clock = new ManualClock();
+    const policy = retry({ clock, backoff: 'constant', initialDelayMs: 5, maxAttempts: 3 });
+    const events: unknown[] = [];
+    const subscription = policy.onRetry((event) => events.push(event));
+    await drive(clock, policy.execute(failing(2, () => new Error('flaky')).fn));
+    expect(events).toEqual([
+      { error: new Error('flaky'), attempt: 2, delayMs: 5 },
+      { error: new Error('flaky'), attempt: 3, delayMs: 5 },
+    ]);
+    subscription.dispose();
+    await drive(clock, policy.execute(failing(1).fn));
+    expect(events).toHaveLength(2);
+  });
+
   it('has a finite default of 3 attempts and rethrows the last error', async () => {
     const clock = new ManualClock();
     const policy = retry({ clock });
