@@ -167,6 +167,22 @@ export function createGuard(
   };
 }
 
+/** Options of `requireScopes` in every adapter. */
+export type RequireScopesOptions = Omit<AccessRequirement, 'scopes' | 'claims'>;
+
+/** Options of `requireClaims` in every adapter. */
+export type RequireClaimsOptions = Pick<AccessRequirement, 'realm'>;
+
+/** The guard behind every adapter's `requireScopes`. @internal */
+export function scopeGuard(scopes: readonly string[], options: RequireScopesOptions = {}): Guard {
+  return createGuard(undefined, { ...options, scopes }, 'requireScopes');
+}
+
+/** The guard behind every adapter's `requireClaims`. @internal */
+export function claimGuard(claims: ClaimRequirement, options: RequireClaimsOptions = {}): Guard {
+  return createGuard(undefined, { ...options, claims }, 'requireClaims');
+}
+
 function claimsMatch(actual: Readonly<Record<string, unknown>>, wanted: ClaimRequirement): boolean {
   if (typeof wanted === 'function') return wanted(actual) === true;
   for (const [name, matcher] of Object.entries(wanted)) {

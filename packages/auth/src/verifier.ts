@@ -187,21 +187,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
     let used: KeyRecord | null = null;
     let payload: JWTPayload;
     let header: JWTHeaderParameters;
+    const resolveKey = async (h: JWTHeaderParameters) => {
+      if (HMAC.has(h.alg) && secret) return secret;
+      const [rec, key] = await keys.resolve(h.kid, h.alg, signal);
+      used = rec;
+      return key;
+    };
+    const run = () => jwtVerify(token, resolveKey, { ...baseOptions, currentDate: new Date(now) });
     try {
-      ({ payload, protectedHeader: header } = await context.with(
-        trace.setSpan(context.active(), span),
-        () =>
-          jwtVerify(
-            token,
-            async (h) => {
-              if (HMAC.has(h.alg) && secret) return secret;
-              const [rec, key] = await keys.resolve(h.kid, h.alg, signal);
-              used = rec;
-              return key;
-            },
-            { ...baseOptions, currentDate: new Date(now) },
-          ),
-      ));
+      // Without a tracing SDK the span does not record: skip building a context for it.
+      ({ payload, protectedHeader: header } = await (span.isRecording()
+        ? context.with(trace.setSpan(context.active(), span), run)
+        : run()));
     } catch (error) {
       refuse(toAuthError(error), span);
     }

@@ -1,11 +1,14 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { nodeCredentials } from '../bearer.ts';
 import {
-  type AccessRequirement,
   type ClaimRequirement,
+  claimGuard,
   createGuard,
   type Guard,
   type RequireAuthOptions,
+  type RequireClaimsOptions,
+  type RequireScopesOptions,
+  scopeGuard,
   writeFailure,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
@@ -37,17 +40,17 @@ export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): R
 /** Express middleware after `requireAuth`: 403 `insufficient_scope` unless `req.auth` has `scopes`. */
 export function requireScopes(
   scopes: readonly string[],
-  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+  options?: RequireScopesOptions,
 ): RequestHandler {
-  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+  return check(scopeGuard(scopes, options));
 }
 
 /** Express middleware after `requireAuth`: 403 unless `req.auth`'s claims match `claims`. */
 export function requireClaims(
   claims: ClaimRequirement,
-  options: Pick<AccessRequirement, 'realm'> = {},
+  options?: RequireClaimsOptions,
 ): RequestHandler {
-  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+  return check(claimGuard(claims, options));
 }
 
 function check(guard: Guard): RequestHandler {
@@ -64,5 +67,7 @@ export type {
   ClaimMatcher,
   ClaimRequirement,
   RequireAuthOptions,
+  RequireClaimsOptions,
+  RequireScopesOptions,
 } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

@@ -1,12 +1,15 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { nodeCredentials } from '../bearer.ts';
 import {
-  type AccessRequirement,
   type AuthFailure,
   type ClaimRequirement,
+  claimGuard,
   createGuard,
   type Guard,
   type RequireAuthOptions,
+  type RequireClaimsOptions,
+  type RequireScopesOptions,
+  scopeGuard,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
 
@@ -39,19 +42,13 @@ export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): A
 }
 
 /** Fastify hook after `requireAuth`: 403 `insufficient_scope` unless `request.auth` has `scopes`. */
-export function requireScopes(
-  scopes: readonly string[],
-  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
-): AuthHook {
-  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+export function requireScopes(scopes: readonly string[], options?: RequireScopesOptions): AuthHook {
+  return check(scopeGuard(scopes, options));
 }
 
 /** Fastify hook after `requireAuth`: 403 unless `request.auth`'s claims match `claims`. */
-export function requireClaims(
-  claims: ClaimRequirement,
-  options: Pick<AccessRequirement, 'realm'> = {},
-): AuthHook {
-  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+export function requireClaims(claims: ClaimRequirement, options?: RequireClaimsOptions): AuthHook {
+  return check(claimGuard(claims, options));
 }
 
 function check(guard: Guard): AuthHook {
@@ -71,5 +68,7 @@ export type {
   ClaimMatcher,
   ClaimRequirement,
   RequireAuthOptions,
+  RequireClaimsOptions,
+  RequireScopesOptions,
 } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

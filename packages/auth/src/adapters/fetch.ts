@@ -1,10 +1,13 @@
 import {
-  type AccessRequirement,
   type AuthFailure,
   type ClaimRequirement,
+  claimGuard,
   createGuard,
   type Guard,
   type RequireAuthOptions,
+  type RequireClaimsOptions,
+  type RequireScopesOptions,
+  scopeGuard,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
 
@@ -80,17 +83,17 @@ export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): F
 /** Hono middleware after `requireAuth`: 403 `insufficient_scope` unless the token has `scopes`. */
 export function requireScopes(
   scopes: readonly string[],
-  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+  options?: RequireScopesOptions,
 ): FetchMiddleware {
-  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+  return check(scopeGuard(scopes, options));
 }
 
 /** Hono middleware after `requireAuth`: 403 unless the token's claims match `claims`. */
 export function requireClaims(
   claims: ClaimRequirement,
-  options: Pick<AccessRequirement, 'realm'> = {},
+  options?: RequireClaimsOptions,
 ): FetchMiddleware {
-  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+  return check(claimGuard(claims, options));
 }
 
 function check(guard: Guard): FetchMiddleware {
@@ -115,5 +118,7 @@ export type {
   ClaimMatcher,
   ClaimRequirement,
   RequireAuthOptions,
+  RequireClaimsOptions,
+  RequireScopesOptions,
 } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

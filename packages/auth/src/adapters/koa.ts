@@ -1,12 +1,15 @@
 import type { Context, Middleware, Next } from 'koa';
 import { nodeCredentials } from '../bearer.ts';
 import {
-  type AccessRequirement,
   type AuthFailure,
   type ClaimRequirement,
+  claimGuard,
   createGuard,
   type Guard,
   type RequireAuthOptions,
+  type RequireClaimsOptions,
+  type RequireScopesOptions,
+  scopeGuard,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
 
@@ -34,17 +37,17 @@ export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): M
 /** Koa middleware after `requireAuth`: 403 `insufficient_scope` unless `ctx.state.auth` has `scopes`. */
 export function requireScopes(
   scopes: readonly string[],
-  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+  options?: RequireScopesOptions,
 ): Middleware {
-  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+  return check(scopeGuard(scopes, options));
 }
 
 /** Koa middleware after `requireAuth`: 403 unless `ctx.state.auth`'s claims match `claims`. */
 export function requireClaims(
   claims: ClaimRequirement,
-  options: Pick<AccessRequirement, 'realm'> = {},
+  options?: RequireClaimsOptions,
 ): Middleware {
-  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+  return check(claimGuard(claims, options));
 }
 
 function check(guard: Guard): Middleware {
@@ -67,5 +70,7 @@ export type {
   ClaimMatcher,
   ClaimRequirement,
   RequireAuthOptions,
+  RequireClaimsOptions,
+  RequireScopesOptions,
 } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

@@ -1,11 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { nodeCredentials } from '../bearer.ts';
 import {
-  type AccessRequirement,
   type ClaimRequirement,
+  claimGuard,
   createGuard,
   type Guard,
   type RequireAuthOptions,
+  type RequireClaimsOptions,
+  type RequireScopesOptions,
+  scopeGuard,
   writeFailure,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
@@ -44,17 +47,17 @@ export function requireAuth(
 /** After `requireAuth`: true when `req.auth` has `scopes`; otherwise writes 403 and returns false. */
 export function requireScopes(
   scopes: readonly string[],
-  options: Omit<AccessRequirement, 'scopes' | 'claims'> = {},
+  options?: RequireScopesOptions,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return check(createGuard(undefined, { ...options, scopes }, 'requireScopes'));
+  return check(scopeGuard(scopes, options));
 }
 
 /** After `requireAuth`: true when `req.auth`'s claims match; otherwise writes 403 and returns false. */
 export function requireClaims(
   claims: ClaimRequirement,
-  options: Pick<AccessRequirement, 'realm'> = {},
+  options?: RequireClaimsOptions,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return check(createGuard(undefined, { ...options, claims }, 'requireClaims'));
+  return check(claimGuard(claims, options));
 }
 
 function check(guard: Guard): (req: IncomingMessage, res: ServerResponse) => boolean {
@@ -71,5 +74,7 @@ export type {
   ClaimMatcher,
   ClaimRequirement,
   RequireAuthOptions,
+  RequireClaimsOptions,
+  RequireScopesOptions,
 } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';
