@@ -340,6 +340,18 @@ describe('clientCredentials + bearerInterceptor against a real issuer and an Exp
       const get = await fetch(`${stock.url}/stock`, { dispatcher });
       expect([get.status, await get.json()]).toEqual([200, { client: 'orders' }]);
       expect(issuer.requests.token).toBe(2);
+
+      // Twenty concurrent GETs that all present the expired token: one refresh between them.
+      serverClock.advance(700_000);
+      const many = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const res = await request(`${stock.url}/stock`, { dispatcher });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+      expect(many).toEqual(Array(20).fill(200));
+      expect(issuer.requests.token).toBe(3);
     } finally {
       await agent.close();
       await stock.close();
