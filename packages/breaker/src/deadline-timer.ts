@@ -2,7 +2,7 @@ import type { Clock } from './clock.ts';
 
 /** Something with a deadline on a {@link DeadlineTimer}. */
 export interface DeadlineEntry {
-  /** Set by {@link DeadlineTimer.add}. */
+  /** Set by the timer: when the entry expires (`NaN` until the next tick stamps it). */
   deadline: number;
   /** True once removed or expired. */
   settled: boolean;
@@ -11,24 +11,34 @@ export interface DeadlineEntry {
 }
 
 /**
- * One timer for every call through a policy with a fixed duration (a timeout): since all calls
- * get the same duration, deadlines arrive in insertion order, so pending calls form a FIFO queue
- * and a single clock timer armed for the oldest live deadline serves them all. Adding and
- * removing a call is O(1) and touches no timer in the common case; the timer is `unref()`ed (by
- * the clock), re-armed only while calls are pending, and gone one period after the last call.
+ * One coarse timer for every call through a policy with a fixed duration (a timeout), so that a
+ * call costs neither a timer nor a clock read:
+ *
+ * - while calls come and go, a single `unref()`ed timer ticks every `durationMs / 32` (at least
+ *   1 ms), reads the clock once, stamps the calls added since the previous tick with
+ *   `tick time + duration`, and expires the calls whose deadline has passed;
+ * - all calls get the same duration, so deadlines arrive in insertion order: pending calls are a
+ *   FIFO queue and removal is O(1);
+ * - a deadline never fires early (a call is stamped no earlier than it was added) and at most about
+ *   two ticks late; the first call after a quiet period reads the clock and gets an exact deadline;
+ * - the ticker stops on the first tick that finds nothing pending and nothing added.
  */
 export class DeadlineTimer {
   readonly #clock: Clock;
   readonly #durationMs: number;
+  readonly #tickMs: number;
   #queue: DeadlineEntry[] = [];
   #head = 0;
+  /** Index of the first entry not yet stamped with a deadline. */
+  #unstamped = 0;
   #live = 0;
+  #addedSinceTick = false;
   #handle: unknown = undefined;
-  #armed = false;
 
   constructor(clock: Clock, durationMs: number) {
     this.#clock = clock;
     this.#durationMs = durationMs;
+    this.#tickMs = Math.min(1_000, Math.max(1, durationMs / 32));
   }
 
   /** Calls still waiting for their deadline. */
@@ -36,14 +46,22 @@ export class DeadlineTimer {
     return this.#live;
   }
 
-  /** Starts `entry`'s deadline (now + duration). */
+  /** Starts `entry`'s deadline (`durationMs` from now). */
   add(entry: DeadlineEntry): void {
-    const deadline = this.#clock.now() + this.#durationMs;
-    entry.deadline = deadline;
     entry.settled = false;
-    this.#queue.push(entry);
+    const queue = this.#queue;
+    if (this.#handle === undefined) {
+      // Quiet until now: read the clock, stamp this call exactly and start ticking.
+      entry.deadline = this.#clock.now() + this.#durationMs;
+      queue.push(entry);
+      this.#unstamped = queue.length;
+      this.#handle = this.#clock.setTimeout(this.#tick, this.#tickMs);
+    } else {
+      entry.deadline = Number.NaN;
+      queue.push(entry);
+      this.#addedSinceTick = true;
+    }
     this.#live++;
-    if (!this.#armed) this.#arm(this.#durationMs);
   }
 
   /** The call finished in time: forget its deadline. */
@@ -51,29 +69,35 @@ export class DeadlineTimer {
     if (entry.settled) return;
     entry.settled = true;
     if (--this.#live === 0) {
-      this.#queue.length = 0;
-      this.#head = 0;
+      this.#reset();
       return;
     }
     const queue = this.#queue;
     while (this.#head < queue.length && queue[this.#head]!.settled) this.#head++;
-    this.#compact();
-  }
-
-  /** Cancels the timer when no call is pending (a later call arms it again). */
-  close(): void {
-    if (this.#live === 0 && this.#armed) {
-      this.#armed = false;
-      this.#clock.clearTimeout(this.#handle);
-      this.#handle = undefined;
+    if (this.#head > 1_024 && this.#head * 2 > queue.length) {
+      this.#queue = queue.slice(this.#head);
+      this.#unstamped = Math.max(0, this.#unstamped - this.#head);
+      this.#head = 0;
     }
   }
 
-  readonly #fire = (): void => {
-    this.#armed = false;
-    this.#handle = undefined;
+  /** Stops the ticker if no call is pending (a later call starts it again). */
+  close(): void {
+    if (this.#live === 0 && this.#handle !== undefined) {
+      this.#clock.clearTimeout(this.#handle);
+      this.#handle = undefined;
+      this.#addedSinceTick = false;
+    }
+  }
+
+  readonly #tick = (): void => {
     const now = this.#clock.now();
     const queue = this.#queue;
+    const deadline = now + this.#durationMs;
+    for (let i = this.#unstamped; i < queue.length; i++) queue[i]!.deadline = deadline;
+    this.#unstamped = queue.length;
+    const busy = this.#addedSinceTick || this.#live > 0;
+    this.#addedSinceTick = false;
     while (this.#head < queue.length) {
       const entry = queue[this.#head]!;
       if (!entry.settled) {
@@ -84,25 +108,13 @@ export class DeadlineTimer {
       }
       this.#head++;
     }
-    if (this.#live === 0) {
-      queue.length = 0;
-      this.#head = 0;
-    } else {
-      this.#compact();
-      // expire() may have added entries (and armed the timer) itself.
-      if (!this.#armed) this.#arm(Math.max(0, queue[this.#head]!.deadline - now));
-    }
+    if (this.#live === 0) this.#reset();
+    this.#handle = busy ? this.#clock.setTimeout(this.#tick, this.#tickMs) : undefined;
   };
 
-  #arm(ms: number): void {
-    this.#armed = true;
-    this.#handle = this.#clock.setTimeout(this.#fire, ms);
-  }
-
-  #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+  #reset(): void {
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#unstamped = 0;
   }
 }

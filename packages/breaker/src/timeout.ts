@@ -49,7 +49,9 @@ class TimeoutCall extends Scope implements DeadlineEntry {
 /**
  * A policy that bounds how long each call may take. The work receives an `AbortSignal` that
  * aborts at the deadline (or when the caller aborts); after a successful call nothing is aborted.
- * All calls through one policy share a single `unref()`ed timer, so a call costs no timer of its own.
+ * All calls through one policy share a single `unref()`ed ticking timer, so a call costs no timer
+ * and no clock read of its own; a deadline never fires early and at most two ticks
+ * (`timeoutMs / 32` each, at least 1 ms) late.
  */
 export class TimeoutPolicy implements Policy {
   /** The deadline of each call, in milliseconds. */

@@ -90,7 +90,7 @@ describe('timeout', () => {
     ).rejects.toThrow('sync');
   });
 
-  it('never aborts the signal of a call that succeeded, and leaves no timer after the period', async () => {
+  it('never aborts the signal of a call that succeeded, and leaves no timer soon after', async () => {
     const clock = new ManualClock();
     const policy = timeout({ timeoutMs: 100, clock });
     const signals: AbortSignal[] = [];
@@ -106,38 +106,56 @@ describe('timeout', () => {
     expect(clock.pending).toBe(0);
   });
 
-  it('shares one timer between concurrent calls and expires each at its own deadline', async () => {
+  it('shares one timer between concurrent calls: never early, at most two ticks late', async () => {
     const clock = new ManualClock();
-    const policy = timeout({ timeoutMs: 100, clock });
-    const signals: AbortSignal[] = [];
-    const works = [deferred<void>(), deferred<void>(), deferred<void>()];
-    const runs = works.map((w, i) => {
-      const run = policy.execute(({ signal }) => {
-        signals[i] = signal;
-        return w.promise;
-      });
-      return run.catch((e: unknown) => e);
-    });
+    const timeoutMs = 320; // ticks every 10 ms
+    const policy = timeout({ timeoutMs, clock });
+    const lateness: number[] = [];
+    const runs: Promise<unknown>[] = [];
+    const start = (addedAt: number) =>
+      runs.push(
+        policy
+          .execute(
+            ({ signal }) =>
+              new Promise<never>((_, reject) =>
+                signal.addEventListener('abort', () => {
+                  lateness.push(clock.now() - addedAt - timeoutMs);
+                  reject(signal.reason);
+                }),
+              ),
+          )
+          .catch((e: unknown) => e),
+      );
+    for (const step of [0, 0, 3, 7, 13, 1, 29, 64, 5, 250, 90]) {
+      await clock.advanceAsync(step);
+      start(clock.now());
+    }
     expect(clock.pending).toBe(1);
-    await clock.advanceAsync(40);
-    const late = policy
-      .execute(
-        ({ signal }) =>
-          new Promise<never>((_, reject) =>
-            signal.addEventListener('abort', () => reject(signal.reason)),
-          ),
-      )
-      .catch((e: unknown) => e);
-    works[1]!.resolve();
-    await clock.advanceAsync(60);
-    expect(signals.map((s) => s.aborted)).toEqual([true, false, true]);
-    works[0]!.resolve();
-    works[2]!.resolve();
-    expect(await Promise.all(runs)).toEqual([undefined, undefined, undefined]);
-    expect(policy.pending).toBe(1);
-    await clock.advanceAsync(40);
-    expect(await late).toBeInstanceOf(TimeoutError);
+    await clock.advanceAsync(2 * timeoutMs);
+    const errors = await Promise.all(runs);
+    expect(errors.every((e) => e instanceof TimeoutError)).toBe(true);
+    expect(lateness).toHaveLength(11);
+    expect(Math.min(...lateness)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...lateness)).toBeLessThanOrEqual(20);
+    expect(lateness[0]).toBe(0); // the first call after a quiet period gets an exact deadline
     expect(policy.pending).toBe(0);
+    await clock.advanceAsync(100);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('keeps ticking only while calls come and go', async () => {
+    const clock = new ManualClock();
+    const policy = timeout({ timeoutMs: 320, clock });
+    await policy.execute(async () => 1);
+    expect(clock.pending).toBe(1);
+    for (let i = 0; i < 5; i++) {
+      await clock.advanceAsync(10);
+      await policy.execute(async () => i);
+      expect(clock.pending).toBe(1);
+    }
+    await clock.advanceAsync(10);
+    await clock.advanceAsync(10);
+    expect(clock.pending).toBe(0);
   });
 
   it('propagates the caller abort to the work signal and removes its listener', async () => {
