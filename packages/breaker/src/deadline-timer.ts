@@ -27,8 +27,10 @@ export class DeadlineTimer {
   readonly #clock: Clock;
   readonly #durationMs: number;
   readonly #tickMs: number;
-  #queue: DeadlineEntry[] = [];
+  /** Slots `[head, tail)` hold the pending calls, oldest first (the array keeps its capacity). */
+  #queue: (DeadlineEntry | undefined)[] = [];
   #head = 0;
+  #tail = 0;
   /** Index of the first entry not yet stamped with a deadline. */
   #unstamped = 0;
   #live = 0;
@@ -49,16 +51,14 @@ export class DeadlineTimer {
   /** Starts `entry`'s deadline (`durationMs` from now). */
   add(entry: DeadlineEntry): void {
     entry.settled = false;
-    const queue = this.#queue;
+    this.#queue[this.#tail++] = entry;
     if (this.#handle === undefined) {
       // Quiet until now: read the clock, stamp this call exactly and start ticking.
       entry.deadline = this.#clock.now() + this.#durationMs;
-      queue.push(entry);
-      this.#unstamped = queue.length;
+      this.#unstamped = this.#tail;
       this.#handle = this.#clock.setTimeout(this.#tick, this.#tickMs);
     } else {
       entry.deadline = Number.NaN;
-      queue.push(entry);
       this.#addedSinceTick = true;
     }
     this.#live++;
@@ -73,10 +73,11 @@ export class DeadlineTimer {
       return;
     }
     const queue = this.#queue;
-    while (this.#head < queue.length && queue[this.#head]!.settled) this.#head++;
-    if (this.#head > 1_024 && this.#head * 2 > queue.length) {
-      this.#queue = queue.slice(this.#head);
+    while (this.#head < this.#tail && queue[this.#head]!.settled) queue[this.#head++] = undefined;
+    if (this.#head > 1_024 && this.#head * 2 > this.#tail) {
+      this.#queue = queue.slice(this.#head, this.#tail);
       this.#unstamped = Math.max(0, this.#unstamped - this.#head);
+      this.#tail -= this.#head;
       this.#head = 0;
     }
   }
@@ -94,11 +95,11 @@ export class DeadlineTimer {
     const now = this.#clock.now();
     const queue = this.#queue;
     const deadline = now + this.#durationMs;
-    for (let i = this.#unstamped; i < queue.length; i++) queue[i]!.deadline = deadline;
-    this.#unstamped = queue.length;
+    for (let i = this.#unstamped; i < this.#tail; i++) queue[i]!.deadline = deadline;
+    this.#unstamped = this.#tail;
     const busy = this.#addedSinceTick || this.#live > 0;
     this.#addedSinceTick = false;
-    while (this.#head < queue.length) {
+    while (this.#head < this.#tail) {
       const entry = queue[this.#head]!;
       if (!entry.settled) {
         if (entry.deadline > now) break;
@@ -106,15 +107,18 @@ export class DeadlineTimer {
         this.#live--;
         entry.expire();
       }
-      this.#head++;
+      queue[this.#head++] = undefined;
     }
     if (this.#live === 0) this.#reset();
     this.#handle = busy ? this.#clock.setTimeout(this.#tick, this.#tickMs) : undefined;
   };
 
+  /** No call is pending: drop the references and reuse the slots from the start. */
   #reset(): void {
-    this.#queue.length = 0;
+    const queue = this.#queue;
+    for (let i = this.#head; i < this.#tail; i++) queue[i] = undefined;
     this.#head = 0;
+    this.#tail = 0;
     this.#unstamped = 0;
   }
 }
