@@ -160,6 +160,28 @@ describe('breakerInterceptor (undici) against a real HTTP server', () => {
     expect(received.map((r) => r.method)).toEqual(['PUT', 'PUT', 'PUT']);
   });
 
+  it('retries an attempt that timed out, and the retry answers', async () => {
+    const { get, clock, breaker } = setup({
+      timeoutMs: 1_000,
+      retry: { maxAttempts: 2, initialDelayMs: 50, backoff: 'constant' },
+    });
+    modes = ['hang', 'ok'];
+    const failures: unknown[] = [];
+    breaker().onFailure((event) => failures.push(event));
+    const pending = get('/slow');
+    await until(() => hanging.length === 1);
+    clock.advance(1_000);
+    await until(() => clock.pending === 1);
+    clock.advance(50);
+    await until(() => received.length === 2);
+    const res = await pending;
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe('hello GET');
+    expect(failures).toHaveLength(1);
+    expect(breaker().state).toBe('CLOSED');
+    expect(clock.pending).toBe(0);
+  });
+
   it('never retries a POST', async () => {
     const { get, clock } = setup({ retry: { maxAttempts: 5, initialDelayMs: 1 } });
     modes = ['fail'];
