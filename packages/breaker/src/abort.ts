@@ -25,7 +25,7 @@ const noop = (): void => {};
  */
 export class Scope implements AttemptContext {
   readonly attempt: number;
-  readonly parent: AbortSource;
+  readonly #parent: AbortSource;
   #controller: AbortController | undefined = undefined;
   #aborted = false;
   #reason: unknown = undefined;
@@ -34,18 +34,18 @@ export class Scope implements AttemptContext {
   #closed = false;
 
   constructor(parent: AbortSource, attempt: number) {
-    this.parent = parent;
+    this.#parent = parent;
     this.attempt = attempt;
   }
 
   /** True once this scope or any of its ancestors was aborted. */
   get aborted(): boolean {
-    return this.#aborted || this.parent?.aborted === true;
+    return this.#aborted || this.#parent?.aborted === true;
   }
 
   /** The abort reason (own, or the ancestor's). */
   get reason(): unknown {
-    return this.#aborted ? this.#reason : this.parent?.reason;
+    return this.#aborted ? this.#reason : this.#parent?.reason;
   }
 
   /** The work's signal; created on first read. */
@@ -96,8 +96,9 @@ export class Scope implements AttemptContext {
   }
 
   #link(): void {
-    if (this.#unlink === undefined && this.parent !== undefined && !this.#closed) {
-      this.#unlink = subscribe(this.parent, (reason) => this.abort(reason));
+    const parent = this.#parent;
+    if (this.#unlink === undefined && parent !== undefined && !this.#closed) {
+      this.#unlink = subscribe(parent, (reason) => this.abort(reason));
     }
   }
 
@@ -116,16 +117,21 @@ export class Scope implements AttemptContext {
  */
 export class Attempt implements AttemptContext {
   readonly attempt: number;
-  readonly source: AbortSource;
+  readonly #source: AbortSource;
   #own: AbortSignal | undefined = undefined;
 
   constructor(source: AbortSource, attempt: number) {
-    this.source = source;
+    this.#source = source;
     this.attempt = attempt;
   }
 
+  /** Where this attempt's aborts come from. */
+  static sourceOf(attempt: Attempt): AbortSource {
+    return attempt.#source;
+  }
+
   get signal(): AbortSignal {
-    const source = this.source;
+    const source = this.#source;
     if (source === undefined) {
       this.#own ??= new AbortController().signal;
       return this.#own;
@@ -138,7 +144,7 @@ export class Attempt implements AttemptContext {
 export function sourceOf(options: ExecuteOptions | undefined): AbortSource {
   if (options === undefined) return undefined;
   if (options instanceof Scope) return options;
-  if (options instanceof Attempt) return options.source;
+  if (options instanceof Attempt) return Attempt.sourceOf(options);
   return options.signal;
 }
 
