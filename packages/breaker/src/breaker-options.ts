@@ -1,0 +1,213 @@
+import { z } from 'zod';
+import { systemClock } from './clock.ts';
+import { fnSchema, parseOptions } from './validate.ts';
+
+/** How the breaker decides that a dependency is failing. */
+export type WindowType = 'count' | 'time' | 'consecutive';
+
+/** The clock a breaker reads (it never schedules anything): milliseconds from `now()`. */
+export interface BreakerClock {
+  now(): number;
+}
+
+/** Options of {@link circuitBreaker} (and of every breaker of a registry). */
+export interface BreakerOptions {
+  /** Name used in errors, events and telemetry. Default `default` (a registry uses the key). */
+  name?: string;
+  /**
+   * `count` (default): the last `windowSize` calls. `time`: the calls of the last `windowMs`,
+   * in `windowBuckets` buckets. `consecutive`: trips after `consecutiveFailures` failures in a row.
+   */
+  windowType?: WindowType;
+  /** Calls in a `count` window. Default 100. */
+  windowSize?: number;
+  /** Length of a `time` window in milliseconds. Default 60 000. */
+  windowMs?: number;
+  /** Buckets of a `time` window (its resolution). Default 10. */
+  windowBuckets?: number;
+  /** Failures in a row that trip a `consecutive` breaker. Default 5. */
+  consecutiveFailures?: number;
+  /** Calls the window must hold before a rate can trip the breaker. Default `min(10, windowSize)`. */
+  minimumCalls?: number;
+  /** Trips when failed calls / calls ≥ this (0 < x ≤ 1). Default 0.5. */
+  failureRateThreshold?: number;
+  /** A call that takes longer than this many milliseconds is slow, whether it succeeds or not. Default: off. */
+  slowCallDurationMs?: number;
+  /** Trips when slow calls / calls ≥ this (0 < x ≤ 1). Default 1. */
+  slowCallRateThreshold?: number;
+  /**
+   * How long the breaker stays OPEN, in milliseconds: a number, or a function of how many times it
+   * has opened since it last closed (1, 2, 3, …) for a backoff. Default 30 000.
+   */
+  openMs?: number | ((openedCount: number) => number);
+  /** Trial calls admitted in HALF_OPEN; their outcome closes or reopens the breaker. Default 1. */
+  halfOpenCalls?: number;
+  /** Reopens the breaker when HALF_OPEN lasts longer than this (trials that hang). Default: no limit. */
+  maxWaitInHalfOpenMs?: number;
+  /** Errors that count as failures. Default: every error. Others (not ignored) count as successes. */
+  recordError?: (error: unknown) => boolean;
+  /** Errors that count neither as success nor as failure (checked first). Default: none. */
+  ignoreError?: (error: unknown) => boolean;
+  /** Results that count as failures although the work did not throw (e.g. a 503 response). Default: none. */
+  isFailureResult?: (result: unknown) => boolean;
+  /** Time source, `{ now(): number }` in milliseconds. Default: `Date.now`. */
+  clock?: BreakerClock;
+}
+
+/** Every option resolved to a value; one frozen object shared by all breakers of a registry. */
+export interface ResolvedBreakerOptions {
+  readonly name: string;
+  readonly windowType: WindowType;
+  readonly windowSize: number;
+  readonly windowMs: number;
+  readonly windowBuckets: number;
+  readonly consecutiveFailures: number;
+  readonly minimumCalls: number;
+  readonly failureRateThreshold: number;
+  /** `Infinity` when slow calls are not tracked. */
+  readonly slowCallDurationMs: number;
+  /** True when `slowCallDurationMs` was given (every call then reads the clock twice). */
+  readonly tracksSlowCalls: boolean;
+  readonly slowCallRateThreshold: number;
+  readonly openMs: number | ((openedCount: number) => number);
+  readonly halfOpenCalls: number;
+  /** `Infinity` when there is no limit. */
+  readonly maxWaitInHalfOpenMs: number;
+  readonly recordError: ((error: unknown) => boolean) | undefined;
+  readonly ignoreError: ((error: unknown) => boolean) | undefined;
+  readonly isFailureResult: ((result: unknown) => boolean) | undefined;
+  readonly clock: BreakerClock;
+}
+
+const rate = z.number().gt(0, 'must be > 0').max(1, 'must be ≤ 1 (a fraction, not a percentage)');
+const positiveInt = z.number().int('must be an integer').positive('must be > 0');
+const predicate = fnSchema<(value: unknown) => boolean>();
+
+/** Zod schema of {@link BreakerOptions}: shape and ranges (cross-option rules follow). */
+export const breakerOptionsSchema = z
+  .object({
+    name: z.string().min(1, 'must not be empty').max(256, 'must be ≤ 256 characters').optional(),
+    windowType: z.enum(['count', 'time', 'consecutive']).optional(),
+    windowSize: positiveInt.max(10_000_000, 'must be ≤ 10 000 000').optional(),
+    windowMs: positiveInt.optional(),
+    windowBuckets: positiveInt.max(10_000, 'must be ≤ 10 000').optional(),
+    consecutiveFailures: positiveInt.optional(),
+    minimumCalls: positiveInt.optional(),
+    failureRateThreshold: rate.optional(),
+    slowCallDurationMs: z.number().positive('must be > 0').finite().optional(),
+    slowCallRateThreshold: rate.optional(),
+    openMs: z
+      .union([
+        z.number().nonnegative('must be ≥ 0').finite(),
+        fnSchema<(openedCount: number) => number>(),
+      ])
+      .optional(),
+    halfOpenCalls: positiveInt.max(1_000_000, 'must be ≤ 1 000 000').optional(),
+    maxWaitInHalfOpenMs: z.number().positive('must be > 0').finite().optional(),
+    recordError: predicate.optional(),
+    ignoreError: predicate.optional(),
+    isFailureResult: predicate.optional(),
+    clock: z
+      .custom<BreakerClock>(
+        (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          typeof (value as { now?: unknown }).now === 'function',
+        { message: 'must be an object with a now() method returning milliseconds' },
+      )
+      .optional(),
+  })
+  .strict()
+  .superRefine((o, ctx) => {
+    const type = o.windowType ?? 'count';
+    // Options that belong to another window type are almost always a mistake: say so.
+    const belongs: Record<string, WindowType> = {
+      windowSize: 'count',
+      windowMs: 'time',
+      windowBuckets: 'time',
+      consecutiveFailures: 'consecutive',
+    };
+    for (const [option, owner] of Object.entries(belongs)) {
+      if (o[option as keyof typeof o] !== undefined && owner !== type) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [option],
+          message: `applies to windowType "${owner}" only (windowType is "${type}")`,
+        });
+      }
+    }
+    if (type === 'consecutive' && o.minimumCalls !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minimumCalls'],
+        message: 'does not apply to windowType "consecutive" (use consecutiveFailures)',
+      });
+    }
+    if (
+      type === 'count' &&
+      o.minimumCalls !== undefined &&
+      o.minimumCalls > (o.windowSize ?? 100)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['minimumCalls'],
+        message: `must be ≤ windowSize (${o.windowSize ?? 100}), or the breaker could never trip`,
+      });
+    }
+    if (type === 'time' && (o.windowMs ?? 60_000) < (o.windowBuckets ?? 10)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['windowBuckets'],
+        message: `must be ≤ windowMs (${o.windowMs ?? 60_000}): a bucket spans at least 1 ms`,
+      });
+    }
+    if (o.slowCallRateThreshold !== undefined && o.slowCallDurationMs === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slowCallRateThreshold'],
+        message: 'needs slowCallDurationMs (what counts as slow)',
+      });
+    }
+  });
+
+/**
+ * Validates `input` once and resolves every default. The result is frozen and may be shared by
+ * any number of breakers (a registry validates once for all its keys).
+ */
+export function resolveBreakerOptions(
+  input: BreakerOptions | undefined,
+  factory = 'circuitBreaker()',
+): ResolvedBreakerOptions {
+  const o = parseOptions(breakerOptionsSchema, input, factory);
+  const windowSize = o.windowSize ?? 100;
+  const resolved: ResolvedBreakerOptions = Object.freeze({
+    name: o.name ?? 'default',
+    windowType: o.windowType ?? 'count',
+    windowSize,
+    windowMs: o.windowMs ?? 60_000,
+    windowBuckets: o.windowBuckets ?? 10,
+    consecutiveFailures: o.consecutiveFailures ?? 5,
+    minimumCalls: o.minimumCalls ?? Math.min(10, windowSize),
+    failureRateThreshold: o.failureRateThreshold ?? 0.5,
+    slowCallDurationMs: o.slowCallDurationMs ?? Number.POSITIVE_INFINITY,
+    tracksSlowCalls: o.slowCallDurationMs !== undefined,
+    slowCallRateThreshold: o.slowCallRateThreshold ?? 1,
+    openMs: o.openMs ?? 30_000,
+    halfOpenCalls: o.halfOpenCalls ?? 1,
+    maxWaitInHalfOpenMs: o.maxWaitInHalfOpenMs ?? Number.POSITIVE_INFINITY,
+    recordError: o.recordError,
+    ignoreError: o.ignoreError,
+    isFailureResult: o.isFailureResult,
+    clock: o.clock ?? systemClock,
+  });
+  resolvedSet.add(resolved);
+  return resolved;
+}
+
+// Options objects this module resolved: a breaker given one skips validation (registries).
+const resolvedSet = new WeakSet<object>();
+
+/** True for an object returned by {@link resolveBreakerOptions}. */
+export function isResolvedBreakerOptions(value: unknown): value is ResolvedBreakerOptions {
+  return typeof value === 'object' && value !== null && resolvedSet.has(value);
+}

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import {
+  type BreakerOptions,
+  type ResolvedBreakerOptions,
+  resolveBreakerOptions,
+} from './breaker-options.ts';
+import { CircuitBreaker, touchBreaker } from './circuit-breaker.ts';
+import { InvalidOptionsError } from './errors.ts';
+import { parseOptions } from './validate.ts';
+
+/** Options of {@link createBreakerRegistry}. */
+export interface BreakerRegistryOptions {
+  /** Options of every breaker (validated once, shared by all keys). `name` is replaced by the key. */
+  breaker?: Omit<BreakerOptions, 'name'>;
+  /** Most breakers held; the least recently used one is dropped beyond it. Default 1000. */
+  maxBreakers?: number;
+  /** A breaker not fetched with `get()` for this long is dropped (lazily, on a later `get()`). Default 600 000 (10 min). */
+  idleMs?: number;
+}
+
+const registrySchema = z
+  .object({
+    breaker: z.unknown().optional(),
+    maxBreakers: z
+      .number()
+      .int('must be an integer')
+      .positive('must be > 0')
+      .max(10_000_000, 'must be ≤ 10 000 000')
+      .optional(),
+    idleMs: z.number().positive('must be > 0').optional(),
+  })
+  .strict();
+
+/**
+ * Per-key circuit breakers (per host, per tenant, per route) built from one options object.
+ * Bounded: at most `maxBreakers`, least recently used dropped first; a breaker not fetched for
+ * `idleMs` is dropped too. Eviction happens inside `get()` — the registry starts no timer.
+ * A dropped breaker is closed; the next `get()` of its key builds a fresh (CLOSED) one.
+ */
+export class BreakerRegistry implements AsyncDisposable {
+  readonly #options: ResolvedBreakerOptions;
+  readonly #max: number;
+  readonly #idleMs: number;
+  /** Insertion order is recency order: `get()` moves a key to the end. */
+  readonly #entries = new Map<string, CircuitBreaker>();
+  /** Clock time at creation: last-use times are stored relative to it (small integers). */
+  readonly #origin: number;
+  #closed = false;
+
+  constructor(options?: BreakerRegistryOptions) {
+    const o = parseOptions(registrySchema, options, 'createBreakerRegistry()');
+    if (o.breaker !== undefined && (typeof o.breaker !== 'object' || o.breaker === null)) {
+      throw new InvalidOptionsError(
+        'breaker',
+        'createBreakerRegistry(): option "breaker" must be an object of circuitBreaker() options.',
+      );
+    }
+    if (o.breaker !== undefined && 'name' in o.breaker) {
+      throw new InvalidOptionsError(
+        'breaker.name',
+        'createBreakerRegistry(): option "breaker.name" is not allowed: each breaker is named by its key.',
+      );
+    }
+    this.#options = resolveShared(o.breaker as BreakerOptions | undefined);
+    this.#max = o.maxBreakers ?? 1000;
+    this.#idleMs = o.idleMs ?? 600_000;
+    this.#origin = this.#options.clock.now();
+  }
+
+  /** Number of breakers held. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The breaker of `key`, created on first use; marks it as recently used. */
+  get(key: string): CircuitBreaker {
+    if (typeof key !== 'string') {
+      throw new InvalidOptionsError(
+        'key',
+        `BreakerRegistry.get(): the key must be a string (got ${typeof key}).`,
+      );
+    }
+    if (this.#closed) {
+      throw new InvalidOptionsError(
+        'registry',
+        'BreakerRegistry.get(): the registry is closed; create a new one.',
+      );
+    }
+    const now = this.#options.clock.now() - this.#origin;
+    const entries = this.#entries;
+    let breaker = entries.get(key);
+    if (breaker !== undefined) {
+      entries.delete(key);
+      entries.set(key, breaker);
+    } else {
+      if (entries.size >= this.#max) this.#evictOldest();
+      breaker = new CircuitBreaker(this.#options as BreakerOptions, key);
+      entries.set(key, breaker);
+    }
+    touchBreaker(breaker, now);
+    this.#evictIdle(now);
+    return breaker;
+  }
+
+  /** The breaker of `key` if the registry holds one; does not create, touch or evict. */
+  peek(key: string): CircuitBreaker | undefined {
+    return this.#entries.get(key);
+  }
+
+  /** Drops (and closes) the breaker of `key`; true if there was one. */
+  delete(key: string): boolean {
+    const breaker = this.#entries.get(key);
+    if (breaker === undefined) return false;
+    this.#entries.delete(key);
+    breaker.close();
+    return true;
+  }
+
+  /** Keys held, least recently used first. */
+  keys(): IterableIterator<string> {
+    return this.#entries.keys();
+  }
+
+  /** Drops the least recently used breakers idle for `idleMs` or more. */
+  #evictIdle(now: number): void {
+    const limit = now - this.#idleMs;
+    for (const [key, breaker] of this.#entries) {
+      if (touchBreaker(breaker) > limit) return;
+      this.#entries.delete(key);
+      breaker.close();
+    }
+  }
+
+  #evictOldest(): void {
+    for (const [key, breaker] of this.#entries) {
+      this.#entries.delete(key);
+      breaker.close();
+      return;
+    }
+  }
+
+  /** Closes and drops every breaker; `get()` throws afterwards. */
+  close(): void {
+    this.#closed = true;
+    for (const breaker of this.#entries.values()) breaker.close();
+    this.#entries.clear();
+  }
+
+  /** Same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+/** Resolves the shared breaker options, naming a bad one as `breaker.<option>`. */
+function resolveShared(options: BreakerOptions | undefined): ResolvedBreakerOptions {
+  try {
+    return resolveBreakerOptions(options, 'createBreakerRegistry()');
+  } catch (error) {
+    if (!(error instanceof InvalidOptionsError)) throw error;
+    const option = `breaker.${error.option}`;
+    throw new InvalidOptionsError(
+      option,
+      error.message.replace(`option "${error.option}"`, `option "${option}"`),
+    );
+  }
+}
+
+/**
+ * Creates a {@link BreakerRegistry}: per-key breakers from one validated options object.
+ *
+ * @example
+ * const breakers = createBreakerRegistry({ breaker: { failureRateThreshold: 0.5 }, maxBreakers: 500 });
+ * await breakers.get(new URL(url).host).execute(({ signal }) => fetch(url, { signal }));
+ */
+export function createBreakerRegistry(options?: BreakerRegistryOptions): BreakerRegistry {
+  return new BreakerRegistry(options);
+}

@@ -1,0 +1,816 @@
+import { abortError, contextFor, sourceOf } from './abort.ts';
+import {
+  type BreakerOptions,
+  isResolvedBreakerOptions,
+  type ResolvedBreakerOptions,
+  resolveBreakerOptions,
+} from './breaker-options.ts';
+import { type BreakerSnapshot, parseSnapshot } from './breaker-snapshot.ts';
+import { CountWindow } from './count-window.ts';
+import {
+  BreakerIsolatedError,
+  BreakerOpenError,
+  type BreakerStateName,
+  InvalidOptionsError,
+} from './errors.ts';
+import { type Listener, ListenerList, type Subscription } from './events.ts';
+import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
+import { FAILED, SLOW, type SlidingWindow, type WindowSnapshot } from './sliding-window.ts';
+import { type BreakerTelemetry, spanStateChange, telemetryFor } from './telemetry.ts';
+import { TimeWindow } from './time-window.ts';
+
+// States as small integers (the index into STATE_NAMES); the public API speaks names.
+const CLOSED = 0;
+const OPEN = 1;
+const HALF_OPEN = 2;
+const FORCED_OPEN = 3;
+const DISABLED = 4;
+const METRICS_ONLY = 5;
+const STATE_NAMES: readonly BreakerStateName[] = [
+  'CLOSED',
+  'OPEN',
+  'HALF_OPEN',
+  'FORCED_OPEN',
+  'DISABLED',
+  'METRICS_ONLY',
+];
+
+// Call outcomes (the index into the telemetry's attribute sets).
+const SUCCESS = 0;
+const FAILURE = 1;
+const IGNORED = 2;
+const REJECTED = 3;
+
+/** Why the breaker changed state. */
+export type TransitionReason =
+  | 'failure-rate'
+  | 'slow-call-rate'
+  | 'consecutive-failures'
+  | 'open-elapsed'
+  | 'trials-passed'
+  | 'trials-failed'
+  | 'half-open-timeout'
+  | 'manual'
+  | 'isolated'
+  | 'isolation-released'
+  | 'hydrated';
+
+/** Emitted by {@link CircuitBreaker.onStateChange}. */
+export interface StateChangeEvent {
+  readonly breaker: string;
+  readonly from: BreakerStateName;
+  readonly to: BreakerStateName;
+  readonly reason: TransitionReason;
+}
+
+/** Emitted by {@link CircuitBreaker.onSuccess}. */
+export interface SuccessEvent {
+  readonly breaker: string;
+  /** How long the call took (NaN for a call that started before the first listener subscribed). */
+  readonly durationMs: number;
+  /** True when the call was slower than `slowCallDurationMs`. */
+  readonly slow: boolean;
+}
+
+/** Emitted by {@link CircuitBreaker.onFailure}. */
+export interface FailureEvent extends SuccessEvent {
+  /** The error the work threw, or `undefined` when a result counted as a failure. */
+  readonly error: unknown;
+  /** The result that `isFailureResult` flagged, when the work did not throw. */
+  readonly result: unknown;
+  /** True when the failure is a result flagged by `isFailureResult`. */
+  readonly fromResult: boolean;
+}
+
+/** Emitted by {@link CircuitBreaker.onIgnored}: an error that `ignoreError` excluded. */
+export interface IgnoredEvent extends SuccessEvent {
+  readonly error: unknown;
+}
+
+/** Emitted by {@link CircuitBreaker.onRejected}: a call refused without running. */
+export interface RejectedEvent {
+  readonly breaker: string;
+  readonly error: BreakerOpenError | BreakerIsolatedError;
+}
+
+/** Emitted by {@link CircuitBreaker.onSlowCall}. */
+export interface SlowCallEvent {
+  readonly breaker: string;
+  readonly durationMs: number;
+  /** True when the slow call also failed. */
+  readonly failed: boolean;
+}
+
+/** A point-in-time view of a breaker, from {@link CircuitBreaker.metrics}. */
+export interface BreakerMetrics {
+  readonly state: BreakerStateName;
+  /** Calls in the window (in HALF_OPEN: finished trial calls). */
+  readonly calls: number;
+  readonly failedCalls: number;
+  readonly slowCalls: number;
+  /** failedCalls / calls, 0 when there are no calls. */
+  readonly failureRate: number;
+  /** slowCalls / calls, 0 when there are no calls. */
+  readonly slowCallRate: number;
+  /** Failures in a row (`consecutive` window only, else 0). */
+  readonly consecutiveFailures: number;
+  /** Calls rejected since the breaker was created. */
+  readonly rejectedCalls: number;
+  /** Times it opened since it last closed. */
+  readonly openedCount: number;
+  /** Held open by `isolate()`. */
+  readonly isolated: boolean;
+}
+
+/** Calls after which a breaker caches its completion handlers (see `execute`). */
+const HOT = 16;
+
+/** A breaker's completion handlers for one epoch. */
+interface Handlers {
+  readonly ok: (result: unknown) => unknown;
+  readonly fail: (error: unknown) => never;
+}
+
+/** Reads (and with `now`, sets) a breaker's last-use time; for the registry's idle eviction. */
+export let touchBreaker: (breaker: CircuitBreaker, now?: number) => number;
+
+/** Trial bookkeeping of one HALF_OPEN period. */
+interface Trials {
+  admitted: number;
+  done: number;
+  failures: number;
+  slow: number;
+}
+
+/** Isolation bookkeeping: how many handles, and which state to return to. */
+interface Isolation {
+  handles: number;
+  readonly before: number;
+}
+
+/** The fields of a breaker that has opened, rejected or been isolated at least once. */
+class Cold {
+  /** OPEN: clock time when it may half-open. HALF_OPEN: deadline from `maxWaitInHalfOpenMs`. */
+  until = 0;
+  openedCount = 0;
+  rejected = 0;
+  trials: Trials | undefined = undefined;
+  isolation: Isolation | undefined = undefined;
+}
+
+class BreakerEvents {
+  /** True when some listener wants call durations (then every call reads the clock). */
+  timed = false;
+  readonly stateChange = new ListenerList<StateChangeEvent>();
+  readonly success: ListenerList<SuccessEvent>;
+  readonly failure: ListenerList<FailureEvent>;
+  readonly ignored: ListenerList<IgnoredEvent>;
+  readonly rejected = new ListenerList<RejectedEvent>();
+  readonly slowCall: ListenerList<SlowCallEvent>;
+
+  constructor() {
+    const update = (): void => {
+      this.timed =
+        this.success.size + this.failure.size + this.ignored.size + this.slowCall.size > 0;
+    };
+    this.success = new ListenerList(update);
+    this.failure = new ListenerList(update);
+    this.ignored = new ListenerList(update);
+    this.slowCall = new ListenerList(update);
+  }
+
+  /** Every list, to clear them all. */
+  all(): { clear(): void }[] {
+    return [
+      this.stateChange,
+      this.success,
+      this.failure,
+      this.ignored,
+      this.rejected,
+      this.slowCall,
+    ];
+  }
+}
+
+/** The sliding window the options ask for (count or time). */
+function newWindow(o: ResolvedBreakerOptions, successes = 0): SlidingWindow {
+  return o.windowType === 'count'
+    ? new CountWindow(o.windowSize, successes)
+    : new TimeWindow(o.windowMs, o.windowBuckets);
+}
+
+/** Runs `fn` without the breaker (DISABLED), still as a promise. */
+function passThrough<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
+  try {
+    return Promise.resolve(fn(contextFor(options)));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * The context of a call made without options: attempt 1 and a signal that never aborts. Shared by
+ * every such call, so each read of `signal` returns a new one: listeners that work adds to it are
+ * collected with it instead of piling up on one shared signal.
+ */
+class FirstAttempt implements AttemptContext {
+  readonly attempt = 1;
+  get signal(): AbortSignal {
+    return new AbortController().signal;
+  }
+}
+const FIRST_ATTEMPT: AttemptContext = new FirstAttempt();
+
+const CLOSED_TELEMETRY = { count() {}, close() {} } as unknown as BreakerTelemetry;
+
+/**
+ * A circuit breaker: it watches the outcome of calls to a dependency and, when too many fail or
+ * are slow, refuses calls for a while (OPEN) instead of piling more load on it, then lets a few
+ * trial calls through (HALF_OPEN) to decide whether to close again.
+ *
+ * Every call is O(1) work in every state; the breaker starts no timer (OPEN → HALF_OPEN happens
+ * on the next call after `openMs`). Create one with {@link circuitBreaker}, or many with
+ * `createBreakerRegistry()`.
+ */
+export class CircuitBreaker implements Policy, AsyncDisposable {
+  /** Name used in errors, events and telemetry (the key, for a registry's breakers). */
+  readonly name: string;
+  readonly #o: ResolvedBreakerOptions;
+  #state = CLOSED;
+  /** Bumped on every transition: a call admitted under another epoch is not recorded. */
+  #epoch = 0;
+  /**
+   * `consecutive` window: failures in a row. `count` window: successes recorded before the first
+   * bad call made a window necessary (capped at `windowSize`).
+   */
+  #tally = 0;
+  #window: SlidingWindow | undefined = undefined;
+  /**
+   * Untimed calls seen, counted up to {@link HOT}; then the completion handlers of the current
+   * epoch (dropped on every transition, rebuilt on the next call).
+   */
+  #hot: Handlers | number = 0;
+  /** Registry bookkeeping: clock time of the last `get()`. */
+  #usedAt = 0;
+  /** State that only a breaker that has opened or rejected needs (keeps healthy breakers small). */
+  #cold: Cold | undefined = undefined;
+  #events: BreakerEvents | undefined = undefined;
+  /** `undefined`: not looked up yet; `null`: no metrics SDK. */
+  #otel: BreakerTelemetry | null | undefined = undefined;
+
+  /**
+   * @param options validated here (throws `InvalidOptionsError`, code `INVALID_OPTIONS`).
+   * @param name overrides `options.name`.
+   */
+  constructor(options?: BreakerOptions, name?: string) {
+    const o = isResolvedBreakerOptions(options) ? options : resolveBreakerOptions(options);
+    this.#o = o;
+    this.name = name ?? o.name;
+  }
+
+  static {
+    touchBreaker = (breaker, now) => {
+      const previous = breaker.#usedAt;
+      if (now !== undefined) breaker.#usedAt = now;
+      return previous;
+    };
+  }
+
+  /** The current state. OPEN turns into HALF_OPEN on the first call after `openMs`, not before. */
+  get state(): BreakerStateName {
+    return STATE_NAMES[this.#state]!;
+  }
+
+  /** The state as a number (0 CLOSED … 5 METRICS_ONLY), as the state gauge reports it. */
+  get stateCode(): number {
+    return this.#state;
+  }
+
+  /**
+   * Runs `fn` through the breaker. `fn` receives `{ signal, attempt }`. Rejects at once, without
+   * calling `fn`, with `BreakerOpenError` (OPEN, FORCED_OPEN, HALF_OPEN with every trial slot
+   * taken), `BreakerIsolatedError` (after `isolate()`), or `AbortedError` when `signal` is aborted.
+   */
+  execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    if (options !== undefined) {
+      const source = sourceOf(options);
+      if (source?.aborted) return Promise.reject(abortError(source));
+    }
+    const state = this.#state;
+    if (state !== CLOSED && state !== METRICS_ONLY) {
+      if (state === DISABLED) return passThrough(fn, options);
+      const refusal = this.#admit(state);
+      if (refusal !== undefined) return Promise.reject(refusal);
+    }
+    const epoch = this.#epoch;
+    const events = this.#events;
+    if (this.#o.tracksSlowCalls || events?.timed === true) {
+      return this.#timedCall(fn, options, epoch);
+    }
+    let pending: T | PromiseLike<T>;
+    try {
+      pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
+    } catch (error) {
+      this.#settleError(error, -1, epoch);
+      return Promise.reject(error);
+    }
+    const promise = pending instanceof Promise ? (pending as Promise<T>) : Promise.resolve(pending);
+    // No async frame: `then` with handlers. A hot breaker reuses one pair per epoch (no
+    // allocation per call); a cold one makes a pair per call and keeps nothing (small at rest).
+    let handlers = this.#hot;
+    if (typeof handlers === 'number') {
+      if (handlers < HOT) {
+        this.#hot = handlers + 1;
+        return promise.then(
+          (result: T) => {
+            this.#settleResult(result, -1, epoch);
+            return result;
+          },
+          (error: unknown) => {
+            this.#settleError(error, -1, epoch);
+            throw error;
+          },
+        );
+      }
+      handlers = {
+        ok: (result: unknown) => {
+          this.#settleResult(result, -1, epoch);
+          return result;
+        },
+        fail: (error: unknown) => {
+          this.#settleError(error, -1, epoch);
+          throw error;
+        },
+      };
+      this.#hot = handlers;
+    }
+    return promise.then(handlers.ok as (result: T) => T, handlers.fail);
+  }
+
+  /** A call whose duration matters (slow-call threshold or duration listeners). */
+  #timedCall<T>(fn: Work<T>, options: ExecuteOptions | undefined, epoch: number): Promise<T> {
+    const start = this.#o.clock.now();
+    let pending: T | PromiseLike<T>;
+    try {
+      pending = fn(contextFor(options));
+    } catch (error) {
+      this.#settleError(error, start, epoch);
+      return Promise.reject(error);
+    }
+    return Promise.resolve(pending).then(
+      (result: T) => {
+        this.#settleResult(result, start, epoch);
+        return result;
+      },
+      (error: unknown) => {
+        this.#settleError(error, start, epoch);
+        throw error;
+      },
+    );
+  }
+
+  #settleResult(result: unknown, start: number, epoch: number): void {
+    const isFailureResult = this.#o.isFailureResult;
+    if (isFailureResult?.(result)) this.#settle(FAILURE, start, epoch, undefined, result, true);
+    else this.#settle(SUCCESS, start, epoch, undefined, undefined, false);
+  }
+
+  /** Admission outside CLOSED/METRICS_ONLY/DISABLED: `undefined` admits, an error refuses. */
+  #admit(current: number): BreakerOpenError | BreakerIsolatedError | undefined {
+    const o = this.#o;
+    const cold = this.#c();
+    if (current === FORCED_OPEN) return this.#reject(FORCED_OPEN, undefined);
+    if (current === OPEN) {
+      const now = o.clock.now();
+      if (now < cold.until) return this.#reject(OPEN, cold.until - now);
+      this.#enterHalfOpen(now, 'open-elapsed');
+    } else if (cold.until !== Number.POSITIVE_INFINITY) {
+      // HALF_OPEN with maxWaitInHalfOpenMs: trials that take too long reopen the breaker.
+      const now = o.clock.now();
+      if (now >= cold.until) {
+        this.#open(now, 'half-open-timeout');
+        return this.#reject(OPEN, cold.until - now);
+      }
+    }
+    const trials = cold.trials!;
+    if (trials.admitted < o.halfOpenCalls) {
+      trials.admitted++;
+      return undefined;
+    }
+    const retryAfterMs =
+      cold.until !== Number.POSITIVE_INFINITY
+        ? cold.until - o.clock.now()
+        : this.#openMsFor(cold.openedCount + 1);
+    return this.#reject(HALF_OPEN, retryAfterMs);
+  }
+
+  #reject(
+    state: number,
+    retryAfterMs: number | undefined,
+  ): BreakerOpenError | BreakerIsolatedError {
+    this.#c().rejected++;
+    const error =
+      this.#cold?.isolation !== undefined
+        ? new BreakerIsolatedError(this.name)
+        : new BreakerOpenError(this.name, STATE_NAMES[state]!, retryAfterMs);
+    this.#count(REJECTED, false);
+    this.#events?.rejected.emit({ breaker: this.name, error });
+    return error;
+  }
+
+  #settleError(error: unknown, start: number, epoch: number): void {
+    const o = this.#o;
+    if (o.ignoreError?.(error)) {
+      this.#settle(IGNORED, start, epoch, error, undefined, false);
+    } else if (o.recordError === undefined || o.recordError(error)) {
+      this.#settle(FAILURE, start, epoch, error, undefined, false);
+    } else {
+      this.#settle(SUCCESS, start, epoch, undefined, undefined, false);
+    }
+  }
+
+  /** Books one finished call: telemetry, events, then the window (which may change the state). */
+  #settle(
+    outcome: number,
+    start: number,
+    epoch: number,
+    error: unknown,
+    result: unknown,
+    fromResult: boolean,
+  ): void {
+    const o = this.#o;
+    let now = -1;
+    let durationMs = Number.NaN;
+    let slow = false;
+    if (start >= 0) {
+      now = o.clock.now();
+      durationMs = now - start;
+      slow = durationMs > o.slowCallDurationMs;
+    }
+    if (this.#otel !== null) this.#count(outcome, slow);
+    const events = this.#events;
+    if (events !== undefined)
+      this.#emitCall(events, outcome, durationMs, slow, error, result, fromResult);
+    if (epoch !== this.#epoch) return; // admitted before a transition: stale
+    if (this.#state === HALF_OPEN) {
+      if (outcome === IGNORED)
+        this.#c().trials!.admitted--; // give the trial slot back
+      else this.#recordTrial(outcome === FAILURE, slow);
+    } else if (outcome !== IGNORED) {
+      this.#record((outcome === FAILURE ? FAILED : 0) | (slow ? SLOW : 0), now);
+    }
+  }
+
+  #emitCall(
+    events: BreakerEvents,
+    outcome: number,
+    durationMs: number,
+    slow: boolean,
+    error: unknown,
+    result: unknown,
+    fromResult: boolean,
+  ): void {
+    const breaker = this.name;
+    if (outcome === SUCCESS) events.success.emit({ breaker, durationMs, slow });
+    else if (outcome === FAILURE) {
+      events.failure.emit({ breaker, durationMs, slow, error, result, fromResult });
+    } else events.ignored.emit({ breaker, durationMs, slow, error });
+    if (slow) events.slowCall.emit({ breaker, durationMs, failed: outcome === FAILURE });
+  }
+
+  /** Records a call finished in CLOSED or METRICS_ONLY and trips the breaker if it must. */
+  #record(bits: number, now: number): void {
+    const o = this.#o;
+    if (o.windowType === 'consecutive') {
+      if (bits === 0) {
+        this.#tally = 0;
+      } else if (++this.#tally >= o.consecutiveFailures && this.#state === CLOSED) {
+        this.#open(o.clock.now(), 'consecutive-failures');
+      }
+      return;
+    }
+    let window = this.#window;
+    if (window === undefined) {
+      if (bits === 0 && o.windowType === 'count') {
+        // Only successes so far: a count is all the window would hold, and they cannot trip it.
+        if (this.#tally < o.windowSize) this.#tally++;
+        return;
+      }
+      window = newWindow(o, this.#tally);
+      this.#tally = 0;
+      this.#window = window;
+    }
+    if (now < 0 && o.windowType === 'time') now = o.clock.now();
+    window.record(bits, now);
+    if (this.#state !== CLOSED) return;
+    const calls = window.calls;
+    if (calls < o.minimumCalls) return;
+    if (window.failures / calls >= o.failureRateThreshold) {
+      this.#open(o.clock.now(), 'failure-rate');
+    } else if (window.slow > 0 && window.slow / calls >= o.slowCallRateThreshold) {
+      this.#open(o.clock.now(), 'slow-call-rate');
+    }
+  }
+
+  #recordTrial(failed: boolean, slow: boolean): void {
+    const o = this.#o;
+    const trials = this.#c().trials!;
+    trials.done++;
+    if (failed) trials.failures++;
+    if (slow) trials.slow++;
+    const n = o.halfOpenCalls;
+    // The rates over the n trials can only grow, so a threshold reached early decides at once.
+    if (
+      trials.failures / n >= o.failureRateThreshold ||
+      (trials.slow > 0 && trials.slow / n >= o.slowCallRateThreshold)
+    ) {
+      this.#open(o.clock.now(), 'trials-failed');
+    } else if (trials.done >= n) {
+      this.#enterClosed(CLOSED, 'trials-passed');
+    }
+  }
+
+  #openMsFor(openedCount: number): number {
+    const openMs = this.#o.openMs;
+    if (typeof openMs === 'number') return openMs;
+    const ms = openMs(openedCount);
+    // A backoff function that returns garbage must not wedge the breaker: NaN or < 0 means 0.
+    return typeof ms === 'number' && ms >= 0 ? ms : 0;
+  }
+
+  #open(now: number, reason: TransitionReason): void {
+    const cold = this.#c();
+    cold.openedCount++;
+    cold.until = now + this.#openMsFor(cold.openedCount);
+    cold.trials = undefined;
+    this.#setState(OPEN, reason);
+  }
+
+  #enterHalfOpen(now: number, reason: TransitionReason): void {
+    const cold = this.#c();
+    cold.until = now + this.#o.maxWaitInHalfOpenMs;
+    cold.trials = { admitted: 0, done: 0, failures: 0, slow: 0 };
+    this.#setState(HALF_OPEN, reason);
+  }
+
+  /** Enters CLOSED or METRICS_ONLY with an empty window. */
+  #enterClosed(state: number, reason: TransitionReason): void {
+    this.#window?.reset();
+    this.#tally = 0;
+    const cold = this.#cold;
+    if (cold !== undefined) {
+      if (state === CLOSED) cold.openedCount = 0;
+      cold.trials = undefined;
+    }
+    this.#setState(state, reason);
+  }
+
+  #setState(state: number, reason: TransitionReason): void {
+    const from = this.#state;
+    this.#state = state;
+    this.#epoch++;
+    if (typeof this.#hot !== 'number') this.#hot = HOT;
+    if (this.#otel === null) this.#otel = undefined; // an SDK may have been registered since
+    const fromName = STATE_NAMES[from]!;
+    const toName = STATE_NAMES[state]!;
+    spanStateChange(this.name, fromName, toName, reason);
+    this.#events?.stateChange.emit({ breaker: this.name, from: fromName, to: toName, reason });
+  }
+
+  #enter(state: number, reason: TransitionReason): void {
+    if (state === this.#state) return;
+    switch (state) {
+      case CLOSED:
+      case METRICS_ONLY:
+        this.#enterClosed(state, reason);
+        break;
+      case OPEN:
+        this.#open(this.#o.clock.now(), reason);
+        break;
+      case HALF_OPEN:
+        this.#enterHalfOpen(this.#o.clock.now(), reason);
+        break;
+      default:
+        if (this.#cold !== undefined) this.#cold.trials = undefined;
+        this.#setState(state, reason);
+    }
+  }
+
+  #count(outcome: number, slow: boolean): void {
+    let otel = this.#otel;
+    if (otel === undefined) {
+      otel = telemetryFor(this);
+      this.#otel = otel;
+    }
+    otel?.count(outcome, slow);
+  }
+
+  /**
+   * Moves the breaker to `state` by hand (reason `manual`). CLOSED and METRICS_ONLY start with an
+   * empty window; OPEN starts a new open period. Throws `BreakerIsolatedError` while `isolate()`
+   * handles are held, `InvalidOptionsError` for an unknown state.
+   */
+  transitionTo(state: BreakerStateName): void {
+    const code = STATE_NAMES.indexOf(state);
+    if (code < 0) {
+      throw new InvalidOptionsError(
+        'state',
+        `transitionTo(): unknown state ${JSON.stringify(state)}; use one of ${STATE_NAMES.join(', ')}.`,
+      );
+    }
+    if (this.#cold?.isolation !== undefined) throw new BreakerIsolatedError(this.name);
+    this.#enter(code, 'manual');
+  }
+
+  /**
+   * Holds the breaker open (FORCED_OPEN; calls fail with `BreakerIsolatedError`, code
+   * `BREAKER_ISOLATED`) until every handle returned so far is disposed. Then it returns to
+   * FORCED_OPEN, DISABLED or METRICS_ONLY if it was in one of those, else to a fresh CLOSED.
+   */
+  isolate(): Subscription {
+    const cold = this.#c();
+    if (cold.isolation !== undefined) {
+      cold.isolation.handles++;
+    } else {
+      cold.isolation = { handles: 1, before: this.#state };
+      this.#enter(FORCED_OPEN, 'isolated');
+    }
+    let held = true;
+    const dispose = (): void => {
+      if (!held) return;
+      held = false;
+      const current = cold.isolation!;
+      if (--current.handles > 0) return;
+      cold.isolation = undefined;
+      const before = current.before;
+      const back = before >= FORCED_OPEN ? before : CLOSED;
+      if (back === FORCED_OPEN) return; // it was forced open before: stay so
+      this.#enter(back, 'isolation-released');
+    };
+    return { dispose, [Symbol.dispose]: dispose };
+  }
+
+  /** Counts and rates of the current window (in HALF_OPEN: of the finished trial calls). */
+  metrics(): BreakerMetrics {
+    let calls = 0;
+    let failedCalls = 0;
+    let slowCalls = 0;
+    const trials = this.#cold?.trials;
+    if (this.#state === HALF_OPEN && trials !== undefined) {
+      calls = trials.done;
+      failedCalls = trials.failures;
+      slowCalls = trials.slow;
+    } else if (this.#window === undefined) {
+      if (!this.#consecutiveMode) calls = this.#tally;
+    } else {
+      const window = this.#window;
+      if (this.#o.windowType === 'time') window.rotate(this.#o.clock.now());
+      calls = window.calls;
+      failedCalls = window.failures;
+      slowCalls = window.slow;
+    }
+    return {
+      state: this.state,
+      calls,
+      failedCalls,
+      slowCalls,
+      failureRate: calls === 0 ? 0 : failedCalls / calls,
+      slowCallRate: calls === 0 ? 0 : slowCalls / calls,
+      consecutiveFailures: this.#consecutiveMode ? this.#tally : 0,
+      rejectedCalls: this.#cold?.rejected ?? 0,
+      openedCount: this.#cold?.openedCount ?? 0,
+      isolated: this.#cold?.isolation !== undefined,
+    };
+  }
+
+  /**
+   * A JSON-safe snapshot to persist or share (e.g. across restarts); load it with
+   * {@link hydrate}. Times are this breaker's clock times (`Date.now()` by default).
+   */
+  toJSON(): BreakerSnapshot {
+    return {
+      version: 1,
+      name: this.name,
+      state: this.state,
+      openedCount: this.#cold?.openedCount ?? 0,
+      openUntil: this.#state === OPEN ? this.#c().until : null,
+      consecutiveFailures: this.#consecutiveMode ? this.#tally : 0,
+      rejectedCalls: this.#cold?.rejected ?? 0,
+      window: this.#windowSnapshot(),
+    };
+  }
+
+  get #consecutiveMode(): boolean {
+    return this.#o.windowType === 'consecutive';
+  }
+
+  #windowSnapshot(): WindowSnapshot | null {
+    if (this.#consecutiveMode) return null;
+    const window = this.#window ?? (this.#tally > 0 ? newWindow(this.#o, this.#tally) : undefined);
+    return window !== undefined && window.calls > 0 ? window.toJSON() : null;
+  }
+
+  /**
+   * Loads a snapshot from {@link toJSON}: state, open deadline, counters and the window (a
+   * window of another type or size is dropped). Calls in flight are no longer recorded; a
+   * HALF_OPEN snapshot starts a fresh set of trials. Throws `InvalidSnapshotError` (code
+   * `INVALID_SNAPSHOT`) for anything else, `BreakerIsolatedError` while isolated.
+   */
+  hydrate(snapshot: BreakerSnapshot): void {
+    const parsed = parseSnapshot(snapshot);
+    if (this.#cold?.isolation !== undefined) throw new BreakerIsolatedError(this.name);
+    const o = this.#o;
+    const state = STATE_NAMES.indexOf(parsed.state);
+    const cold = this.#c();
+    cold.trials = undefined;
+    cold.openedCount = parsed.openedCount;
+    cold.rejected = parsed.rejectedCalls;
+    if (state === OPEN) cold.until = parsed.openUntil!;
+    if (state === HALF_OPEN) {
+      cold.until = o.clock.now() + o.maxWaitInHalfOpenMs;
+      cold.trials = { admitted: 0, done: 0, failures: 0, slow: 0 };
+    }
+    this.#window?.reset();
+    this.#tally = this.#consecutiveMode ? parsed.consecutiveFailures : 0;
+    if (parsed.window !== null && !this.#consecutiveMode) {
+      const window = this.#window ?? newWindow(o);
+      if (window.restore(parsed.window)) this.#window = window;
+    }
+    this.#setState(state, 'hydrated'); // bumps the epoch: calls in flight are not recorded
+  }
+
+  /** Subscribes to state changes. */
+  onStateChange(listener: Listener<StateChangeEvent>): Subscription {
+    return this.#listeners().stateChange.add(listener);
+  }
+
+  /** Subscribes to successful calls (including errors that `recordError` does not record). */
+  onSuccess(listener: Listener<SuccessEvent>): Subscription {
+    return this.#listeners().success.add(listener);
+  }
+
+  /** Subscribes to failed calls (recorded errors and results flagged by `isFailureResult`). */
+  onFailure(listener: Listener<FailureEvent>): Subscription {
+    return this.#listeners().failure.add(listener);
+  }
+
+  /** Subscribes to calls whose error `ignoreError` excluded. */
+  onIgnored(listener: Listener<IgnoredEvent>): Subscription {
+    return this.#listeners().ignored.add(listener);
+  }
+
+  /** Subscribes to calls refused without running (open, forced open, isolated, half-open full). */
+  onRejected(listener: Listener<RejectedEvent>): Subscription {
+    return this.#listeners().rejected.add(listener);
+  }
+
+  /** Subscribes to calls slower than `slowCallDurationMs` (whether they succeeded or not). */
+  onSlowCall(listener: Listener<SlowCallEvent>): Subscription {
+    return this.#listeners().slowCall.add(listener);
+  }
+
+  #c(): Cold {
+    let cold = this.#cold;
+    if (cold === undefined) {
+      cold = new Cold();
+      this.#cold = cold;
+    }
+    return cold;
+  }
+
+  #listeners(): BreakerEvents {
+    let events = this.#events;
+    if (events === undefined) {
+      events = new BreakerEvents();
+      this.#events = events;
+    }
+    return events;
+  }
+
+  /**
+   * Drops every listener and leaves the state gauge. The breaker holds no timer or socket, so
+   * this is all there is to release; it still runs calls afterwards (without telemetry).
+   */
+  close(): void {
+    for (const list of this.#events?.all() ?? []) list.clear();
+    this.#otel?.close();
+    this.#otel = CLOSED_TELEMETRY;
+  }
+
+  /** Same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+}
+
+/**
+ * Creates a {@link CircuitBreaker}. Options are validated here: a bad one throws
+ * `InvalidOptionsError` (code `INVALID_OPTIONS`) naming it.
+ *
+ * @example
+ * const breaker = circuitBreaker({ failureRateThreshold: 0.5, openMs: 10_000 });
+ * const user = await breaker.execute(({ signal }) => fetchUser(id, { signal }));
+ */
+export function circuitBreaker(options?: BreakerOptions): CircuitBreaker {
+  return new CircuitBreaker(options);
+}
