@@ -88,6 +88,9 @@ describe('pipeline', () => {
       .parameter(0)
       .parameter(0)
       .toEqualTypeOf<AttemptContext>();
+    // A pipeline without a fallback is itself a Policy (it nests, and fits `breakers.get()`).
+    const asPolicy: Policy = plain;
+    expectTypeOf(asPolicy.execute(async () => 'x')).toEqualTypeOf<Promise<string>>();
   });
 
   it('a caller abort reaches the work signal through retry, timeout, breaker and bulkhead', async () => {
