@@ -1,4 +1,5 @@
 import { contextFor } from './abort.ts';
+import { InvalidOptionsError } from './errors.ts';
 import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
 
 /** A policy that may replace failures by a value of type `F` (a `fallback`, or a pipeline holding one). */
@@ -28,7 +29,15 @@ export class Pipeline<F = never> {
   readonly policies: readonly AnyPolicy[];
 
   constructor(policies: readonly AnyPolicy[]) {
-    this.policies = policies;
+    policies.forEach((policy, index) => {
+      if (typeof (policy as { execute?: unknown } | null)?.execute !== 'function') {
+        throw new InvalidOptionsError(
+          `policies[${index}]`,
+          `pipeline(): argument ${index + 1} is not a policy (an object with an execute(fn, options) method); pass retry(), timeout(), circuitBreaker(), … instances.`,
+        );
+      }
+    });
+    this.policies = [...policies];
   }
 
   /** Runs `fn` through every policy, outer to inner. */

@@ -208,6 +208,21 @@ describe('pipeline', () => {
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(before);
   });
 
+  it.each([
+    [[null], 'policies[0]'],
+    [[retry(), 'timeout'], 'policies[1]'],
+    [[retry(), {}, circuitBreaker()], 'policies[1]'],
+    [[{ execute: true }], 'policies[0]'],
+  ])('rejects a non-policy argument %#, naming %s', (policies, option) => {
+    expect(() => pipeline(...(policies as unknown as Policy[]))).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        option,
+        message: expect.stringContaining('pipeline()'),
+      }),
+    );
+  });
+
   it('an empty pipeline just runs the work', async () => {
     await expect(pipeline().execute(async ({ attempt }) => attempt)).resolves.toBe(1);
   });
