@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type AbortSource, abortError, contextFor, sourceOf, subscribe } from './abort.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { BulkheadFullError } from './errors.ts';
+import { AbortedError, BulkheadFullError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
 import { clockSchema, parseOptions } from './validate.ts';
 
@@ -78,6 +78,24 @@ export class BulkheadPolicy implements Policy {
     } finally {
       this.#release();
     }
+  }
+
+  /**
+   * Empties the queue: every waiting caller is rejected with `AbortedError` and its timer cleared.
+   * Running calls finish normally; later calls are admitted as usual.
+   */
+  close(): void {
+    const waiters = [...this.#queue];
+    this.#queue.clear();
+    for (const waiter of waiters) {
+      this.#settle(waiter);
+      waiter.reject(new AbortedError(new Error('The bulkhead was closed.')));
+    }
+  }
+
+  /** Same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
   }
 
   #enqueue(source: AbortSource): Promise<void> {

@@ -117,6 +117,26 @@ describe('bulkhead', () => {
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
+  it('close() rejects the waiting callers and clears their timers; running calls finish', async () => {
+    const clock = new ManualClock();
+    const policy = bulkhead({ maxConcurrent: 1, maxQueue: 2, queueTimeoutMs: 1_000, clock });
+    const g = gate();
+    const running = policy.execute(async () => {
+      await g.promise;
+      return 'done';
+    });
+    const waiting = [policy.execute(async () => 1), policy.execute(async () => 2)].map((p) =>
+      p.catch((e: unknown) => e),
+    );
+    await policy[Symbol.asyncDispose]();
+    for (const error of await Promise.all(waiting))
+      expect(isBreakerError(error, 'ABORTED')).toBe(true);
+    expect(clock.pending).toBe(0);
+    g.open();
+    await expect(running).resolves.toBe('done');
+    await expect(policy.execute(async () => 'after')).resolves.toBe('after');
+  });
+
   it.each([
     [{}, 'maxConcurrent'],
     [{ maxConcurrent: 0 }, 'maxConcurrent'],
