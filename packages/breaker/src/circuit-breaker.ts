@@ -125,10 +125,10 @@ export interface BreakerMetrics {
 /** Calls after which a breaker caches its completion handlers (see `execute`). */
 const HOT = 16;
 
-/** A breaker's completion handlers for one epoch. */
-interface Handlers {
-  readonly ok: (result: unknown) => unknown;
-  readonly fail: (error: unknown) => never;
+/** The functions that book a call's outcome, for one epoch. */
+interface Observers {
+  readonly ok: (result: unknown) => void;
+  readonly fail: (error: unknown) => void;
 }
 
 /** Reads (and with `now`, sets) a breaker's last-use time; for the registry's idle eviction. */
@@ -249,7 +249,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * Untimed calls seen, counted up to {@link HOT}; then the completion handlers of the current
    * epoch (dropped on every transition, rebuilt on the next call).
    */
-  #hot: Handlers | number = 0;
+  #hot: Observers | number = 0;
   /** Registry bookkeeping: clock time of the last `get()`. */
   #usedAt = 0;
   /** State that only a breaker that has opened or rejected needs (keeps healthy breakers small). */
@@ -315,36 +315,37 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       return Promise.reject(error);
     }
     const promise = pending instanceof Promise ? (pending as Promise<T>) : Promise.resolve(pending);
-    // No async frame: `then` with handlers. A hot breaker reuses one pair per epoch (no
-    // allocation per call); a cold one makes a pair per call and keeps nothing (small at rest).
-    let handlers = this.#hot;
-    if (typeof handlers === 'number') {
-      if (handlers < HOT) {
-        this.#hot = handlers + 1;
-        return promise.then(
-          (result: T) => {
-            this.#settleResult(result, -1, epoch);
-            return result;
-          },
-          (error: unknown) => {
-            this.#settleError(error, -1, epoch);
-            throw error;
-          },
-        );
+    // No async frame and no extra promise hop for the caller: the breaker observes the work's own
+    // promise (its reaction runs first, so the outcome is booked before the caller resumes) and
+    // hands that promise back. A hot breaker reuses one observer pair per epoch; a cold one makes
+    // a pair per call and keeps nothing, so idle breakers stay small.
+    let observers = this.#hot;
+    if (typeof observers === 'number') {
+      if (observers < HOT) {
+        this.#hot = observers + 1;
+      } else {
+        this.#hot = this.#observers(epoch, -1);
+        observers = this.#hot;
       }
-      handlers = {
-        ok: (result: unknown) => {
-          this.#settleResult(result, -1, epoch);
-          return result;
-        },
-        fail: (error: unknown) => {
-          this.#settleError(error, -1, epoch);
-          throw error;
-        },
-      };
-      this.#hot = handlers;
     }
-    return promise.then(handlers.ok as (result: T) => T, handlers.fail);
+    if (typeof observers === 'number') {
+      const once = this.#observers(epoch, -1);
+      promise.then(once.ok, once.fail);
+    } else {
+      promise.then(observers.ok, observers.fail);
+    }
+    return promise;
+  }
+
+  /**
+   * The pair that books a call's outcome. It never throws back into the promise chain it is
+   * attached to (the caller holds the work's promise and sees the outcome itself).
+   */
+  #observers(epoch: number, start: number): Observers {
+    return {
+      ok: (result: unknown) => this.#settleResult(result, start, epoch),
+      fail: (error: unknown) => this.#settleError(error, start, epoch),
+    };
   }
 
   /** A call whose duration matters (slow-call threshold or duration listeners). */
@@ -352,21 +353,15 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     const start = this.#o.clock.now();
     let pending: T | PromiseLike<T>;
     try {
-      pending = fn(contextFor(options));
+      pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
     } catch (error) {
       this.#settleError(error, start, epoch);
       return Promise.reject(error);
     }
-    return Promise.resolve(pending).then(
-      (result: T) => {
-        this.#settleResult(result, start, epoch);
-        return result;
-      },
-      (error: unknown) => {
-        this.#settleError(error, start, epoch);
-        throw error;
-      },
-    );
+    const promise = Promise.resolve(pending);
+    const observers = this.#observers(epoch, start);
+    promise.then(observers.ok, observers.fail);
+    return promise;
   }
 
   #settleResult(result: unknown, start: number, epoch: number): void {
