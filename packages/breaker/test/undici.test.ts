@@ -10,7 +10,7 @@ import {
 } from '../src/index.ts';
 import { type BreakerInterceptorOptions, breakerInterceptor } from '../src/undici.ts';
 
-type Mode = 'ok' | 'fail' | 'fail-retry-after' | 'hang' | 'die';
+type Mode = 'ok' | 'fail' | 'fail-retry-after' | 'hang' | 'die' | 'die-mid-body';
 
 /** Resolves once `condition()` holds, checking after each turn of the event loop (no timers). */
 async function until(condition: () => boolean): Promise<void> {
@@ -33,7 +33,10 @@ describe('breakerInterceptor (undici) against a real HTTP server', () => {
       else if (mode === 'fail') res.writeHead(503).end('unavailable');
       else if (mode === 'fail-retry-after') res.writeHead(503, { 'retry-after': '2' }).end('later');
       else if (mode === 'die') req.socket.destroy();
-      else hanging.push(res);
+      else if (mode === 'die-mid-body') {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('partial', () => req.socket.destroy());
+      } else hanging.push(res);
     });
   });
   afterAll(async () => {
@@ -106,6 +109,17 @@ describe('breakerInterceptor (undici) against a real HTTP server', () => {
       expect((error as { code?: string }).code).toBe('UND_ERR_SOCKET');
     }
     expect(breaker().state).toBe('OPEN');
+  });
+
+  it('passes a connection that dies in the middle of the body on to the caller', async () => {
+    const { get } = setup();
+    modes = ['die-mid-body'];
+    const res = await get();
+    expect(res.statusCode).toBe(200);
+    const error = await res.body.text().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    modes = ['ok'];
+    expect((await get()).statusCode).toBe(200);
   });
 
   it('times out a hanging server, aborts the request and counts it', async () => {
