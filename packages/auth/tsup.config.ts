@@ -1,3 +1,12 @@
 import { packageBuild } from '../../tsup.base.ts';
 
-export default packageBuild({'index': 'src/index.ts',  'adapters/express': 'src/adapters/express.ts',  'adapters/fastify': 'src/adapters/fastify.ts',  'adapters/koa': 'src/adapters/koa.ts',  'adapters/node-http': 'src/adapters/node-http.ts',  'adapters/fetch': 'src/adapters/fetch.ts',  'undici': 'src/undici.ts',  'testing': 'src/testing.ts'});
+export default packageBuild({
+  index: 'src/index.ts',
+  'adapters/express': 'src/adapters/express.ts',
+  'adapters/fastify': 'src/adapters/fastify.ts',
+  'adapters/koa': 'src/adapters/koa.ts',
+  'adapters/node-http': 'src/adapters/node-http.ts',
+  'adapters/fetch': 'src/adapters/fetch.ts',
+  undici: 'src/undici.ts',
+  testing: 'src/testing.ts',
+});
