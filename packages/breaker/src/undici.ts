@@ -141,8 +141,13 @@ export function breakerInterceptor(
   return (dispatch: Dispatch): Dispatch =>
     (opts: DispatchOptions, handler: DispatchHandler): boolean => {
       const origin = String(opts.origin ?? '');
-      new InterceptedRequest(dispatch, opts, handler, breakers.get(origin), settings).start();
-      return true;
+      return new InterceptedRequest(
+        dispatch,
+        opts,
+        handler,
+        breakers.get(origin),
+        settings,
+      ).start();
     };
 }
 
@@ -239,12 +244,17 @@ class InterceptedRequest implements DispatchHandler {
     if (this.#retryable) settings.retry!.budget?.deposit();
   }
 
-  start(): void {
+  /**
+   * Starts an attempt through the breaker. Returns what the inner dispatch returned (`false` =
+   * the dispatcher is busy, undici's backpressure signal), `true` when it did not run synchronously.
+   */
+  start(): boolean {
     this.#attempt++;
     this.#phase = WAITING;
     this.#proxy.target = undefined;
     this.#timedOut = undefined;
     let ran = false;
+    let accepted = true;
     this.#breaker
       .execute(
         () =>
@@ -253,7 +263,7 @@ class InterceptedRequest implements DispatchHandler {
             this.#settle = { resolve, reject };
             this.#armTimeout();
             try {
-              this.#dispatch(this.#opts, this);
+              accepted = this.#dispatch(this.#opts, this);
             } catch (error) {
               this.onResponseError(this.#proxy.target, error as Error);
             }
@@ -263,6 +273,7 @@ class InterceptedRequest implements DispatchHandler {
         // Failures of attempts that ran were handled by the handler callbacks.
         if (!ran) this.#fail(error);
       });
+    return accepted;
   }
 
   onRequestStart(controller: DispatchController, context: unknown): void {
