@@ -96,7 +96,9 @@ export class TimeoutPolicy implements Policy {
     try {
       return await fn(call);
     } catch (error) {
-      throw call.timedOut ? call.reason : error;
+      if (!call.timedOut || error === call.reason) throw error;
+      // The work failed its own way after the deadline: report the timeout, keep its error.
+      throw new TimeoutError(this.timeoutMs, { cause: error });
     } finally {
       this.#timer.remove(call);
       call.close();

@@ -42,6 +42,18 @@ describe('timeout', () => {
     expect((error as Error).message).toContain('1000 ms');
   });
 
+  it('cooperative: a work error after the deadline becomes a TimeoutError with that error as cause', async () => {
+    const clock = new ManualClock();
+    const policy = timeout({ timeoutMs: 10, clock });
+    const work = deferred<number>();
+    const run = policy.execute(() => work.promise).catch((e: unknown) => e);
+    await clock.advanceAsync(10);
+    work.reject(new Error('socket hang up'));
+    const error = (await run) as TimeoutError;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error.cause as Error).message).toBe('socket hang up');
+  });
+
   it('cooperative: a value that still arrives after the deadline is returned', async () => {
     const clock = new ManualClock();
     const policy = timeout({ timeoutMs: 10, clock });
