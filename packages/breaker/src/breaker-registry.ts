@@ -6,7 +6,7 @@ import {
 } from './breaker-options.ts';
 import { CircuitBreaker, touchBreaker } from './circuit-breaker.ts';
 import { InvalidOptionsError } from './errors.ts';
-import { parseOptions } from './validate.ts';
+import { nestedOptions, parseOptions } from './validate.ts';
 
 /** Options of {@link createBreakerRegistry}. */
 export interface BreakerRegistryOptions {
@@ -61,7 +61,10 @@ export class BreakerRegistry implements AsyncDisposable {
         'createBreakerRegistry(): option "breaker.name" is not allowed: each breaker is named by its key.',
       );
     }
-    this.#options = resolveShared(o.breaker as BreakerOptions | undefined);
+    // Validated once for every key; a bad option is named `breaker.<option>`.
+    this.#options = nestedOptions('createBreakerRegistry()', 'breaker', () =>
+      resolveBreakerOptions(o.breaker as BreakerOptions | undefined, 'createBreakerRegistry()'),
+    );
     this.#max = o.maxBreakers ?? 1000;
     this.#idleMs = o.idleMs ?? 600_000;
     this.#origin = this.#options.clock.now();
@@ -149,20 +152,6 @@ export class BreakerRegistry implements AsyncDisposable {
   /** Same as {@link close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.close();
-  }
-}
-
-/** Resolves the shared breaker options, naming a bad one as `breaker.<option>`. */
-function resolveShared(options: BreakerOptions | undefined): ResolvedBreakerOptions {
-  try {
-    return resolveBreakerOptions(options, 'createBreakerRegistry()');
-  } catch (error) {
-    if (!(error instanceof InvalidOptionsError)) throw error;
-    const option = `breaker.${error.option}`;
-    throw new InvalidOptionsError(
-      option,
-      error.message.replace(`option "${error.option}"`, `option "${option}"`),
-    );
   }
 }
 

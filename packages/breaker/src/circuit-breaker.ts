@@ -321,19 +321,11 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     // a pair per call and keeps nothing, so idle breakers stay small.
     let observers = this.#hot;
     if (typeof observers === 'number') {
-      if (observers < HOT) {
-        this.#hot = observers + 1;
-      } else {
-        this.#hot = this.#observers(epoch, -1);
-        observers = this.#hot;
-      }
+      const fresh = this.#observers(epoch, -1);
+      this.#hot = observers < HOT ? observers + 1 : fresh;
+      observers = fresh;
     }
-    if (typeof observers === 'number') {
-      const once = this.#observers(epoch, -1);
-      promise.then(once.ok, once.fail);
-    } else {
-      promise.then(observers.ok, observers.fail);
-    }
+    promise.then(observers.ok, observers.fail);
     return promise;
   }
 
