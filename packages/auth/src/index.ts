@@ -11,6 +11,7 @@ export {
   TokenRequestError,
   TotpError,
 } from './errors.ts';
+export { createGuard } from './resource-server.ts';
 export { hasScopes, scopesOf } from './scopes.ts';
 export { assertTotp, generateTotpSecret, totp, totpUri, verifyTotp } from './totp.ts';
 export { createVerifier } from './verifier.ts';
@@ -18,6 +19,7 @@ export { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from './verifier-options.ts';
 
 // Types
 
+export type { CredentialInput } from './bearer.ts';
 export type {
   ClientCredentialsOptions,
   ClientCredentialsTokenSource,
@@ -32,6 +34,17 @@ export type {
 } from './errors.ts';
 export type { FetchLike } from './http-exchange.ts';
 export type { JwksEvent, JwksState, JwksStatus, Subscription } from './jwks.ts';
+export type {
+  AccessRequirement,
+  AuthFailure,
+  AuthOutcome,
+  ClaimMatcher,
+  ClaimRequirement,
+  Guard,
+  RequireAuthOptions,
+  RequireClaimsOptions,
+  RequireScopesOptions,
+} from './resource-server.ts';
 export type { ScopeMode } from './scopes.ts';
 export type { GetTokenOptions, TokenSource } from './token-source.ts';
 export type {

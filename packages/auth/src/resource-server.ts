@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { type CredentialInput, extractBearer } from './bearer.ts';
-import { isAuthError } from './errors.ts';
+import { AuthError, isAuthError } from './errors.ts';
 import { parseOptions } from './parse-options.ts';
 import { hasScopes } from './scopes.ts';
 import type { VerifiedToken, Verifier } from './verifier.ts';
@@ -87,19 +87,30 @@ const DESCRIPTIONS: Record<string, string> = {
  * and checks a route's requirement, producing RFC 6750 answers that never leak internal detail.
  */
 export interface Guard {
-  /** Extracts, verifies and authorizes; never throws. */
+  /** Extracts, verifies and authorizes; never throws (every outcome is an answer). */
   authenticate(input: CredentialInput, signal?: AbortSignal): Promise<AuthOutcome>;
   /** Checks an already-authenticated request (`requireScopes`, `requireClaims`). */
   authorize(auth: VerifiedToken | undefined): AuthFailure | undefined;
 }
 
-/** Builds a {@link Guard}; validates `options` (an `INVALID_OPTIONS` error names the option). */
+/**
+ * Builds a {@link Guard}, the core every adapter maps to; use it to support another framework.
+ * Validates `options` (an `INVALID_OPTIONS` error names the option). `verifier` may be omitted for
+ * a guard that only authorizes (`requireScopes`); `where` names the caller in error messages.
+ */
 export function createGuard(
   verifier: Verifier | undefined,
   options: RequireAuthOptions = {},
   where = 'requireAuth',
 ): Guard {
   const o = parseOptions(where, requirementSchema, options);
+  const needsVerifier = where === 'requireAuth' || where === 'authenticate';
+  if (needsVerifier && typeof verifier?.verify !== 'function') {
+    throw new AuthError(
+      'INVALID_OPTIONS',
+      `${where}: the first argument must be the verifier returned by createVerifier().`,
+    );
+  }
   const challenge = `Bearer realm="${o.realm}"`;
   const claims = options.claims;
   const fail = (
@@ -148,7 +159,7 @@ export function createGuard(
       if (credentials.kind === 'invalid') {
         return { ok: false, failure: fail(400, 'invalid_request', credentials.description) };
       }
-      if (!verifier) throw new TypeError('requireAuth needs a verifier');
+      if (!verifier) return { ok: false, failure: UNAVAILABLE }; // an authorize-only guard
       let auth: VerifiedToken;
       try {
         auth = await verifier.verify(credentials.token, { signal });

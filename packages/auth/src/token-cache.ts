@@ -42,3 +42,38 @@ export class TokenCache<V> {
     this.#map.clear();
   }
 }
+
+/**
+ * Decides which tokens enter the {@link TokenCache}: only those seen before, so tokens used once
+ * (or a flood of distinct valid tokens) never evict the hot ones, and verifying them costs no
+ * cache upkeep. It remembers a 32-bit fingerprint of each token's signature tail in a fixed
+ * table — a collision only admits a token early or late, never changes what is accepted. @internal
+ */
+export class Doorkeeper {
+  readonly #table: Int32Array;
+  readonly #mask: number;
+
+  constructor(maxEntries: number) {
+    let size = 1024;
+    while (size < maxEntries * 2 && size < 1 << 22) size <<= 1;
+    this.#table = new Int32Array(size);
+    this.#mask = size - 1;
+  }
+
+  /** True when `token` was offered before; otherwise remembers it and answers false. */
+  admit(token: string): boolean {
+    // FNV-1a over the last 32 characters: the signature, unpredictable for a genuine token.
+    let hash = 0x811c9dc5;
+    for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
+      hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193);
+    }
+    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b); // final mix, so every bit counts
+    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+    hash ^= hash >>> 16;
+    const fingerprint = hash | 1; // never 0, the empty slot
+    const slot = (hash >>> 1) & this.#mask;
+    if (this.#table[slot] === fingerprint) return true;
+    this.#table[slot] = fingerprint;
+    return false;
+  }
+}

@@ -62,9 +62,12 @@ export const verifierOptionsSchema = z
     allowInsecureHttp: z.boolean().default(false),
     jwks: jwksSchema.default(() => jwksSchema.parse({})),
     cache: z
-      .object({ maxEntries: z.number().int().min(0).max(10_000_000).default(10_000) })
+      .object({
+        maxEntries: z.number().int().min(0).max(10_000_000).default(10_000),
+        admitFirstUse: z.boolean().default(false),
+      })
       .strict()
-      .default({ maxEntries: 10_000 }),
+      .default({ maxEntries: 10_000, admitFirstUse: false }),
     clock: z
       .custom<Clock>((v) => typeof (v as Clock | undefined)?.now === 'function', {
         message: 'must be an object with a now() method',

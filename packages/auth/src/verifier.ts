@@ -13,7 +13,7 @@ import {
 import { parseOptions } from './parse-options.ts';
 import { scopesOf } from './scopes.ts';
 import { ATTR, verifierInstruments } from './telemetry.ts';
-import { TokenCache } from './token-cache.ts';
+import { Doorkeeper, TokenCache } from './token-cache.ts';
 import {
   HMAC_ALGORITHMS,
   type VerifierOptions,
@@ -116,6 +116,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const secret =
     typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : (o.secret ?? undefined);
   const cache = new TokenCache<CacheEntry>(o.cache.maxEntries);
+  const doorkeeper = o.cache.admitFirstUse ? undefined : new Doorkeeper(o.cache.maxEntries);
   const requiredClaims = [...new Set([...(o.requireExp ? ['exp'] : []), ...o.requiredClaims])];
   const maxTokenAgeS = o.maxTokenAgeMs === undefined ? undefined : o.maxTokenAgeMs / 1000;
   const baseOptions: JWTVerifyOptions = {
@@ -204,7 +205,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     }
     const result = buildResult(payload, header);
     const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);
-    if (expiresAt !== undefined && expiresAt > now) {
+    if (expiresAt !== undefined && expiresAt > now && (doorkeeper?.admit(token) ?? true)) {
       cache.set(token, { result, expiresAt, record: used });
     }
     record(VALID_MISS, header, span);

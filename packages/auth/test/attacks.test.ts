@@ -396,6 +396,8 @@ describe('JWKS endpoint faults over HTTP', () => {
     const oldKid = issuer.keys().find((k) => k.alg === 'RS256' && k.current)!.kid;
     const cached = await issuer.sign({ sub: 'old' }, { kid: oldKid });
     expect((await getWithToken(`${s.app.url}/me`, cached)).status).toBe(200);
+    expect((await getWithToken(`${s.app.url}/me`, cached)).status).toBe(200); // admitted on second use
+    expect(s.verifier.status().cache.entries).toBe(1);
     const [newKid] = await issuer.rotateKeys({ algorithms: ['RS256'], keepOld: false });
     issuer.resetRequestCounts();
     clock.advance(10_000);

@@ -69,6 +69,7 @@ it('records the outcome on spans and counters, never the token', async () => {
     jwksUri: issuer.jwksUri,
     algorithms: ['ES256'],
     clock,
+    cache: { admitFirstUse: true },
   });
   const token = await issuer.sign({ sub: 'u' });
   const expired = await issuer.sign({ exp: Math.floor(clock.now() / 1000) - 60 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { extractBearer } from '../src/bearer.ts';
 import { hasScopes, scopesOf } from '../src/index.ts';
 import { createGuard } from '../src/resource-server.ts';
-import { TokenCache } from '../src/token-cache.ts';
+import { Doorkeeper, TokenCache } from '../src/token-cache.ts';
 
 describe('TokenCache', () => {
   it('evicts the least recently used entry at maxEntries', () => {
@@ -19,6 +19,18 @@ describe('TokenCache', () => {
     const cache = new TokenCache<number>(0);
     cache.set('a', 1);
     expect(cache.size).toBe(0);
+  });
+});
+
+describe('Doorkeeper', () => {
+  it('admits a token the second time it is offered', () => {
+    const door = new Doorkeeper(100);
+    const tokens = Array.from(
+      { length: 50 },
+      (_, i) => `header.payload.signature-${i}-${i * 7919}`,
+    );
+    expect(tokens.map((t) => door.admit(t)).some(Boolean)).toBe(false);
+    expect(tokens.filter((t) => door.admit(t)).length).toBeGreaterThanOrEqual(45);
   });
 });
 
@@ -80,10 +92,23 @@ describe('createGuard options', () => {
     expect(() => createGuard(undefined, options as never)).toThrow(`option "${name}"`);
   });
 
+  it('requires a verifier for requireAuth', () => {
+    expect(() => createGuard(undefined)).toThrow('createVerifier()');
+    expect(() => createGuard({} as never, {}, 'authenticate')).toThrow('authenticate:');
+  });
+
   it('checks claims with values, lists and predicates', () => {
-    const guard = createGuard(undefined, {
-      claims: { tenant: ['t1', 't2'], level: (v) => typeof v === 'number' && v > 2, active: true },
-    });
+    const guard = createGuard(
+      undefined,
+      {
+        claims: {
+          tenant: ['t1', 't2'],
+          level: (v) => typeof v === 'number' && v > 2,
+          active: true,
+        },
+      },
+      'requireClaims',
+    );
     const auth = (claims: Record<string, unknown>) =>
       ({
         subject: 's',

@@ -24,6 +24,7 @@ function make(extra: Record<string, unknown> = {}): Verifier {
     jwksUri: issuer.jwksUri,
     algorithms: ['RS256', 'ES256', 'EdDSA'],
     clock,
+    cache: { admitFirstUse: true }, // most tests look at the cache after one verification
     ...extra,
   });
   return verifier;
@@ -88,6 +89,19 @@ describe('createVerifier', () => {
     expect(second).toBe(first);
     expect(v.status().cache.entries).toBe(1);
     expect(issuer.requests.jwks).toBe(1);
+  });
+
+  it('by default caches a token from its second verification on (one-time tokens stay out)', async () => {
+    const v = make({ cache: {} });
+    const token = await issuer.sign();
+    const first = await v.verify(token);
+    expect(v.status().cache.entries).toBe(0);
+    const second = await v.verify(token);
+    expect(second).not.toBe(first);
+    expect(v.status().cache.entries).toBe(1);
+    expect(await v.verify(token)).toBe(second);
+    for (let i = 0; i < 20; i++) await v.verify(await issuer.sign({ jti: String(i) }));
+    expect(v.status().cache.entries).toBe(1);
   });
 
   it('stops serving a cached token at exp', async () => {
