@@ -78,3 +78,16 @@ export function nodeCredentials(req: IncomingMessage): CredentialInput {
   const q = url.indexOf('?');
   return { authorization, query: q === -1 ? '' : url.slice(q + 1) };
 }
+
+/**
+ * The credential input of a fetch `Request`. `Headers` joins repeated `Authorization` headers
+ * with `, `, which the bearer syntax rejects, so duplicates still answer 400. @internal
+ */
+export function fetchCredentials(request: Request): CredentialInput {
+  const header = request.headers.get('authorization');
+  const q = request.url.indexOf('?');
+  return {
+    authorization: header === null ? NO_VALUES : [header],
+    query: q === -1 ? '' : request.url.slice(q + 1),
+  };
+}

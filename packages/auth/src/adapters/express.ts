@@ -61,13 +61,6 @@ function check(guard: Guard): RequestHandler {
   };
 }
 
-export type {
-  AccessRequirement,
-  AuthFailure,
-  ClaimMatcher,
-  ClaimRequirement,
-  RequireAuthOptions,
-  RequireClaimsOptions,
-  RequireScopesOptions,
-} from '../resource-server.ts';
+// Every option and result type is also exported by '@ballast/auth'.
+export type { RequireAuthOptions } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

@@ -62,13 +62,6 @@ function send(reply: FastifyReply, failure: AuthFailure): FastifyReply {
   return reply.code(failure.status).headers(failure.headers).send(failure.body);
 }
 
-export type {
-  AccessRequirement,
-  AuthFailure,
-  ClaimMatcher,
-  ClaimRequirement,
-  RequireAuthOptions,
-  RequireClaimsOptions,
-  RequireScopesOptions,
-} from '../resource-server.ts';
+// Every option and result type is also exported by '@ballast/auth'.
+export type { RequireAuthOptions } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

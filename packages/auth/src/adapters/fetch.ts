@@ -1,3 +1,4 @@
+import { fetchCredentials } from '../bearer.ts';
 import {
   type AuthFailure,
   type ClaimRequirement,
@@ -32,14 +33,7 @@ export type FetchMiddleware = (
 /**
  * For route handlers (Next.js, Bun, Deno, workers): resolves to the verified token, or to the
  * RFC 6750 error `Response` to return as is. Aborts a key fetch when `request.signal` aborts.
- *
- * @example
- * const auth = authenticate(verifier, { scopes: ['orders:read'] });
- * export async function GET(request: Request) {
- *   const token = await auth(request);
- *   if (token instanceof Response) return token;
- *   return Response.json({ hello: token.subject });
- * }
+ * See the README for a route-handler and a Hono example.
  */
 export function authenticate(
   verifier: Verifier,
@@ -47,15 +41,7 @@ export function authenticate(
 ): (request: Request) => Promise<VerifiedToken | Response> {
   const guard = createGuard(verifier, options, 'authenticate');
   return async (request) => {
-    const q = request.url.indexOf('?');
-    const header = request.headers.get('authorization');
-    const outcome = await guard.authenticate(
-      {
-        authorization: header === null ? [] : [header],
-        query: q === -1 ? '' : request.url.slice(q + 1),
-      },
-      request.signal,
-    );
+    const outcome = await guard.authenticate(fetchCredentials(request), request.signal);
     return outcome.ok ? outcome.auth : toResponse(outcome.failure);
   };
 }
@@ -63,11 +49,6 @@ export function authenticate(
 /**
  * Hono middleware: answers 401/400/403 per RFC 6750 unless the request carries a valid bearer
  * token; then `c.set('auth', token)`.
- *
- * @example
- * const app = new Hono<{ Variables: AuthVariables }>();
- * app.use('/api/*', requireAuth(verifier));
- * app.get('/api/orders', requireScopes(['orders:read']), (c) => c.json(c.get('auth').claims));
  */
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): FetchMiddleware {
   const auth = authenticate(verifier, options);
@@ -112,13 +93,6 @@ function toResponse(failure: AuthFailure): Response {
   });
 }
 
-export type {
-  AccessRequirement,
-  AuthFailure,
-  ClaimMatcher,
-  ClaimRequirement,
-  RequireAuthOptions,
-  RequireClaimsOptions,
-  RequireScopesOptions,
-} from '../resource-server.ts';
+// Every option and result type is also exported by '@ballast/auth'.
+export type { RequireAuthOptions } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

@@ -64,13 +64,6 @@ function send(ctx: Context, failure: AuthFailure): void {
   ctx.body = failure.body;
 }
 
-export type {
-  AccessRequirement,
-  AuthFailure,
-  ClaimMatcher,
-  ClaimRequirement,
-  RequireAuthOptions,
-  RequireClaimsOptions,
-  RequireScopesOptions,
-} from '../resource-server.ts';
+// Every option and result type is also exported by '@ballast/auth'.
+export type { RequireAuthOptions } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';

@@ -68,13 +68,6 @@ function check(guard: Guard): (req: IncomingMessage, res: ServerResponse) => boo
   };
 }
 
-export type {
-  AccessRequirement,
-  AuthFailure,
-  ClaimMatcher,
-  ClaimRequirement,
-  RequireAuthOptions,
-  RequireClaimsOptions,
-  RequireScopesOptions,
-} from '../resource-server.ts';
+// Every option and result type is also exported by '@ballast/auth'.
+export type { RequireAuthOptions } from '../resource-server.ts';
 export type { VerifiedToken } from '../verifier.ts';
