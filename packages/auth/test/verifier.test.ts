@@ -1,4 +1,4 @@
-import { ManualClock } from '@ballast/test-utils';
+import { ManualClock, startHttpServer } from '@ballast/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVerifier, isAuthError, type JwksEvent, type Verifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
@@ -79,6 +79,52 @@ describe('createVerifier', () => {
     issuer.setFault('metadata', 'down');
     const token = await issuer.sign();
     expect(await refused(v.verify(token))).toEqual({ code: 'DISCOVERY_FAILED', reason: undefined });
+  });
+
+  it('falls back to RFC 8414 metadata and refuses metadata naming another issuer', async () => {
+    let served = { issuer: '', jwks_uri: issuer.jwksUri };
+    const seen: string[] = [];
+    const meta = await startHttpServer((req, res) => {
+      seen.push(req.url ?? '');
+      if (req.url !== '/.well-known/oauth-authorization-server/tenant')
+        return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(served));
+    });
+    try {
+      const ownIssuer = `${meta.url}/tenant`;
+      served = { issuer: ownIssuer, jwks_uri: issuer.jwksUri };
+      const v = make({ issuer: ownIssuer, jwksUri: undefined, discovery: true });
+      await expect(v.verify(await issuer.sign({ iss: ownIssuer }))).resolves.toBeDefined();
+      expect(seen).toEqual([
+        '/tenant/.well-known/openid-configuration',
+        '/.well-known/oauth-authorization-server/tenant',
+      ]);
+      v.close();
+      served = { issuer: 'https://evil.example', jwks_uri: issuer.jwksUri };
+      const w = make({ issuer: ownIssuer, jwksUri: undefined, discovery: true });
+      const error = await w.verify(await issuer.sign({ iss: ownIssuer })).catch((e: Error) => e);
+      expect(isAuthError(error, 'DISCOVERY_FAILED')).toBe(true);
+      expect((error as Error).message).toContain('names issuer "https://evil.example"');
+    } finally {
+      await meta.close();
+    }
+  });
+
+  it('refuses discovered jwks_uri that is not https', async () => {
+    const meta = await startHttpServer((_req, res) => {
+      const body = {
+        issuer: `http://127.0.0.1:${meta.port}`,
+        jwks_uri: 'http://keys.example/jwks',
+      };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    try {
+      const v = make({ issuer: meta.url, jwksUri: undefined, discovery: true });
+      const error = await v.verify(await issuer.sign({ iss: meta.url })).catch((e: Error) => e);
+      expect(isAuthError(error, 'DISCOVERY_FAILED')).toBe(true);
+    } finally {
+      await meta.close();
+    }
   });
 
   it('caches a verified token: the second call does no crypto and no fetch', async () => {
