@@ -68,6 +68,11 @@ export interface ResolvedBreakerOptions {
   readonly slowCallDurationMs: number;
   /** True when `slowCallDurationMs` was given (every call then reads the clock twice). */
   readonly tracksSlowCalls: boolean;
+  /**
+   * True when a call's outcome goes through a clock read or a predicate: the breaker then chains
+   * its booking before the caller's promise instead of observing the work's promise.
+   */
+  readonly chained: boolean;
   readonly slowCallRateThreshold: number;
   readonly openMs: number | ((openedCount: number) => number);
   readonly halfOpenCalls: number;
@@ -191,6 +196,11 @@ export function resolveBreakerOptions(
     failureRateThreshold: o.failureRateThreshold ?? 0.5,
     slowCallDurationMs: o.slowCallDurationMs ?? Number.POSITIVE_INFINITY,
     tracksSlowCalls: o.slowCallDurationMs !== undefined,
+    chained:
+      o.slowCallDurationMs !== undefined ||
+      o.recordError !== undefined ||
+      o.ignoreError !== undefined ||
+      o.isFailureResult !== undefined,
     slowCallRateThreshold: o.slowCallRateThreshold ?? 1,
     openMs: o.openMs ?? 30_000,
     halfOpenCalls: o.halfOpenCalls ?? 1,

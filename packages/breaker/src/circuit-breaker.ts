@@ -292,6 +292,11 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * taken), `BreakerIsolatedError` (after `isolate()`), or `AbortedError` when `signal` is aborted.
    */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    if (typeof fn !== 'function') {
+      return Promise.reject(
+        new InvalidOptionsError('fn', `execute(): the work must be a function (got ${typeof fn}).`),
+      );
+    }
     if (options !== undefined) {
       const source = sourceOf(options);
       if (source?.aborted) return Promise.reject(abortError(source));
@@ -303,10 +308,8 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       if (refusal !== undefined) return Promise.reject(refusal);
     }
     const epoch = this.#epoch;
-    const events = this.#events;
-    if (this.#o.tracksSlowCalls || events?.timed === true) {
-      return this.#timedCall(fn, options, epoch);
-    }
+    if (this.#o.chained || this.#events?.timed === true)
+      return this.#chainedCall(fn, options, epoch);
     let pending: T | PromiseLike<T>;
     try {
       pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
@@ -340,20 +343,35 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     };
   }
 
-  /** A call whose duration matters (slow-call threshold or duration listeners). */
-  #timedCall<T>(fn: Work<T>, options: ExecuteOptions | undefined, epoch: number): Promise<T> {
-    const start = this.#o.clock.now();
+  /**
+   * A call whose duration matters (slow-call threshold, duration listeners) or whose outcome goes
+   * through predicates: the caller gets a promise chained after the booking, so a predicate that
+   * throws rejects the call with its error (the call is then not recorded).
+   */
+  #chainedCall<T>(fn: Work<T>, options: ExecuteOptions | undefined, epoch: number): Promise<T> {
+    const start =
+      this.#o.tracksSlowCalls || this.#events?.timed === true ? this.#o.clock.now() : -1;
     let pending: T | PromiseLike<T>;
     try {
       pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
     } catch (error) {
-      this.#settleError(error, start, epoch);
+      try {
+        this.#settleError(error, start, epoch);
+      } catch (predicateError) {
+        return Promise.reject(predicateError);
+      }
       return Promise.reject(error);
     }
-    const promise = Promise.resolve(pending);
-    const observers = this.#observers(epoch, start);
-    promise.then(observers.ok, observers.fail);
-    return promise;
+    return Promise.resolve(pending).then(
+      (result: T) => {
+        this.#settleResult(result, start, epoch);
+        return result;
+      },
+      (error: unknown) => {
+        this.#settleError(error, start, epoch);
+        throw error;
+      },
+    );
   }
 
   #settleResult(result: unknown, start: number, epoch: number): void {

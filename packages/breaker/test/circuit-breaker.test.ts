@@ -530,6 +530,26 @@ describe('predicates', () => {
     });
   });
 
+  it('a predicate that throws rejects the call with its error and records nothing', async () => {
+    const bug = new Error('predicate bug');
+    const { breaker } = setup({
+      isFailureResult: () => {
+        throw bug;
+      },
+      recordError: () => {
+        throw bug;
+      },
+    });
+    await expect(breaker.execute(ok)).rejects.toBe(bug);
+    await expect(breaker.execute(fail)).rejects.toBe(bug);
+    await expect(
+      breaker.execute(() => {
+        throw boom;
+      }),
+    ).rejects.toBe(bug);
+    expect(breaker.metrics().calls).toBe(0);
+  });
+
   it('a work function that throws synchronously is recorded like a rejection', async () => {
     const { breaker } = setup({ windowSize: 2, minimumCalls: 2 });
     for (let i = 0; i < 2; i++) {
@@ -744,6 +764,16 @@ function validSnapshot() {
     window: null,
   };
 }
+
+describe('bad work', () => {
+  it('rejects a work that is not a function with INVALID_OPTIONS, recording nothing', async () => {
+    const { breaker } = setup();
+    const error = await rejection(breaker.execute('fetch' as never));
+    expect(isBreakerError(error, 'INVALID_OPTIONS')).toBe(true);
+    expect((error as { option: string }).option).toBe('fn');
+    expect(breaker.metrics().calls).toBe(0);
+  });
+});
 
 describe('abort signals and attempt', () => {
   it('passes { signal, attempt } to the work', async () => {
