@@ -13,7 +13,9 @@ export function packageBuild(entry: Record<string, string>, overrides: Options =
     platform: 'node',
     sourcemap: true,
     clean: true,
-    splitting: false,
+    // Subpath entries (adapters, interceptors) share one copy of the core, so `instanceof` and
+    // module state agree across entry points.
+    splitting: true,
     treeshake: true,
     ...overrides,
   });
