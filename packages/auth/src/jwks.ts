@@ -291,15 +291,15 @@ export class RemoteKeySet {
         this.#inflight = undefined;
       });
     }
-    if (!signal) return this.#inflight;
+    const shared = this.#inflight;
+    if (!signal) return shared;
     // A caller that gives up stops waiting; the shared fetch goes on for the others.
-    return Promise.race([
-      this.#inflight,
-      new Promise<void>((_, reject) => {
-        if (signal.aborted) reject(signal.reason);
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-      }),
-    ]);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   async #fetch(): Promise<void> {

@@ -201,7 +201,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
         ? context.with(trace.setSpan(context.active(), span), run)
         : run()));
     } catch (error) {
-      refuse(toAuthError(error), span);
+      refuse(
+        signal?.aborted && !isAuthError(error)
+          ? new AuthError('ABORTED', 'verify() was aborted by its signal', { cause: error })
+          : toAuthError(error),
+        span,
+      );
     }
     const result = buildResult(payload, header);
     const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);

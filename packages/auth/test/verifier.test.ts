@@ -206,6 +206,16 @@ describe('createVerifier', () => {
     });
   });
 
+  it('stops waiting for a hanging JWKS fetch when its signal aborts', async () => {
+    const v = make();
+    issuer.setJwksFault('hang');
+    const controller = new AbortController();
+    const pending = refused(v.verify(await issuer.sign(), { signal: controller.signal }));
+    await flush(() => issuer.requests.jwks === 1);
+    controller.abort();
+    expect(await pending).toMatchObject({ code: 'ABORTED' });
+  });
+
   it('closes with Symbol.asyncDispose', async () => {
     const v = make();
     await v.verify(await issuer.sign());
