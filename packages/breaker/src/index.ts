@@ -26,12 +26,7 @@ export { TimeoutPolicy, timeout } from './timeout.ts';
 // Types
 
 export type { BackoffFunction, BackoffKind } from './backoff.ts';
-export type { BreakerClock, BreakerOptions, WindowType } from './breaker-options.ts';
-export type { BreakerRegistryOptions } from './breaker-registry.ts';
-export type { BreakerSnapshot } from './breaker-snapshot.ts';
-export type { BulkheadOptions } from './bulkhead.ts';
 export type {
-  BreakerMetrics,
   FailureEvent,
   IgnoredEvent,
   RejectedEvent,
@@ -39,7 +34,12 @@ export type {
   StateChangeEvent,
   SuccessEvent,
   TransitionReason,
-} from './circuit-breaker.ts';
+} from './breaker-events.ts';
+export type { BreakerClock, BreakerOptions, WindowType } from './breaker-options.ts';
+export type { BreakerRegistryOptions } from './breaker-registry.ts';
+export type { BreakerSnapshot } from './breaker-snapshot.ts';
+export type { BulkheadOptions } from './bulkhead.ts';
+export type { BreakerMetrics } from './circuit-breaker.ts';
 export type { Clock } from './clock.ts';
 export type { BreakerErrorCode, BreakerStateName } from './errors.ts';
 export type { Listener, Subscription } from './events.ts';
