@@ -35,7 +35,7 @@ export class Lease {
   readonly #engine: Engine;
   readonly #input: BeginInput;
   readonly #owner = randomUUID();
-  readonly #controller = new AbortController();
+  #controller: AbortController | undefined;
   #timer: unknown;
   #settled = false;
 
@@ -51,6 +51,7 @@ export class Lease {
 
   /** Aborted when the lease ends early (lock lost, connection lost, released). */
   get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
     return this.#controller.signal;
   }
 
@@ -67,6 +68,7 @@ export class Lease {
       const stored = await store.complete({
         key: this.#input.storeKey,
         owner: this.#owner,
+        fingerprint: this.#input.fingerprint,
         payload,
         retentionMs: options.retentionMs,
       });
@@ -84,12 +86,16 @@ export class Lease {
   /** Releases the key without storing, so that a retry runs again; `reason` goes to the event. */
   async release(reason: string): Promise<void> {
     if (!this.#finish()) return;
-    this.#controller.abort(
+    this.#controller?.abort(
       new IdempotencyError('ABORTED', `The idempotency lease was released: ${reason}.`),
     );
     this.#engine.emit(this.#input, { type: 'not-stored', reason });
     try {
-      await this.#engine.store.release({ key: this.#input.storeKey, owner: this.#owner });
+      await this.#engine.store.release({
+        key: this.#input.storeKey,
+        owner: this.#owner,
+        fingerprint: this.#input.fingerprint,
+      });
     } catch (error) {
       this.#engine.emit(this.#input, { type: 'store-error', error });
     }
@@ -117,6 +123,7 @@ export class Lease {
       held = await this.#engine.store.extend({
         key: this.#input.storeKey,
         owner: this.#owner,
+        fingerprint: this.#input.fingerprint,
         lockTtlMs: this.#engine.options.lockTtlMs,
       });
     } catch (error) {
@@ -127,7 +134,7 @@ export class Lease {
     if (this.#settled) return;
     if (held) return this.#schedule();
     this.#engine.emit(this.#input, { type: 'lock-lost' });
-    this.#controller.abort(
+    this.#controller?.abort(
       new IdempotencyError('ABORTED', 'The idempotency lock was lost (it expired).'),
     );
   }

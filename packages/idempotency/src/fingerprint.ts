@@ -1,33 +1,26 @@
-import { createHash, type Hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
-function feed(hash: Hash, value: unknown): void {
-  if (value === undefined || value === null) {
-    hash.update(value === null ? 'n' : 'u');
-  } else if (value instanceof Uint8Array) {
-    hash.update(`b${value.byteLength}:`).update(value);
-  } else if (value instanceof ArrayBuffer) {
-    feed(hash, new Uint8Array(value));
-  } else if (typeof value === 'string') {
-    hash.update(`s${Buffer.byteLength(value)}:`).update(value);
-  } else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    hash.update(`${(typeof value)[0]}${String(value)};`);
-  } else if (Array.isArray(value)) {
-    hash.update(`a${value.length}[`);
-    for (const item of value) feed(hash, item);
-    hash.update(']');
-  } else if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    hash.update(`o${entries.length}{`);
-    for (const [k, v] of entries) {
-      feed(hash, k);
-      feed(hash, v);
+/** A canonical text of a value: JSON with object keys sorted, bytes as their SHA-256. */
+function canonical(value: unknown): string {
+  if (value === undefined) return 'u';
+  if (value === null) return 'n';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value instanceof Uint8Array) return `b:${hash('sha256', value, 'base64url')}`;
+  if (value instanceof ArrayBuffer) return canonical(new Uint8Array(value));
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    let out = '{';
+    for (const key of keys) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) continue;
+      out += `${JSON.stringify(key)}:${canonical(item)},`;
     }
-    hash.update('}');
-  } else {
-    hash.update(`x${String(value)};`);
+    return `${out}}`;
   }
+  return `x:${String(value)}`;
 }
 
 /**
@@ -35,12 +28,13 @@ function feed(hash: Hash, value: unknown): void {
  * keys sorted, so `{a:1,b:2}` and `{b:2,a:1}` digest alike.
  */
 export function digest(value: unknown): string {
-  const hash = createHash('sha256');
-  feed(hash, value);
-  return hash.digest('base64url');
+  return hash('sha256', canonical(value), 'base64url');
 }
 
-/** The store key of an idempotency key within a scope (hashed, so any key and scope are safe). */
+/**
+ * The store key of an idempotency key within a scope. The scope is length-prefixed, so no choice
+ * of scope and key can collide with another pair.
+ */
 export function storeKeyOf(scope: string, key: string): string {
-  return createHash('sha256').update(scope).update('\0').update(key).digest('base64url');
+  return `${scope.length}:${scope}:${key}`;
 }

@@ -124,14 +124,22 @@ export class MemoryStore implements IdempotencyStore {
 
   #makeRoom(): void {
     if (this.#entries.size < this.#maxKeys) return;
-    this.#sweep();
-    if (this.#entries.size < this.#maxKeys) return;
-    // Maps iterate in insertion order: the first completed entry is the oldest one.
+    // Maps iterate in insertion order: drop expired entries and then the oldest completed one,
+    // stopping as soon as there is room (a full sweep per insert would be O(n)).
+    const now = this.#clock.now();
+    let oldestCompleted: string | undefined;
     for (const [key, entry] of this.#entries) {
-      if (entry.state === 'completed') {
+      if (entry.expiresAt <= now) {
         this.#entries.delete(key);
-        return;
+        if (this.#entries.size < this.#maxKeys) return;
+      } else if (entry.state === 'completed') {
+        oldestCompleted = key;
+        break;
       }
+    }
+    if (oldestCompleted !== undefined) {
+      this.#entries.delete(oldestCompleted);
+      return;
     }
     throw new IdempotencyError(
       'STORE_FULL',

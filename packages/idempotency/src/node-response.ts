@@ -38,68 +38,93 @@ export function nodeView(
   };
 }
 
-const captures = new WeakMap<ServerResponse, (reason: string) => void>();
+/** Per-response capture state, kept on the response under a symbol. */
+interface Capture {
+  readonly attempt: Attempt;
+  readonly end: ServerResponse['end'];
+  readonly write: ServerResponse['write'];
+  readonly writeHead: ServerResponse['writeHead'];
+  headHeaders: OutgoingHttpHeaders | undefined;
+  done: boolean;
+}
+
+const CAPTURE = Symbol('@ballast/idempotency.capture');
+type Captured = ServerResponse & { [CAPTURE]?: Capture };
+type Fn = (...args: unknown[]) => unknown;
+
+// The patched methods are shared module-level functions that find their state on `this`: one
+// function identity for every response keeps V8's call sites monomorphic (a closure per
+// response measurably slows every request down).
+
+function fail(res: Captured, reason: string): void {
+  const capture = res[CAPTURE];
+  if (!capture || capture.done) return;
+  capture.done = true;
+  void capture.attempt.release(reason);
+}
+
+function onClose(this: Captured): void {
+  fail(this, 'connection-lost');
+}
+
+function capturedWriteHead(this: Captured, ...args: unknown[]): ServerResponse {
+  const capture = this[CAPTURE]!;
+  const last = args[args.length - 1];
+  if (!capture.done && typeof last === 'object' && last !== null) {
+    const headers: OutgoingHttpHeaders = {};
+    if (Array.isArray(last)) {
+      for (let i = 0; i + 1 < last.length; i += 2) headers[String(last[i])] = last[i + 1];
+    } else Object.assign(headers, last);
+    capture.headHeaders = headers;
+  }
+  return (capture.writeHead as Fn).apply(this, args) as ServerResponse;
+}
+
+function capturedWrite(this: Captured, ...args: unknown[]): boolean {
+  const capture = this[CAPTURE]!;
+  fail(this, 'streamed');
+  return (capture.write as Fn).apply(this, args) as boolean;
+}
+
+function capturedEnd(this: Captured, ...args: unknown[]): ServerResponse {
+  const capture = this[CAPTURE]!;
+  if (capture.done) return (capture.end as Fn).apply(this, args) as ServerResponse;
+  capture.done = true;
+  const [chunk, encoding] = args;
+  const headers = this.getHeaders();
+  if (capture.headHeaders) Object.assign(headers, capture.headHeaders);
+  void capture.attempt
+    .finish({
+      status: this.statusCode,
+      headers: Object.entries(headers) as [string, string][],
+      body: typeof chunk === 'function' ? undefined : (chunk as string | Uint8Array | undefined),
+      encoding: typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
+    })
+    .finally(() => (capture.end as Fn).apply(this, args));
+  return this;
+}
 
 /** Marks the response's attempt as failed (a thrown error): the key is released, nothing stored. */
 export function failResponse(res: ServerResponse, reason = 'thrown'): void {
-  captures.get(res)?.(reason);
+  fail(res, reason);
 }
-
-type End = ServerResponse['end'];
 
 /**
  * Captures what a handler writes to `res`: a single `end(body)` is stored before it is sent; a
  * `write()` (streaming) releases the key; a connection closed before the end releases it too.
  */
 export function captureResponse(res: ServerResponse, attempt: Attempt): void {
-  const { end, write, writeHead } = res;
-  let headHeaders: OutgoingHttpHeaders | undefined;
-  let done = false;
-  const restore = () => {
-    res.end = end;
-    res.write = write;
-    res.writeHead = writeHead;
-    captures.delete(res);
+  const target = res as Captured;
+  target[CAPTURE] = {
+    attempt,
+    end: res.end,
+    write: res.write,
+    writeHead: res.writeHead,
+    headHeaders: undefined,
+    done: false,
   };
-  const fail = (reason: string) => {
-    if (done) return;
-    done = true;
-    restore();
-    void attempt.release(reason);
-  };
-  captures.set(res, fail);
-  res.on('close', () => fail('connection-lost'));
-  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    const last = args[args.length - 1];
-    if (typeof last === 'object' && last !== null) {
-      headHeaders = {};
-      const pairs = Array.isArray(last) ? last : Object.entries(last);
-      if (Array.isArray(last)) {
-        for (let i = 0; i + 1 < pairs.length; i += 2) headHeaders[String(pairs[i])] = pairs[i + 1];
-      } else Object.assign(headHeaders, last);
-    }
-    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as ServerResponse['writeHead'];
-  res.write = function (this: ServerResponse, ...args: unknown[]) {
-    fail('streamed');
-    return (write as (...a: unknown[]) => boolean).apply(this, args);
-  } as ServerResponse['write'];
-  res.end = function (this: ServerResponse, ...args: unknown[]) {
-    if (done) return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
-    done = true;
-    restore();
-    const [chunk, encoding] = args;
-    const body =
-      typeof chunk === 'function' ? undefined : (chunk as string | Uint8Array | undefined);
-    const headers = { ...res.getHeaders(), ...headHeaders };
-    void attempt
-      .finish({
-        status: res.statusCode,
-        headers: Object.entries(headers) as [string, string][],
-        body,
-        encoding: typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
-      })
-      .finally(() => (end as (...a: unknown[]) => ServerResponse).apply(res, args));
-    return res;
-  } as End;
+  res.end = capturedEnd as ServerResponse['end'];
+  res.write = capturedWrite as ServerResponse['write'];
+  res.writeHead = capturedWriteHead as ServerResponse['writeHead'];
+  res.on('close', onClose);
 }

@@ -10,43 +10,47 @@ import type {
   LockInput,
 } from './store.ts';
 
-// One hash per idempotency key: s = state (l locked, c completed), o = owner, f = fingerprint,
-// p = payload. Every script touches that one key, so a claim, a completion or a replay is one
-// round trip and the store is Redis Cluster safe.
-const CLAIM = `
-local r = redis.call('HMGET', KEYS[1], 's', 'f', 'p')
-if not r[1] then
-  redis.call('HSET', KEYS[1], 's', 'l', 'o', ARGV[1], 'f', ARGV[2])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return {1}
-end
-if r[2] ~= ARGV[2] then return {3} end
-if r[1] == 'c' then return {4, r[3]} end
-return {2}`;
+// One string value per idempotency key: a state byte (L locked, C completed), the fingerprint
+// length (one byte) and the fingerprint, then the owner (L) or the stored payload (C).
+//
+// claim    = SET key <lock> PX ttl NX GET: one native command, atomic, and when the key exists it
+//            answers the record itself (the fingerprint to check and the payload to replay).
+// complete / extend / release = a short script that acts only while the value is still this
+//            owner's lock (fencing: a late owner whose lock expired cannot overwrite).
+// Every command touches one key, so the store is Redis Cluster safe.
+const COMPLETE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1`;
+const EXTEND = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+const RELEASE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])`;
 
-const OWNED = `local r = redis.call('HMGET', KEYS[1], 's', 'o')
-if r[1] ~= 'l' or r[2] ~= ARGV[1] then return 0 end
-`;
-const EXTEND = `${OWNED}redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1`;
-const COMPLETE = `${OWNED}redis.call('HSET', KEYS[1], 's', 'c', 'p', ARGV[2]) redis.call('PEXPIRE', KEYS[1], ARGV[3]) return 1`;
-const RELEASE = `${OWNED}redis.call('DEL', KEYS[1]) return 1`;
+const LOCKED = 0x4c; // 'L'
+const COMPLETED = 0x43; // 'C'
 
-type Reply = [number, Buffer?];
 interface ScriptedClient {
-  ballastIdemClaimBuffer(
+  setBuffer(
     key: string,
-    owner: string,
-    fingerprint: string,
+    value: Buffer,
+    px: 'PX',
     ttl: number,
-  ): Promise<Reply>;
-  ballastIdemExtend(key: string, owner: string, ttl: number): Promise<number>;
-  ballastIdemComplete(
-    key: string,
-    owner: string,
-    payload: Uint8Array,
-    ttl: number,
-  ): Promise<number>;
-  ballastIdemRelease(key: string, owner: string): Promise<number>;
+    nx: 'NX',
+    get: 'GET',
+  ): Promise<Buffer | null>;
+  ballastIdemExtend(key: string, lock: Buffer, ttl: number): Promise<number>;
+  ballastIdemComplete(key: string, lock: Buffer, record: Buffer, ttl: number): Promise<number>;
+  ballastIdemRelease(key: string, lock: Buffer): Promise<number>;
+}
+
+function record(state: number, fingerprint: string, rest: string | Uint8Array): Buffer {
+  const fp = Buffer.from(fingerprint, 'latin1');
+  const tail = typeof rest === 'string' ? Buffer.from(rest, 'latin1') : rest;
+  const out = Buffer.allocUnsafe(2 + fp.length + tail.byteLength);
+  out[0] = state;
+  out[1] = fp.length;
+  fp.copy(out, 2);
+  out.set(tail, 2 + fp.length);
+  return out;
 }
 
 const redisStoreOptions = z
@@ -74,21 +78,21 @@ export interface RedisStoreOptions {
   client?: Redis | Cluster;
   /** Or a URL: the store opens (and on `close()` quits) its own client. */
   url?: string;
-  /** Prefix of every key; each record is `<prefix>{<hash>}` (a hash tag, so Cluster keeps a record in one slot). Default `idem:`. */
+  /** Prefix of every key; each record is `<prefix>{<scope and key>}` (a hash tag: Cluster keeps a record in one slot). Default `idem:`. */
   prefix?: string;
   /** Longest wait for any Redis command; past it the operation fails with STORE_UNAVAILABLE. Default 1000. */
   operationTimeoutMs?: number;
 }
 
 /**
- * The Redis store (ioredis; single node or Cluster). A claim — lock, fingerprint check and the
- * stored response — is one Lua script and one round trip; completing is one more; a replay is
- * the claim alone. Every command is bounded by `operationTimeoutMs`, so a down or slow Redis
+ * The Redis store (ioredis; Redis ≥ 7.0, single node or Cluster). A claim — lock, and the stored
+ * record when the key exists — is one `SET … NX GET` round trip; completing is one more; a replay
+ * is the claim alone. Every command is bounded by `operationTimeoutMs`, so a down or slow Redis
  * fails fast with `STORE_UNAVAILABLE` instead of hanging the request.
  */
 export class RedisStore implements IdempotencyStore {
   readonly #client: Redis | Cluster;
-  readonly #scripts: ScriptedClient;
+  readonly #commands: ScriptedClient;
   readonly #owned: boolean;
   readonly #prefix: string;
   readonly #timeoutMs: number;
@@ -106,40 +110,52 @@ export class RedisStore implements IdempotencyStore {
     this.#timeoutMs = parsed.operationTimeoutMs;
     const define = (name: string, lua: string) =>
       this.#client.defineCommand(name, { numberOfKeys: 1, lua });
-    define('ballastIdemClaim', CLAIM);
     define('ballastIdemExtend', EXTEND);
     define('ballastIdemComplete', COMPLETE);
     define('ballastIdemRelease', RELEASE);
-    this.#scripts = this.#client as unknown as ScriptedClient;
+    this.#commands = this.#client as unknown as ScriptedClient;
   }
 
   async claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
-    const [state, payload] = await this.#run(
+    const lock = record(LOCKED, fingerprint, owner);
+    const found = await this.#run(
       'claim',
-      this.#scripts.ballastIdemClaimBuffer(this.#key(key), owner, fingerprint, lockTtlMs),
+      this.#commands.setBuffer(this.#key(key), lock, 'PX', lockTtlMs, 'NX', 'GET'),
       signal,
     );
-    if (state === 1) return { state: 'claimed' };
-    if (state === 2) return { state: 'locked' };
-    if (state === 3) return { state: 'mismatch' };
-    return { state: 'completed', payload: payload! };
+    if (found === null) return { state: 'claimed' };
+    const length = found[1]!;
+    if (found.toString('latin1', 2, 2 + length) !== fingerprint) return { state: 'mismatch' };
+    if (found[0] === COMPLETED) return { state: 'completed', payload: found.subarray(2 + length) };
+    return { state: 'locked' };
   }
 
-  async extend({ key, owner, lockTtlMs, signal }: LockInput): Promise<boolean> {
-    const p = this.#scripts.ballastIdemExtend(this.#key(key), owner, lockTtlMs ?? this.#timeoutMs);
+  async extend({ key, owner, fingerprint, lockTtlMs, signal }: LockInput): Promise<boolean> {
+    const lock = record(LOCKED, fingerprint, owner);
+    const p = this.#commands.ballastIdemExtend(this.#key(key), lock, lockTtlMs ?? this.#timeoutMs);
     return (await this.#run('extend', p, signal)) === 1;
   }
 
-  async complete({ key, owner, payload, retentionMs, signal }: CompleteInput): Promise<boolean> {
-    const p = this.#scripts.ballastIdemComplete(this.#key(key), owner, payload, retentionMs);
+  async complete({
+    key,
+    owner,
+    fingerprint,
+    payload,
+    retentionMs,
+    signal,
+  }: CompleteInput): Promise<boolean> {
+    const lock = record(LOCKED, fingerprint, owner);
+    const done = record(COMPLETED, fingerprint, payload);
+    const p = this.#commands.ballastIdemComplete(this.#key(key), lock, done, retentionMs);
     return (await this.#run('complete', p, signal)) === 1;
   }
 
-  async release({ key, owner, signal }: LockInput): Promise<boolean> {
+  async release({ key, owner, fingerprint, signal }: LockInput): Promise<boolean> {
+    const lock = record(LOCKED, fingerprint, owner);
     return (
       (await this.#run(
         'release',
-        this.#scripts.ballastIdemRelease(this.#key(key), owner),
+        this.#commands.ballastIdemRelease(this.#key(key), lock),
         signal,
       )) === 1
     );
@@ -162,20 +178,6 @@ export class RedisStore implements IdempotencyStore {
   #run<T>(operation: string, command: Promise<T>, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal));
-      const onAbort = () => settle(() => reject(abortError(signal!)));
-      const timer = setTimeout(
-        () =>
-          settle(() =>
-            reject(
-              new IdempotencyError(
-                'STORE_UNAVAILABLE',
-                `Redis did not answer the idempotency ${operation} within ${this.#timeoutMs} ms (operationTimeoutMs); check that Redis is up and reachable.`,
-              ),
-            ),
-          ),
-        this.#timeoutMs,
-      );
-      timer.unref();
       let settled = false;
       const settle = (fn: () => void) => {
         if (settled) return;
@@ -184,20 +186,29 @@ export class RedisStore implements IdempotencyStore {
         signal?.removeEventListener('abort', onAbort);
         fn();
       };
+      const onAbort = () => settle(() => reject(abortError(signal!)));
+      const timer = setTimeout(
+        () => settle(() => reject(this.#unavailable(operation))),
+        this.#timeoutMs,
+      );
+      timer.unref();
       signal?.addEventListener('abort', onAbort, { once: true });
       command.then(
         (value) => settle(() => resolve(value)),
-        (error: unknown) =>
-          settle(() =>
-            reject(
-              new IdempotencyError(
-                'STORE_UNAVAILABLE',
-                `Redis failed the idempotency ${operation}: ${(error as Error)?.message ?? String(error)}.`,
-                { cause: error },
-              ),
-            ),
-          ),
+        (error: unknown) => settle(() => reject(this.#unavailable(operation, error))),
       );
     });
+  }
+
+  #unavailable(operation: string, cause?: unknown): IdempotencyError {
+    const why =
+      cause === undefined
+        ? `did not answer the idempotency ${operation} within ${this.#timeoutMs} ms (operationTimeoutMs)`
+        : `failed the idempotency ${operation}: ${(cause as Error)?.message ?? String(cause)}`;
+    return new IdempotencyError(
+      'STORE_UNAVAILABLE',
+      `Redis ${why}; check that Redis is up and reachable.`,
+      { cause },
+    );
   }
 }

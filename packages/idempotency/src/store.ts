@@ -26,6 +26,8 @@ export interface ClaimInput {
 export interface LockInput {
   readonly key: string;
   readonly owner: string;
+  /** The fingerprint the lock was claimed with. */
+  readonly fingerprint: string;
   /** New lock lifetime (extend only). */
   readonly lockTtlMs?: number;
   readonly signal?: AbortSignal;
@@ -35,6 +37,8 @@ export interface LockInput {
 export interface CompleteInput {
   readonly key: string;
   readonly owner: string;
+  /** The fingerprint the lock was claimed with. */
+  readonly fingerprint: string;
   /** Opaque bytes to hand back to later claims with the same fingerprint. */
   readonly payload: Uint8Array;
   /** How long the completed record is kept. */

@@ -1,4 +1,11 @@
-import { type Counter, metrics, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Counter,
+  metrics,
+  type Span,
+  SpanStatusCode,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
 import type { IdempotencyEvent } from './events.ts';
 
 const NAME = '@ballast/idempotency';
@@ -9,18 +16,21 @@ const OUTCOMES = new Set(['executed', 'replayed', 'conflict', 'mismatch', 'rejec
 /** Records events on a span, a counter and the user's `onEvent`. */
 export class Telemetry {
   readonly #events: Counter;
+  readonly #tracer: Tracer;
   readonly #onEvent: ((event: IdempotencyEvent) => void) | undefined;
 
   constructor(onEvent?: (event: IdempotencyEvent) => void) {
     this.#events = metrics.getMeter(NAME).createCounter('ballast.idempotency.events', {
       description: 'Idempotency outcomes and events, by ballast.idempotency.event',
     });
+    // A proxy tracer: it follows an SDK registered later.
+    this.#tracer = trace.getTracer(NAME);
     this.#onEvent = onEvent;
   }
 
   /** Starts the span of one request or call (`idempotency <name>`). */
   startSpan(name: string): Span {
-    return trace.getTracer(NAME).startSpan(`idempotency ${name}`);
+    return this.#tracer.startSpan(`idempotency ${name}`);
   }
 
   emit(span: Span | undefined, event: IdempotencyEvent): void {

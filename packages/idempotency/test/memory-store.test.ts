@@ -16,7 +16,9 @@ describe('MemoryStore', () => {
     expect(await store.claim({ key: 'k', fingerprint: 'g', owner: 'b', lockTtlMs: 100 })).toEqual({
       state: 'mismatch',
     });
-    expect(await store.complete({ key: 'k', owner: 'a', payload, retentionMs: 1000 })).toBe(true);
+    expect(
+      await store.complete({ key: 'k', owner: 'a', fingerprint: 'f', payload, retentionMs: 1000 }),
+    ).toBe(true);
     const replay = await store.claim({ key: 'k', fingerprint: 'f', owner: 'c', lockTtlMs: 100 });
     expect(replay.state === 'completed' && Buffer.from(replay.payload).toString()).toBe('done');
   });
@@ -33,7 +35,7 @@ describe('MemoryStore', () => {
     expect(
       (await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', lockTtlMs: 100 })).state,
     ).toBe('claimed');
-    await store.complete({ key: 'k', owner: 'b', payload, retentionMs: 500 });
+    await store.complete({ key: 'k', owner: 'b', fingerprint: 'f', payload, retentionMs: 500 });
     clock.advance(499);
     expect(
       (await store.claim({ key: 'k', fingerprint: 'f', owner: 'c', lockTtlMs: 100 })).state,
@@ -50,14 +52,32 @@ describe('MemoryStore', () => {
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'old', lockTtlMs: 100 });
     clock.advance(100);
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'new', lockTtlMs: 100 });
-    expect(await store.complete({ key: 'k', owner: 'old', payload, retentionMs: 1000 })).toBe(
+    expect(
+      await store.complete({
+        key: 'k',
+        owner: 'old',
+        fingerprint: 'f',
+        payload,
+        retentionMs: 1000,
+      }),
+    ).toBe(false);
+    expect(await store.extend({ key: 'k', owner: 'old', fingerprint: 'f', lockTtlMs: 100 })).toBe(
       false,
     );
-    expect(await store.extend({ key: 'k', owner: 'old', lockTtlMs: 100 })).toBe(false);
-    expect(await store.release({ key: 'k', owner: 'old' })).toBe(false);
-    expect(await store.extend({ key: 'k', owner: 'new', lockTtlMs: 100 })).toBe(true);
-    expect(await store.complete({ key: 'k', owner: 'new', payload, retentionMs: 1000 })).toBe(true);
-    expect(await store.release({ key: 'k', owner: 'new' })).toBe(false);
+    expect(await store.release({ key: 'k', owner: 'old', fingerprint: 'f' })).toBe(false);
+    expect(await store.extend({ key: 'k', owner: 'new', fingerprint: 'f', lockTtlMs: 100 })).toBe(
+      true,
+    );
+    expect(
+      await store.complete({
+        key: 'k',
+        owner: 'new',
+        fingerprint: 'f',
+        payload,
+        retentionMs: 1000,
+      }),
+    ).toBe(true);
+    expect(await store.release({ key: 'k', owner: 'new', fingerprint: 'f' })).toBe(false);
   });
 
   it('extends a lock from the current time', async () => {
@@ -65,7 +85,7 @@ describe('MemoryStore', () => {
     const store = new MemoryStore({ clock });
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 });
     clock.advance(80);
-    await store.extend({ key: 'k', owner: 'a', lockTtlMs: 100 });
+    await store.extend({ key: 'k', owner: 'a', fingerprint: 'f', lockTtlMs: 100 });
     clock.advance(80);
     expect(
       (await store.claim({ key: 'k', fingerprint: 'f', owner: 'b', lockTtlMs: 100 })).state,
@@ -75,7 +95,7 @@ describe('MemoryStore', () => {
   it('is bounded: drops the oldest completed record, and refuses when every slot is a running lock', async () => {
     const store = new MemoryStore({ maxKeys: 2, clock: new ManualClock() });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
-    await store.complete({ key: 'a', owner: 'o', payload, retentionMs: 1000 });
+    await store.complete({ key: 'a', owner: 'o', fingerprint: 'f', payload, retentionMs: 1000 });
     await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
     await store.claim({ key: 'c', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
     expect(store.size).toBe(2);

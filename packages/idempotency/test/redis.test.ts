@@ -43,20 +43,35 @@ describe('RedisStore', () => {
   it('claims, completes and replays in one round trip each (counted with MONITOR)', async () => {
     const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
     const monitor = await new Redis(inject('redisUrl')).monitor();
-    const seen: { args: string[]; source: string }[] = [];
+    const admin = new Redis(inject('redisUrl'));
+    let sent = 0;
+    let marker = '';
+    let markerSeen = () => {};
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
-      if (args.some((a) => a.includes(redis.prefix))) seen.push({ args, source });
+      if (args.includes(marker)) markerSeen();
+      else if (!source.includes('lua') && args.some((a) => a.includes(redis.prefix))) sent++;
     });
+    // Redis runs commands one at a time: once MONITOR shows a marker sent after a request, it has
+    // shown every command of that request.
+    const settle = async () => {
+      marker = `marker-${randomUUID()}`;
+      const seen = new Promise<void>((resolve) => {
+        markerSeen = resolve;
+      });
+      await admin.echo(marker);
+      await seen;
+      const count = sent;
+      sent = 0;
+      return count;
+    };
     const url = await paymentsApp(store, { n: 0 });
     const key = randomUUID();
     await post(`${url}/payments`, key, { amount: 1 });
-    await new Promise((resolve) => monitor.ping(resolve));
-    const first = seen.filter((c) => !c.source.includes('lua')).length;
-    seen.length = 0;
+    const first = await settle();
     await post(`${url}/payments`, key, { amount: 1 });
-    await new Promise((resolve) => monitor.ping(resolve));
-    const replay = seen.filter((c) => !c.source.includes('lua')).length;
+    const replay = await settle();
     monitor.disconnect();
+    admin.disconnect();
     expect(first).toBe(2);
     expect(replay).toBe(1);
   });
@@ -78,16 +93,20 @@ describe('RedisStore', () => {
       await store.complete({
         key: 'k',
         owner: 'old',
+        fingerprint: 'f',
         payload: Buffer.from('late'),
         retentionMs: 1000,
       }),
     ).toBe(false);
-    expect(await store.extend({ key: 'k', owner: 'old', lockTtlMs: 1000 })).toBe(false);
-    expect(await store.release({ key: 'k', owner: 'old' })).toBe(false);
+    expect(await store.extend({ key: 'k', owner: 'old', fingerprint: 'f', lockTtlMs: 1000 })).toBe(
+      false,
+    );
+    expect(await store.release({ key: 'k', owner: 'old', fingerprint: 'f' })).toBe(false);
     expect(
       await store.complete({
         key: 'k',
         owner: 'new',
+        fingerprint: 'f',
         payload: Buffer.from([0, 255, 1]),
         retentionMs: 1000,
       }),

@@ -19,17 +19,16 @@ import {
  */
 export function idempotency(options: IdempotencyOptions<Request>): RequestHandler {
   const core = createHttpIdempotency(options, 'express idempotency()');
-  return (req, res, next) => {
-    void (async () => {
-      if (req.body === undefined && core.options.methods.includes(req.method) && req.readable) {
-        req.body = await readBody(req);
-      }
-      const begin = await core.begin(req, nodeView(core as never, req, req.body));
-      if (begin.kind === 'pass') return next();
-      if (begin.kind === 'respond') return writeResponse(res, begin.response);
-      captureResponse(res, begin.attempt);
-      next();
-    })().catch(next);
+  const methods = new Set(core.options.methods);
+  return async (req, res, next) => {
+    if (req.body === undefined && methods.has(req.method) && req.readable) {
+      req.body = await readBody(req);
+    }
+    const begin = await core.begin(req, nodeView(core as never, req, req.body));
+    if (begin.kind === 'pass') return next();
+    if (begin.kind === 'respond') return writeResponse(res, begin.response);
+    captureResponse(res, begin.attempt);
+    next();
   };
 }
 
