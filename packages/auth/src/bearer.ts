@@ -1,4 +1,5 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { VerifyOptions } from './verifier.ts';
 
 /** Where a request's credentials may be: its `Authorization` header values and its query string. */
 export interface CredentialInput {
@@ -89,5 +90,26 @@ export function fetchCredentials(request: Request): CredentialInput {
   return {
     authorization: header === null ? NO_VALUES : [header],
     query: q === -1 ? '' : request.url.slice(q + 1),
+  };
+}
+
+/**
+ * Verify options for a `node:http` request whose `signal` is only created when read (on a cache
+ * miss, before a JWKS fetch) and aborts when the client goes away before it was answered. @internal
+ */
+export function abortOnClose(res: ServerResponse): VerifyOptions {
+  let controller: AbortController | undefined;
+  return {
+    get signal() {
+      if (controller) return controller.signal;
+      const created = new AbortController();
+      controller = created;
+      const onClose = () => {
+        if (!res.writableFinished) created.abort(new Error('the client closed the connection'));
+      };
+      if (res.destroyed) onClose();
+      else res.once('close', onClose);
+      return created.signal;
+    },
   };
 }

@@ -4,7 +4,7 @@ import { type CredentialInput, extractBearer } from './bearer.ts';
 import { AuthError, isAuthError } from './errors.ts';
 import { parseOptions } from './parse-options.ts';
 import { hasScopes } from './scopes.ts';
-import type { VerifiedToken, Verifier } from './verifier.ts';
+import type { VerifiedToken, Verifier, VerifyOptions } from './verifier.ts';
 
 /** A claim requirement: an exact value, one of several values, or a predicate on the value. */
 export type ClaimMatcher =
@@ -88,7 +88,7 @@ const DESCRIPTIONS: Record<string, string> = {
  */
 export interface Guard {
   /** Extracts, verifies and authorizes; never throws (every outcome is an answer). */
-  authenticate(input: CredentialInput, signal?: AbortSignal): Promise<AuthOutcome>;
+  authenticate(input: CredentialInput, options?: VerifyOptions): Promise<AuthOutcome>;
   /** Checks an already-authenticated request (`requireScopes`, `requireClaims`). */
   authorize(auth: VerifiedToken | undefined): AuthFailure | undefined;
 }
@@ -153,7 +153,7 @@ export function createGuard(
 
   return {
     authorize,
-    async authenticate(input, signal) {
+    async authenticate(input, verifyOptions) {
       const credentials = extractBearer(input, o.allowQueryToken);
       if (credentials.kind === 'none') return { ok: false, failure: missing };
       if (credentials.kind === 'invalid') {
@@ -162,7 +162,7 @@ export function createGuard(
       if (!verifier) return { ok: false, failure: UNAVAILABLE }; // an authorize-only guard
       let auth: VerifiedToken;
       try {
-        auth = await verifier.verify(credentials.token, { signal });
+        auth = await verifier.verify(credentials.token, verifyOptions);
       } catch (error) {
         if (isAuthError(error, 'INVALID_TOKEN')) {
           const reason = (error as { reason?: string }).reason ?? 'default';

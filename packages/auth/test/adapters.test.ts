@@ -1,4 +1,4 @@
-import { ManualClock, type TestHttpServer } from '@ballast/test-utils';
+import { ManualClock, startHttpServer, type TestHttpServer } from '@ballast/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
@@ -151,6 +151,39 @@ function behaviourSuite(name: string, start: StartApp): void {
       );
     });
 
+    it('stops waiting for keys when the client goes away', async () => {
+      let jwksRequests = 0;
+      const hanging = await startHttpServer(() => {
+        jwksRequests++; // never answers
+      });
+      const inner = verifierFor(`${hanging.url}/jwks`);
+      const codes: string[] = [];
+      const spy: Verifier = {
+        ...inner,
+        verify: (token, options) =>
+          inner.verify(token, options).catch((error: { code: string }) => {
+            codes.push(error.code);
+            throw error;
+          }),
+      };
+      const slow = await start(spy);
+      try {
+        const controller = new AbortController();
+        const pending = fetch(`${slow.url}/me`, {
+          headers: { authorization: `Bearer ${await sign()}` },
+          signal: controller.signal,
+        }).catch(() => 'aborted');
+        await waitFor(() => jwksRequests === 1);
+        controller.abort();
+        expect(await pending).toBe('aborted');
+        await waitFor(() => codes.length === 1);
+        expect(codes).toEqual(['ABORTED']);
+      } finally {
+        inner.close();
+        await Promise.all([slow.close(), hanging.close()]);
+      }
+    });
+
     it('answers 503 with Retry-After, not 401, when no keys can be fetched', async () => {
       const res = await getWithToken(`${broken.url}/me`, await sign());
       expect(res.status).toBe(503);
@@ -162,6 +195,12 @@ function behaviourSuite(name: string, start: StartApp): void {
       });
     });
   });
+}
+
+/** Waits (in real time, bounded) for something another task does. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 400 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(condition()).toBe(true);
 }
 
 for (const [name, start] of Object.entries(apps)) behaviourSuite(name, start);

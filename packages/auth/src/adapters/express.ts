@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { nodeCredentials } from '../bearer.ts';
+import { abortOnClose, nodeCredentials } from '../bearer.ts';
 import {
   type ClaimRequirement,
   claimGuard,
@@ -29,7 +29,7 @@ declare global {
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): RequestHandler {
   const guard = createGuard(verifier, options);
   return (req: Request, res: Response, next: NextFunction) => {
-    guard.authenticate(nodeCredentials(req)).then((outcome) => {
+    guard.authenticate(nodeCredentials(req), abortOnClose(res)).then((outcome) => {
       if (!outcome.ok) return writeFailure(res, outcome.failure);
       req.auth = outcome.auth;
       next();

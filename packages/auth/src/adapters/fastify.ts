@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { nodeCredentials } from '../bearer.ts';
+import { abortOnClose, nodeCredentials } from '../bearer.ts';
 import {
   type AuthFailure,
   type ClaimRequirement,
@@ -34,7 +34,7 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): AuthHook {
   const guard = createGuard(verifier, options);
   return async (request, reply) => {
-    const outcome = await guard.authenticate(nodeCredentials(request.raw));
+    const outcome = await guard.authenticate(nodeCredentials(request.raw), abortOnClose(reply.raw));
     if (!outcome.ok) return send(reply, outcome.failure);
     request.auth = outcome.auth;
     return undefined;

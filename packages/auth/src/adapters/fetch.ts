@@ -41,7 +41,7 @@ export function authenticate(
 ): (request: Request) => Promise<VerifiedToken | Response> {
   const guard = createGuard(verifier, options, 'authenticate');
   return async (request) => {
-    const outcome = await guard.authenticate(fetchCredentials(request), request.signal);
+    const outcome = await guard.authenticate(fetchCredentials(request), request);
     return outcome.ok ? outcome.auth : toResponse(outcome.failure);
   };
 }

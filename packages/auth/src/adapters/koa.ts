@@ -1,5 +1,5 @@
 import type { Context, Middleware, Next } from 'koa';
-import { nodeCredentials } from '../bearer.ts';
+import { abortOnClose, nodeCredentials } from '../bearer.ts';
 import {
   type AuthFailure,
   type ClaimRequirement,
@@ -27,7 +27,7 @@ declare module 'koa' {
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): Middleware {
   const guard = createGuard(verifier, options);
   return async (ctx: Context, next: Next) => {
-    const outcome = await guard.authenticate(nodeCredentials(ctx.req));
+    const outcome = await guard.authenticate(nodeCredentials(ctx.req), abortOnClose(ctx.res));
     if (!outcome.ok) return send(ctx, outcome.failure);
     ctx.state.auth = outcome.auth;
     await next();

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { nodeCredentials } from '../bearer.ts';
+import { abortOnClose, nodeCredentials } from '../bearer.ts';
 import {
   type ClaimRequirement,
   claimGuard,
@@ -34,7 +34,7 @@ export function requireAuth(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined> {
   const guard = createGuard(verifier, options);
   return async (req, res) => {
-    const outcome = await guard.authenticate(nodeCredentials(req));
+    const outcome = await guard.authenticate(nodeCredentials(req), abortOnClose(res));
     if (!outcome.ok) {
       writeFailure(res, outcome.failure);
       return undefined;
