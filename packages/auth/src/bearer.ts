@@ -18,8 +18,35 @@ export type Credentials =
 const NO_VALUES: string[] = [];
 const NONE: Credentials = { kind: 'none' };
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 const SCHEME = /^bearer(?: |$)/i;
+
+/**
+ * The token of a `Bearer <b64token>` header value; `undefined` for another scheme; `null` when the
+ * scheme is Bearer but the value is malformed. Checks the scheme by character codes, so the hot
+ * path runs one allocation-free regular-expression test.
+ */
+function bearerToken(header: string): string | undefined | null {
+  // "bearer" case-insensitively: OR-ing 0x20 lowercases ASCII letters.
+  if (
+    header.length < 7 ||
+    (header.charCodeAt(0) | 0x20) !== 0x62 ||
+    (header.charCodeAt(1) | 0x20) !== 0x65 ||
+    (header.charCodeAt(2) | 0x20) !== 0x61 ||
+    (header.charCodeAt(3) | 0x20) !== 0x72 ||
+    (header.charCodeAt(4) | 0x20) !== 0x65 ||
+    (header.charCodeAt(5) | 0x20) !== 0x72 ||
+    header.charCodeAt(6) !== 0x20
+  ) {
+    return SCHEME.test(header) ? null : undefined; // "Bearer" alone is malformed, "Basic x" is not ours
+  }
+  let start = 7;
+  while (header.charCodeAt(start) === 0x20) start++;
+  let end = header.length;
+  while (end > start && header.charCodeAt(end - 1) === 0x20) end--;
+  const token = start === 7 && end === header.length ? header.slice(7) : header.slice(start, end);
+  return B64TOKEN.test(token) ? token : null;
+}
 
 /**
  * Finds the bearer token of a request (RFC 6750 §2). Refuses, as `invalid_request`: two
@@ -32,13 +59,9 @@ export function extractBearer(input: CredentialInput, allowQueryToken: boolean):
   if (authorization.length > 1) {
     return { kind: 'invalid', description: 'Send exactly one Authorization header' };
   }
-  let token: string | undefined;
   const header = authorization[0];
-  if (header !== undefined && SCHEME.test(header)) {
-    const match = BEARER.exec(header);
-    if (!match) return { kind: 'invalid', description: 'Malformed Bearer credentials' };
-    token = match[1];
-  }
+  let token = header === undefined ? undefined : bearerToken(header);
+  if (token === null) return { kind: 'invalid', description: 'Malformed Bearer credentials' };
   if (query.includes('access_token')) {
     const fromQuery = new URLSearchParams(query).getAll('access_token');
     if (fromQuery.length > 0) {
@@ -53,7 +76,7 @@ export function extractBearer(input: CredentialInput, allowQueryToken: boolean):
         return { kind: 'invalid', description: 'Send the access token in exactly one place' };
       }
       token = fromQuery[0];
-      if (!token || !/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) {
+      if (!token || !B64TOKEN.test(token)) {
         return { kind: 'invalid', description: 'Malformed access_token parameter' };
       }
     }
@@ -98,18 +121,28 @@ export function fetchCredentials(request: Request): CredentialInput {
  * miss, before a JWKS fetch) and aborts when the client goes away before it was answered. @internal
  */
 export function abortOnClose(res: ServerResponse): VerifyOptions {
-  let controller: AbortController | undefined;
-  return {
-    get signal() {
-      if (controller) return controller.signal;
-      const created = new AbortController();
-      controller = created;
-      const onClose = () => {
-        if (!res.writableFinished) created.abort(new Error('the client closed the connection'));
-      };
-      if (res.destroyed) onClose();
-      else res.once('close', onClose);
-      return created.signal;
-    },
-  };
+  return new AbortOnClose(res);
+}
+
+/** A class rather than an object literal with a getter: cheaper to create on every request. */
+class AbortOnClose implements VerifyOptions {
+  readonly #res: ServerResponse;
+  #controller: AbortController | undefined;
+
+  constructor(res: ServerResponse) {
+    this.#res = res;
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    const controller = new AbortController();
+    this.#controller = controller;
+    const res = this.#res;
+    const onClose = () => {
+      if (!res.writableFinished) controller.abort(new Error('the client closed the connection'));
+    };
+    if (res.destroyed) onClose();
+    else res.once('close', onClose);
+    return controller.signal;
+  }
 }

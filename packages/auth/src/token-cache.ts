@@ -1,11 +1,19 @@
+/** A cached value and whether it was read since it last reached the eldest end. */
+interface Slot<V> {
+  readonly value: V;
+  visited: boolean;
+}
+
 /**
- * A bounded least-recently-used map from a token string to what verifying it produced. A `Map`
- * keeps insertion order, so re-inserting on a hit moves an entry to the young end and the first
- * key is always the eldest. @internal
+ * A bounded map from a token string to what verifying it produced, evicting with "second
+ * chance" (CLOCK): a hit only sets a flag, so the hot path never reorders the map; when full, the
+ * eldest entries that were read get moved to the young end with the flag cleared, and the first
+ * one that was not read is evicted. A `Map` keeps insertion order, so its first key is the eldest.
+ * @internal
  */
 export class TokenCache<V> {
   readonly #max: number;
-  readonly #map = new Map<string, V>();
+  readonly #map = new Map<string, Slot<V>>();
 
   constructor(maxEntries: number) {
     this.#max = maxEntries;
@@ -16,22 +24,17 @@ export class TokenCache<V> {
   }
 
   get(token: string): V | undefined {
-    const value = this.#map.get(token);
-    if (value !== undefined) {
-      this.#map.delete(token);
-      this.#map.set(token, value);
-    }
-    return value;
+    const slot = this.#map.get(token);
+    if (slot === undefined) return undefined;
+    slot.visited = true;
+    return slot.value;
   }
 
   set(token: string, value: V): void {
     if (this.#max === 0) return;
     this.#map.delete(token);
-    if (this.#map.size >= this.#max) {
-      const eldest = this.#map.keys().next();
-      if (!eldest.done) this.#map.delete(eldest.value);
-    }
-    this.#map.set(token, value);
+    while (this.#map.size >= this.#max) this.#evictOne();
+    this.#map.set(token, { value, visited: false });
   }
 
   delete(token: string): void {
@@ -40,6 +43,15 @@ export class TokenCache<V> {
 
   clear(): void {
     this.#map.clear();
+  }
+
+  #evictOne(): void {
+    for (const [token, slot] of this.#map) {
+      this.#map.delete(token);
+      if (!slot.visited) return;
+      slot.visited = false;
+      this.#map.set(token, slot); // second chance: to the young end
+    }
   }
 }
 

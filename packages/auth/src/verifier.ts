@@ -136,12 +136,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     span?: Span,
   ): void {
     telemetry.verifications.add(1, attributes);
-    for (const target of [trace.getActiveSpan(), span]) {
-      if (!target) continue;
-      target.setAttributes(attributes);
-      if (header?.alg) target.setAttribute(ATTR.alg, header.alg);
-      if (typeof header?.kid === 'string') target.setAttribute(ATTR.kid, header.kid.slice(0, 128));
-    }
+    const active = trace.getActiveSpan();
+    if (active) describe(active, attributes, header);
+    if (span) describe(span, attributes, header);
   }
 
   function refuse(error: AuthError, span?: Span): never {
@@ -231,6 +228,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
       this.close();
     },
   };
+}
+
+function describe(
+  span: Span,
+  attributes: Record<string, string>,
+  header?: JWTHeaderParameters,
+): void {
+  span.setAttributes(attributes);
+  if (header?.alg) span.setAttribute(ATTR.alg, header.alg);
+  if (typeof header?.kid === 'string') span.setAttribute(ATTR.kid, header.kid.slice(0, 128));
 }
 
 function buildResult(payload: JWTPayload, header: JWTHeaderParameters): VerifiedToken {

@@ -5,14 +5,27 @@ import { createGuard } from '../src/resource-server.ts';
 import { Doorkeeper, TokenCache } from '../src/token-cache.ts';
 
 describe('TokenCache', () => {
-  it('evicts the least recently used entry at maxEntries', () => {
+  it('evicts an entry not read since it became the eldest (second chance)', () => {
     const cache = new TokenCache<number>(2);
     cache.set('a', 1);
     cache.set('b', 2);
-    expect(cache.get('a')).toBe(1); // a is now the youngest
+    expect(cache.get('a')).toBe(1); // a gets a second chance
     cache.set('c', 3);
     expect(cache.get('b')).toBeUndefined();
     expect([cache.get('a'), cache.get('c'), cache.size]).toEqual([1, 3, 2]);
+  });
+
+  it('evicts the eldest when every entry was read', () => {
+    const cache = new TokenCache<number>(3);
+    for (const k of ['a', 'b', 'c']) cache.set(k, 0);
+    for (const k of ['a', 'b', 'c']) cache.get(k);
+    cache.set('d', 0);
+    expect(['a', 'b', 'c', 'd'].map((k) => cache.get(k) !== undefined)).toEqual([
+      false,
+      true,
+      true,
+      true,
+    ]);
   });
 
   it('keeps nothing when maxEntries is 0', () => {
