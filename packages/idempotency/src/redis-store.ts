@@ -10,8 +10,9 @@ import type {
   LockInput,
 } from './store.ts';
 
-// One string value per idempotency key: a state byte (L locked, C completed), the fingerprint
-// length (one byte) and the fingerprint, then the owner (L) or the stored payload (C).
+// One string value per idempotency key: a state character (L locked, C completed), the
+// fingerprint, a newline, then the owner (L) or the stored payload bytes (C). Fingerprints are
+// the engine's base64url digests, so they never contain a newline.
 //
 // claim    = SET key <lock> PX ttl NX GET: one native command, atomic, and when the key exists it
 //            answers the record itself (the fingerprint to check and the payload to replay).
@@ -25,31 +26,31 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
 const RELEASE = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])`;
 
-const LOCKED = 0x4c; // 'L'
 const COMPLETED = 0x43; // 'C'
+const NEWLINE = 0x0a;
 
 interface ScriptedClient {
   setBuffer(
     key: string,
-    value: Buffer,
+    value: string,
     px: 'PX',
     ttl: number,
     nx: 'NX',
     get: 'GET',
   ): Promise<Buffer | null>;
-  ballastIdemExtend(key: string, lock: Buffer, ttl: number): Promise<number>;
-  ballastIdemComplete(key: string, lock: Buffer, record: Buffer, ttl: number): Promise<number>;
-  ballastIdemRelease(key: string, lock: Buffer): Promise<number>;
+  ballastIdemExtend(key: string, lock: string, ttl: number): Promise<number>;
+  ballastIdemComplete(key: string, lock: string, record: Buffer, ttl: number): Promise<number>;
+  ballastIdemRelease(key: string, lock: string): Promise<number>;
 }
 
-function record(state: number, fingerprint: string, rest: string | Uint8Array): Buffer {
-  const fp = Buffer.from(fingerprint, 'latin1');
-  const tail = typeof rest === 'string' ? Buffer.from(rest, 'latin1') : rest;
-  const out = Buffer.allocUnsafe(2 + fp.length + tail.byteLength);
-  out[0] = state;
-  out[1] = fp.length;
-  fp.copy(out, 2);
-  out.set(tail, 2 + fp.length);
+const lockValue = (fingerprint: string, owner: string) => `L${fingerprint}\n${owner}`;
+
+function completedValue(fingerprint: string, payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(2 + fingerprint.length + payload.byteLength);
+  out[0] = COMPLETED;
+  out.write(fingerprint, 1, 'latin1');
+  out[1 + fingerprint.length] = NEWLINE;
+  out.set(payload, 2 + fingerprint.length);
   return out;
 }
 
@@ -117,21 +118,27 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
-    const lock = record(LOCKED, fingerprint, owner);
     const found = await this.#run(
       'claim',
-      this.#commands.setBuffer(this.#key(key), lock, 'PX', lockTtlMs, 'NX', 'GET'),
+      this.#commands.setBuffer(
+        this.#key(key),
+        lockValue(fingerprint, owner),
+        'PX',
+        lockTtlMs,
+        'NX',
+        'GET',
+      ),
       signal,
     );
     if (found === null) return { state: 'claimed' };
-    const length = found[1]!;
-    if (found.toString('latin1', 2, 2 + length) !== fingerprint) return { state: 'mismatch' };
-    if (found[0] === COMPLETED) return { state: 'completed', payload: found.subarray(2 + length) };
+    const end = found.indexOf(NEWLINE);
+    if (found.toString('latin1', 1, end) !== fingerprint) return { state: 'mismatch' };
+    if (found[0] === COMPLETED) return { state: 'completed', payload: found.subarray(end + 1) };
     return { state: 'locked' };
   }
 
   async extend({ key, owner, fingerprint, lockTtlMs, signal }: LockInput): Promise<boolean> {
-    const lock = record(LOCKED, fingerprint, owner);
+    const lock = lockValue(fingerprint, owner);
     const p = this.#commands.ballastIdemExtend(this.#key(key), lock, lockTtlMs ?? this.#timeoutMs);
     return (await this.#run('extend', p, signal)) === 1;
   }
@@ -144,14 +151,18 @@ export class RedisStore implements IdempotencyStore {
     retentionMs,
     signal,
   }: CompleteInput): Promise<boolean> {
-    const lock = record(LOCKED, fingerprint, owner);
-    const done = record(COMPLETED, fingerprint, payload);
-    const p = this.#commands.ballastIdemComplete(this.#key(key), lock, done, retentionMs);
+    const done = completedValue(fingerprint, payload);
+    const p = this.#commands.ballastIdemComplete(
+      this.#key(key),
+      lockValue(fingerprint, owner),
+      done,
+      retentionMs,
+    );
     return (await this.#run('complete', p, signal)) === 1;
   }
 
   async release({ key, owner, fingerprint, signal }: LockInput): Promise<boolean> {
-    const lock = record(LOCKED, fingerprint, owner);
+    const lock = lockValue(fingerprint, owner);
     return (
       (await this.#run(
         'release',
