@@ -35,17 +35,26 @@ const registrySchema = z
  * Per-key circuit breakers (per host, per tenant, per route) built from one options object.
  * Bounded: at most `maxBreakers`, least recently used dropped first; a breaker not fetched for
  * `idleMs` is dropped too. Eviction happens inside `get()` — the registry starts no timer.
- * A dropped breaker is closed; the next `get()` of its key builds a fresh (CLOSED) one.
+ * Recency is tracked to within `min(idleMs / 16, 1 s)`: a key fetched again sooner keeps its
+ * place, and an idle breaker is dropped between `idleMs` and `idleMs` + that much after its
+ * last use. A dropped breaker is closed; the next `get()` of its key builds a fresh (CLOSED) one.
  */
 export class BreakerRegistry implements AsyncDisposable {
   readonly #options: ResolvedBreakerOptions;
   readonly #max: number;
   readonly #idleMs: number;
+  /**
+   * A key's place in the recency order is refreshed at most this often (`min(idleMs / 16, 1 s)`):
+   * moving a Map entry on every `get()` costs far more than the breaker call itself.
+   */
+  readonly #refreshMs: number;
   /** Insertion order is recency order: `get()` moves a key to the end. */
   readonly #entries = new Map<string, CircuitBreaker>();
   /** Clock time at creation: last-use times are stored relative to it (small integers). */
   readonly #origin: number;
   #closed = false;
+  /** When the least recently used breaker can first be idle: no sweep is needed before. */
+  #sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(options?: BreakerRegistryOptions) {
     const o = parseOptions(registrySchema, options, 'createBreakerRegistry()');
@@ -67,6 +76,7 @@ export class BreakerRegistry implements AsyncDisposable {
     );
     this.#max = o.maxBreakers ?? 1000;
     this.#idleMs = o.idleMs ?? 600_000;
+    this.#refreshMs = Math.min(this.#idleMs / 16, 1_000);
     this.#origin = this.#options.clock.now();
   }
 
@@ -93,15 +103,19 @@ export class BreakerRegistry implements AsyncDisposable {
     const entries = this.#entries;
     let breaker = entries.get(key);
     if (breaker !== undefined) {
-      entries.delete(key);
-      entries.set(key, breaker);
+      if (now - touchBreaker(breaker) >= this.#refreshMs) {
+        entries.delete(key);
+        entries.set(key, breaker);
+        touchBreaker(breaker, now);
+      }
     } else {
       if (entries.size >= this.#max) this.#evictOldest();
       breaker = new CircuitBreaker(this.#options as BreakerOptions, key);
       entries.set(key, breaker);
+      touchBreaker(breaker, now);
+      if (this.#sweepAt === Number.POSITIVE_INFINITY) this.#sweepAt = now + this.#idleFor;
     }
-    touchBreaker(breaker, now);
-    this.#evictIdle(now);
+    if (now >= this.#sweepAt) this.#evictIdle(now);
     return breaker;
   }
 
@@ -124,14 +138,30 @@ export class BreakerRegistry implements AsyncDisposable {
     return this.#entries.keys();
   }
 
-  /** Drops the least recently used breakers idle for `idleMs` or more. */
+  /**
+   * Drops the least recently used breakers idle for `idleMs` or more (called only once the
+   * oldest one may be idle, so a `get()` usually skips it).
+   */
+  /**
+   * How long after its recorded time a breaker is surely idle for `idleMs`: a breaker's time is
+   * refreshed at most every `#refreshMs`, so its last use may be up to that much later.
+   */
+  get #idleFor(): number {
+    return this.#idleMs + this.#refreshMs;
+  }
+
   #evictIdle(now: number): void {
-    const limit = now - this.#idleMs;
+    const limit = now - this.#idleFor;
     for (const [key, breaker] of this.#entries) {
-      if (touchBreaker(breaker) > limit) return;
+      const usedAt = touchBreaker(breaker);
+      if (usedAt > limit) {
+        this.#sweepAt = usedAt + this.#idleFor; // the oldest left: nothing is idle before then
+        return;
+      }
       this.#entries.delete(key);
       breaker.close();
     }
+    this.#sweepAt = Number.POSITIVE_INFINITY;
   }
 
   #evictOldest(): void {

@@ -23,10 +23,13 @@ describe('createBreakerRegistry()', () => {
   });
 
   it('keeps at most maxBreakers, dropping the least recently used', () => {
-    const breakers = createBreakerRegistry({ maxBreakers: 3 });
+    const clock = new ManualClock();
+    // idleMs 16 s: recency is refreshed when a key is fetched again ≥ 1 s after its last refresh
+    const breakers = createBreakerRegistry({ maxBreakers: 3, idleMs: 16_000, breaker: { clock } });
     const first = breakers.get('1');
     breakers.get('2');
     breakers.get('3');
+    clock.advance(1_000);
     breakers.get('1'); // 1 is now the most recent
     breakers.get('4'); // evicts 2
     expect([...breakers.keys()]).toEqual(['3', '1', '4']);
@@ -35,18 +38,54 @@ describe('createBreakerRegistry()', () => {
     expect(breakers.size).toBe(3);
   });
 
+  it('does not reorder a key fetched again within the refresh interval', () => {
+    const clock = new ManualClock();
+    const breakers = createBreakerRegistry({ idleMs: 16_000, breaker: { clock } });
+    breakers.get('a');
+    breakers.get('b');
+    clock.advance(999);
+    breakers.get('a'); // within 1 s: keeps its place (no Map churn on a hot key)
+    expect([...breakers.keys()]).toEqual(['a', 'b']);
+    clock.advance(1);
+    breakers.get('a');
+    expect([...breakers.keys()]).toEqual(['b', 'a']);
+  });
+
   it('drops breakers idle for idleMs, lazily, without timers', () => {
     const clock = new ManualClock(5_000);
     const breakers = createBreakerRegistry({ idleMs: 1_000, breaker: { clock } });
     const old = breakers.get('old');
     clock.advance(600);
     breakers.get('recent');
-    clock.advance(500); // old idle for 1100 ms, recent for 500
+    clock.advance(500); // old idle for 1100 ms (≥ idleMs + idleMs/16), recent for 500
     expect(breakers.size).toBe(2); // nothing happens until the registry is used
     breakers.get('another');
     expect([...breakers.keys()]).toEqual(['recent', 'another']);
     expect(breakers.get('old')).not.toBe(old); // a fresh breaker
     expect(clock.pending).toBe(0);
+  });
+
+  it('evicts a breaker once surely idle for idleMs, however the order changed', () => {
+    const clock = new ManualClock(0);
+    // idleMs 1600: refresh interval 100 ms, so a breaker goes 1700 ms after its recorded use
+    const breakers = createBreakerRegistry({ idleMs: 1_600, breaker: { clock } });
+    breakers.get('a');
+    clock.advance(500);
+    breakers.get('b');
+    clock.advance(400);
+    breakers.get('a'); // t=900: a is recent again, b (t=500) is now the oldest
+    clock.advance(100);
+    breakers.get('c'); // t=1000
+    expect([...breakers.keys()]).toEqual(['b', 'a', 'c']);
+    clock.advance(1_199);
+    breakers.get('c'); // t=2199: b idle 1699 ms
+    expect(breakers.peek('b')).toBeDefined();
+    clock.advance(1);
+    breakers.get('c'); // t=2200: b idle 1700 ms
+    expect([...breakers.keys()]).toEqual(['a', 'c']);
+    clock.advance(400);
+    breakers.get('c'); // t=2600: a (t=900) idle 1700 ms
+    expect([...breakers.keys()]).toEqual(['c']);
   });
 
   it('peek() neither creates nor refreshes; delete() drops a key', () => {

@@ -1,12 +1,16 @@
 import { getEventListeners } from 'node:events';
 import { ManualClock } from '@ballast/test-utils';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  type AttemptContext,
+  type BreakerMetrics,
   BreakerOpenError,
   type BreakerOptions,
+  type BreakerStateName,
   type CircuitBreaker,
   circuitBreaker,
   isBreakerError,
+  type Policy,
   type StateChangeEvent,
 } from '../src/index.ts';
 
@@ -860,5 +864,22 @@ describe('work per call', () => {
     big.transitionTo('METRICS_ONLY');
     await run(big, fail, 2_000);
     expect(big.metrics()).toMatchObject({ calls: 2_000, failedCalls: 2_000 });
+  });
+});
+
+describe('public types', () => {
+  it('infers the result type, hands the work an AttemptContext and is a Policy', () => {
+    const breaker = circuitBreaker();
+    expectTypeOf(breaker.execute(async () => 1)).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(breaker.execute(() => 'sync')).toEqualTypeOf<Promise<string>>();
+    expectTypeOf(breaker.execute<number>)
+      .parameter(0)
+      .parameter(0)
+      .toEqualTypeOf<AttemptContext>();
+    expectTypeOf(breaker).toMatchTypeOf<Policy>();
+    expectTypeOf(breaker.state).toEqualTypeOf<BreakerStateName>();
+    expectTypeOf(breaker.metrics()).toEqualTypeOf<BreakerMetrics>();
+    // @ts-expect-error: a threshold is a fraction, not a string
+    expect(() => circuitBreaker({ failureRateThreshold: '0.5' })).toThrowError();
   });
 });
