@@ -97,6 +97,7 @@ export class RedisStore implements IdempotencyStore {
   readonly #owned: boolean;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  #corked = false;
 
   constructor(options: RedisStoreOptions) {
     const parsed = parseOptions(redisStoreOptions, options, 'RedisStore');
@@ -118,6 +119,7 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
+    this.#cork();
     const found = await this.#run(
       'claim',
       this.#commands.setBuffer(
@@ -138,6 +140,7 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async extend({ key, owner, fingerprint, lockTtlMs, signal }: LockInput): Promise<boolean> {
+    this.#cork();
     const lock = lockValue(fingerprint, owner);
     const p = this.#commands.ballastIdemExtend(this.#key(key), lock, lockTtlMs ?? this.#timeoutMs);
     return (await this.#run('extend', p, signal)) === 1;
@@ -151,6 +154,7 @@ export class RedisStore implements IdempotencyStore {
     retentionMs,
     signal,
   }: CompleteInput): Promise<boolean> {
+    this.#cork();
     const done = completedValue(fingerprint, payload);
     const p = this.#commands.ballastIdemComplete(
       this.#key(key),
@@ -162,6 +166,7 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async release({ key, owner, fingerprint, signal }: LockInput): Promise<boolean> {
+    this.#cork();
     const lock = lockValue(fingerprint, owner);
     return (
       (await this.#run(
@@ -179,6 +184,24 @@ export class RedisStore implements IdempotencyStore {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * Batches the commands of one event-loop turn into one socket write (what node-redis does):
+   * under concurrency this saves a syscall per command. Only for a single-node client that is
+   * ready; a Cluster writes as usual.
+   */
+  #cork(): void {
+    if (this.#corked) return;
+    const client = this.#client as Redis & { stream?: { cork?: () => void; uncork?: () => void } };
+    const stream = client.stream;
+    if (client.status !== 'ready' || typeof stream?.cork !== 'function') return;
+    this.#corked = true;
+    stream.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      stream.uncork?.();
+    });
   }
 
   #key(key: string): string {
