@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { type Span, SpanStatusCode } from '@opentelemetry/api';
 import { type CryptoKey, decodeJwt, importJWK, type JWK, type KeyObject, SignJWT } from 'jose';
 import { z } from 'zod';
-import { CLIENT_ATTR, clientInstruments } from './client-telemetry.ts';
 import { type Clock, schedule, systemClock } from './clock.ts';
 import { isTrustedUrl, metadataUrls } from './discovery.ts';
 import { AuthError, DiscoveryError, TokenRequestError } from './errors.ts';
@@ -13,6 +12,7 @@ import {
   type FetchLike,
 } from './http-exchange.ts';
 import { parseOptions } from './parse-options.ts';
+import { ATTR, clientInstruments } from './telemetry.ts';
 import type { GetTokenOptions, TokenSource } from './token-source.ts';
 
 /** Signing key and algorithm for `private_key_jwt` client authentication (RFC 7523). */
@@ -235,11 +235,11 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     if (signal?.aborted) throw aborted('getToken was aborted', signal.reason);
     const now = opts.clock.now();
     if (cached && now < cached.refreshAt) {
-      instruments.tokenCache.add(1, { [CLIENT_ATTR.cache]: 'hit' });
+      instruments.tokenCache.add(1, { [ATTR.cache]: 'hit' });
       return cached.token;
     }
     if (cached && now < cached.expiresAt) {
-      instruments.tokenCache.add(1, { [CLIENT_ATTR.cache]: 'refresh_ahead' });
+      instruments.tokenCache.add(1, { [ATTR.cache]: 'refresh_ahead' });
       const current = cached;
       startFlight(true).promise.catch(() => {
         // Keep the still-valid token; try again after half of its remaining life.
@@ -250,7 +250,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
       });
       return current.token;
     }
-    instruments.tokenCache.add(1, { [CLIENT_ATTR.cache]: 'miss' });
+    instruments.tokenCache.add(1, { [ATTR.cache]: 'miss' });
     return (await waitFor(startFlight(false), signal)).token;
   }
 
@@ -307,7 +307,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
     const started = opts.clock.now();
     return instruments.tracer.startActiveSpan(
       'ballast.auth.client_credentials',
-      { attributes: { [CLIENT_ATTR.clientId]: opts.clientId } },
+      { attributes: { [ATTR.clientId]: opts.clientId } },
       async (span: Span) => {
         let attempt = 0;
         try {
@@ -315,8 +315,8 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
             attempt++;
             try {
               const token = await requestOnce(signal);
-              span.setAttribute(CLIENT_ATTR.attempts, attempt);
-              span.setAttribute(CLIENT_ATTR.outcome, 'success');
+              span.setAttribute(ATTR.attempts, attempt);
+              span.setAttribute(ATTR.outcome, 'success');
               record('success', started);
               return token;
             } catch (error) {
@@ -325,7 +325,7 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
               if (!transient || attempt >= opts.retry.attempts) throw withAttempts(error, attempt);
               const delayMs = backoff(attempt);
               span.addEvent('retry', {
-                [CLIENT_ATTR.attempts]: attempt,
+                [ATTR.attempts]: attempt,
                 'ballast.auth.retry.delay_ms': delayMs,
                 'ballast.auth.retry.reason': (error as Error).message,
               });
@@ -333,10 +333,10 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
             }
           }
         } catch (error) {
-          span.setAttribute(CLIENT_ATTR.attempts, attempt);
-          span.setAttribute(CLIENT_ATTR.outcome, 'failure');
+          span.setAttribute(ATTR.attempts, attempt);
+          span.setAttribute(ATTR.outcome, 'failure');
           const oauthError = error instanceof TokenRequestError ? error.error : undefined;
-          if (oauthError) span.setAttribute(CLIENT_ATTR.oauthError, oauthError);
+          if (oauthError) span.setAttribute(ATTR.oauthError, oauthError);
           if (error instanceof TokenRequestError && error.status !== undefined) {
             span.setAttribute('http.response.status_code', error.status);
           }
@@ -352,9 +352,9 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
 
   function record(outcome: 'success' | 'failure', started: number, oauthError?: string): void {
     const attributes = {
-      [CLIENT_ATTR.outcome]: outcome,
-      [CLIENT_ATTR.clientId]: opts.clientId,
-      ...(oauthError ? { [CLIENT_ATTR.oauthError]: oauthError } : {}),
+      [ATTR.outcome]: outcome,
+      [ATTR.clientId]: opts.clientId,
+      ...(oauthError ? { [ATTR.oauthError]: oauthError } : {}),
     };
     instruments.tokenFetches.add(1, attributes);
     instruments.tokenFetchDuration.record(Math.max(0, opts.clock.now() - started), attributes);

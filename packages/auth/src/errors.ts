@@ -3,9 +3,7 @@ const BRAND = Symbol.for('@ballast/auth.error');
 /** Stable codes of every error this package throws. */
 export type AuthErrorCode =
   | 'INVALID_OPTIONS'
-  | 'INVALID_REQUEST'
   | 'INVALID_TOKEN'
-  | 'INSUFFICIENT_SCOPE'
   | 'JWKS_UNAVAILABLE'
   | 'DISCOVERY_FAILED'
   | 'TOKEN_REQUEST_FAILED'

@@ -2,8 +2,8 @@
 
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import { recordBearerRetry } from './client-telemetry.ts';
 import { parseOptions } from './parse-options.ts';
+import { recordBearerRetry } from './telemetry.ts';
 import type { TokenSource } from './token-source.ts';
 
 export type { GetTokenOptions, TokenSource } from './token-source.ts';
