@@ -50,6 +50,13 @@ export interface BreakerOptions {
   ignoreError?: (error: unknown) => boolean;
   /** Results that count as failures although the work did not throw (e.g. a 503 response). Default: none. */
   isFailureResult?: (result: unknown) => boolean;
+  /**
+   * Count a call that failed because the caller gave up like any other error. Default `false`:
+   * a call whose error is an `ABORTED` error, or whose `signal` (the caller's, or an outer
+   * policy's such as a `timeout` in front of the breaker) is aborted when it fails, is ignored —
+   * neither success nor failure. A `timeout` placed inside the breaker still counts.
+   */
+  recordAborts?: boolean;
   /** Time source, `{ now(): number }` in milliseconds. Default: `Date.now`. */
   clock?: BreakerClock;
 }
@@ -81,6 +88,7 @@ export interface ResolvedBreakerOptions {
   readonly recordError: ((error: unknown) => boolean) | undefined;
   readonly ignoreError: ((error: unknown) => boolean) | undefined;
   readonly isFailureResult: ((result: unknown) => boolean) | undefined;
+  readonly recordAborts: boolean;
   readonly clock: BreakerClock;
 }
 
@@ -112,6 +120,7 @@ export const breakerOptionsSchema = z
     recordError: predicate.optional(),
     ignoreError: predicate.optional(),
     isFailureResult: predicate.optional(),
+    recordAborts: z.boolean().optional(),
     clock: z
       .custom<BreakerClock>(
         (value) =>
@@ -208,6 +217,7 @@ export function resolveBreakerOptions(
     recordError: o.recordError,
     ignoreError: o.ignoreError,
     isFailureResult: o.isFailureResult,
+    recordAborts: o.recordAborts ?? false,
     clock: o.clock ?? systemClock,
   });
   resolvedSet.add(resolved);

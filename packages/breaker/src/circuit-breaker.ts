@@ -22,6 +22,7 @@ import {
   BreakerOpenError,
   type BreakerStateName,
   InvalidOptionsError,
+  isBreakerError,
 } from './errors.ts';
 import type { Listener, Subscription } from './events.ts';
 import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
@@ -75,10 +76,13 @@ export interface BreakerMetrics {
 /** Calls after which a breaker caches its completion handlers (see `execute`). */
 const HOT = 16;
 
-/** The functions that book a call's outcome, for one epoch. */
+/**
+ * The handlers that book a call's outcome, for one epoch: `ok` returns the result and `fail`
+ * rethrows the error, so the promise they derive settles like the work's.
+ */
 interface Observers {
-  readonly ok: (result: unknown) => void;
-  readonly fail: (error: unknown) => void;
+  readonly ok: (result: unknown) => unknown;
+  readonly fail: (error: unknown) => never;
 }
 
 /** Reads (and with `now`, sets) a breaker's last-use time; for the registry's idle eviction. */
@@ -230,32 +234,43 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     try {
       pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
     } catch (error) {
-      this.#settleError(error, -1, epoch);
+      this.#settleError(error, -1, epoch, options);
       return Promise.reject(error);
     }
     const promise = pending instanceof Promise ? (pending as Promise<T>) : Promise.resolve(pending);
-    // No async frame and no extra promise hop for the caller: the breaker observes the work's own
-    // promise (its reaction runs first, so the outcome is booked before the caller resumes) and
-    // hands that promise back. A hot breaker reuses one observer pair per epoch; a cold one makes
-    // a pair per call and keeps nothing, so idle breakers stay small.
+    // No async frame: one `then` on the work's promise books the outcome and settles the promise
+    // the caller gets like the work's (so a rejection nobody handles still surfaces as Node's
+    // unhandled rejection). A hot breaker reuses one handler pair per epoch; a cold one makes a
+    // pair per call and keeps nothing, so idle breakers stay small. Only a call that carries a
+    // signal needs its own rejection handler, to see whether that signal aborted.
     let observers = this.#hot;
     if (typeof observers === 'number') {
-      const fresh = this.#observers(epoch, -1);
+      const fresh = this.#observers(epoch);
       this.#hot = observers < HOT ? observers + 1 : fresh;
       observers = fresh;
     }
-    promise.then(observers.ok, observers.fail);
-    return promise;
+    return promise.then(
+      observers.ok,
+      options === undefined
+        ? observers.fail
+        : (error: unknown) => {
+            this.#settleError(error, -1, epoch, options);
+            throw error;
+          },
+    ) as Promise<T>;
   }
 
-  /**
-   * The pair that books a call's outcome. It never throws back into the promise chain it is
-   * attached to (the caller holds the work's promise and sees the outcome itself).
-   */
-  #observers(epoch: number, start: number): Observers {
+  /** The pair that books the outcome of a call without options (see {@link Observers}). */
+  #observers(epoch: number): Observers {
     return {
-      ok: (result: unknown) => this.#settleResult(result, start, epoch),
-      fail: (error: unknown) => this.#settleError(error, start, epoch),
+      ok: (result: unknown) => {
+        this.#settleResult(result, -1, epoch);
+        return result;
+      },
+      fail: (error: unknown) => {
+        this.#settleError(error, -1, epoch, undefined);
+        throw error;
+      },
     };
   }
 
@@ -272,7 +287,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
     } catch (error) {
       try {
-        this.#settleError(error, start, epoch);
+        this.#settleError(error, start, epoch, options);
       } catch (predicateError) {
         return Promise.reject(predicateError);
       }
@@ -284,7 +299,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
         return result;
       },
       (error: unknown) => {
-        this.#settleError(error, start, epoch);
+        this.#settleError(error, start, epoch, options);
         throw error;
       },
     );
@@ -339,9 +354,25 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     return error;
   }
 
-  #settleError(error: unknown, start: number, epoch: number): void {
+  /**
+   * Books a call that failed with `error`. The caller giving up (an `ABORTED` error, or the call's
+   * signal aborted by the caller or an outer policy) says nothing about the dependency: such a
+   * call is ignored unless `recordAborts` is set. Read only here, on the error path.
+   */
+  #settleError(
+    error: unknown,
+    start: number,
+    epoch: number,
+    options: ExecuteOptions | undefined,
+  ): void {
     const o = this.#o;
-    if (o.ignoreError?.(error)) {
+    if (
+      !o.recordAborts &&
+      (isBreakerError(error, 'ABORTED') ||
+        (options !== undefined && sourceOf(options)?.aborted === true))
+    ) {
+      this.#settle(IGNORED, start, epoch, error, undefined, false);
+    } else if (o.ignoreError?.(error)) {
       this.#settle(IGNORED, start, epoch, error, undefined, false);
     } else if (o.recordError === undefined || o.recordError(error)) {
       this.#settle(FAILURE, start, epoch, error, undefined, false);
@@ -675,7 +706,10 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     return this.#listeners().failure.add(listener);
   }
 
-  /** Subscribes to calls whose error `ignoreError` excluded. */
+  /**
+   * Subscribes to ignored calls: errors `ignoreError` excluded, and calls the caller aborted
+   * (unless `recordAborts` is set).
+   */
   onIgnored(listener: Listener<IgnoredEvent>): Subscription {
     return this.#listeners().ignored.add(listener);
   }

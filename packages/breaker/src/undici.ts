@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { BreakerOptions } from './breaker-options.ts';
 import { BreakerRegistry } from './breaker-registry.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { AbortedError, isBreakerError, RetryBudgetExhaustedError, TimeoutError } from './errors.ts';
+import { AbortedError, RetryBudgetExhaustedError, TimeoutError } from './errors.ts';
 import type { Policy } from './policy.ts';
 import { type RetryOptions, RetryPolicy } from './retry.ts';
 import { clockSchema, fnSchema, nestedOptions, parseOptions } from './validate.ts';
@@ -95,7 +95,8 @@ interface Settings {
 
 /**
  * An undici interceptor that runs every request through its origin's circuit breaker: failure
- * statuses (default 5xx), connection errors and timeouts count as failures; an open breaker
+ * statuses (default 5xx), connection errors and timeouts count as failures, a caller's abort
+ * does not (see the breaker's `recordAborts`); an open breaker
  * answers at once with `BreakerOpenError` without touching the network; idempotent requests
  * may be retried (honouring `Retry-After`); each attempt may have a timeout.
  *
@@ -114,11 +115,7 @@ export function breakerInterceptor(
   const factory = 'breakerInterceptor()';
   const breakers =
     options.breakers ??
-    nestedOptions(
-      factory,
-      'breaker',
-      () => new BreakerRegistry({ breaker: withAbortsIgnored(options.breaker) }),
-    );
+    nestedOptions(factory, 'breaker', () => new BreakerRegistry({ breaker: options.breaker }));
   const retryOptions = options.retry;
   const settings: Settings = {
     retry:
@@ -357,6 +354,7 @@ class InterceptedRequest implements DispatchHandler {
     // Waiting: the attempt failed before any response (connection error, timeout, abort).
     const cause = this.#timedOut ?? error;
     if (this.#proxy.aborted) {
+      // The caller gave up: the breaker ignores an ABORTED error (unless `recordAborts` is set).
       this.#attemptFailed(new AbortedError(this.#proxy.reason));
       this.#fail(this.#proxy.reason ?? error);
       return;
@@ -434,19 +432,6 @@ class InterceptedRequest implements DispatchHandler {
       error instanceof Error ? error : new AbortedError(error),
     );
   }
-}
-
-/** A caller that gives up says nothing about the origin's health: its abort is not a failure. */
-function withAbortsIgnored(
-  options: Omit<BreakerOptions, 'name'> | undefined,
-): Omit<BreakerOptions, 'name'> | undefined {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) return options;
-  const ignore = options?.ignoreError;
-  if (ignore !== undefined && typeof ignore !== 'function') return options; // reported by validation
-  return {
-    ...options,
-    ignoreError: (error) => isBreakerError(error, 'ABORTED') || (ignore?.(error) ?? false),
-  };
 }
 
 function isReplayable(body: DispatchOptions['body']): boolean {

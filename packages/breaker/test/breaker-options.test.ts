@@ -108,6 +108,7 @@ describe('circuitBreaker() options', () => {
     ['recordError not a function', { recordError: true }, 'recordError', /function/],
     ['ignoreError not a function', { ignoreError: 'ECONNRESET' }, 'ignoreError', /function/],
     ['isFailureResult not a function', { isFailureResult: 503 }, 'isFailureResult', /function/],
+    ['recordAborts not a boolean', { recordAborts: 'yes' }, 'recordAborts', /boolean/],
     ['clock without now', { clock: {} }, 'clock', /now\(\)/],
     ['empty name', { name: '' }, 'name', /empty/],
   ];

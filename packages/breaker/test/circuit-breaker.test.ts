@@ -2,6 +2,7 @@ import { getEventListeners } from 'node:events';
 import { ManualClock } from '@ballast/test-utils';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  AbortedError,
   type AttemptContext,
   type BreakerMetrics,
   BreakerOpenError,
@@ -831,6 +832,183 @@ describe('abort signals and attempt', () => {
     expect(isBreakerError(error, 'ABORTED')).toBe(true);
     expect((error as Error).cause).toEqual(new Error('stop'));
     expect(breaker.metrics().calls).toBe(0);
+  });
+});
+
+/** Work that rejects with its signal's reason when the signal aborts. */
+function rejectOnAbort({ signal }: AttemptContext): Promise<string> {
+  return new Promise<string>((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+describe('caller aborts', () => {
+  // `{}` takes the unchained path (no listener, no predicate); the others chain the booking.
+  const paths: [string, BreakerOptions, boolean][] = [
+    ['no predicate, no listener', {}, false],
+    ['slow calls tracked', { slowCallDurationMs: 1_000 }, false],
+    ['ignored event listened to', {}, true],
+  ];
+
+  it.each(paths)(
+    'ignores a call whose signal aborted before it failed (%s)',
+    async (_label, options, listen) => {
+      const { breaker } = setup({ windowType: 'consecutive', consecutiveFailures: 1, ...options });
+      const ignored: unknown[] = [];
+      if (listen) breaker.onIgnored((event) => ignored.push(event.error));
+      const controller = new AbortController();
+      const pending = breaker.execute(rejectOnAbort, { signal: controller.signal });
+      const reason = new Error('caller gave up');
+      controller.abort(reason);
+      expect(await rejection(pending)).toBe(reason); // the caller still sees its reason
+      expect(breaker.state).toBe('CLOSED');
+      expect(breaker.metrics().consecutiveFailures).toBe(0);
+      if (listen) expect(ignored).toEqual([reason]);
+      await run(breaker, fail); // a real failure still trips it
+      expect(breaker.state).toBe('OPEN');
+    },
+  );
+
+  it('ignores a work that throws synchronously after its signal aborted', async () => {
+    const { breaker } = setup({ windowSize: 4, minimumCalls: 1 });
+    const controller = new AbortController();
+    const error = await rejection(
+      breaker.execute(
+        () => {
+          controller.abort();
+          throw new Error('stopped');
+        },
+        { signal: controller.signal },
+      ),
+    );
+    expect((error as Error).message).toBe('stopped');
+    expect(breaker.metrics().calls).toBe(0);
+  });
+
+  it('ignores an ABORTED error even without a signal (e.g. from an inner policy)', async () => {
+    const { breaker } = setup({ windowSize: 4, minimumCalls: 1 });
+    const error = await rejection(
+      breaker.execute(async () => {
+        throw new AbortedError('shutdown');
+      }),
+    );
+    expect(isBreakerError(error, 'ABORTED')).toBe(true);
+    expect(breaker.metrics()).toMatchObject({ calls: 0, state: 'CLOSED' });
+  });
+
+  it('counts an error as usual while the signal is not aborted', async () => {
+    const { breaker } = setup({ windowType: 'consecutive', consecutiveFailures: 1 });
+    const controller = new AbortController();
+    await rejection(breaker.execute(fail, { signal: controller.signal }));
+    expect(breaker.state).toBe('OPEN');
+  });
+
+  it('gives the half-open trial slot back when the caller aborts it', async () => {
+    const { breaker, clock } = setup({ openMs: 1_000 });
+    breaker.transitionTo('OPEN');
+    clock.advance(1_000);
+    const controller = new AbortController();
+    const trial = breaker.execute(rejectOnAbort, { signal: controller.signal });
+    expect(breaker.state).toBe('HALF_OPEN');
+    controller.abort();
+    await rejection(trial);
+    expect(breaker.state).toBe('HALF_OPEN');
+    await expect(breaker.execute(ok)).resolves.toBe('ok'); // the slot is free again
+    expect(breaker.state).toBe('CLOSED');
+  });
+
+  it.each(paths)(
+    'records aborts as failures with recordAborts: true (%s)',
+    async (_label, options, listen) => {
+      const { breaker } = setup({
+        windowType: 'consecutive',
+        consecutiveFailures: 2,
+        recordAborts: true,
+        ...options,
+      });
+      const failures: unknown[] = [];
+      if (listen) breaker.onFailure((event) => failures.push(event.error));
+      const controller = new AbortController();
+      const pending = breaker.execute(rejectOnAbort, { signal: controller.signal });
+      controller.abort(new Error('caller gave up'));
+      await rejection(pending);
+      await rejection(
+        breaker.execute(async () => {
+          throw new AbortedError();
+        }),
+      );
+      expect(breaker.state).toBe('OPEN');
+      if (listen) expect(failures).toHaveLength(2);
+    },
+  );
+
+  it('still applies ignoreError and recordError to aborts with recordAborts: true', async () => {
+    const { breaker } = setup({
+      windowSize: 4,
+      minimumCalls: 1,
+      recordAborts: true,
+      recordError: (error) => !isBreakerError(error, 'ABORTED'),
+    });
+    await rejection(
+      breaker.execute(async () => {
+        throw new AbortedError();
+      }),
+    );
+    expect(breaker.metrics()).toMatchObject({ calls: 1, failedCalls: 0 });
+  });
+});
+
+/**
+ * Collects the reasons of unhandled rejections while `body` runs, with the runner's own handlers
+ * set aside (and put back after), waiting two macrotask turns for Node to report them.
+ */
+async function unhandledRejections(body: () => void): Promise<unknown[]> {
+  const reasons: unknown[] = [];
+  const runners = process.listeners('unhandledRejection');
+  process.removeAllListeners('unhandledRejection');
+  const listener = (reason: unknown) => reasons.push(reason);
+  process.on('unhandledRejection', listener);
+  try {
+    body();
+    for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('unhandledRejection', listener);
+    for (const runner of runners) process.on('unhandledRejection', runner);
+  }
+  return reasons;
+}
+
+describe('unhandled rejections', () => {
+  const cases: [string, BreakerOptions, number, boolean][] = [
+    ['a cold breaker', {}, 0, false],
+    ['a hot breaker', {}, 40, false],
+    ['a call with a signal', {}, 0, true],
+    ['a chained breaker', { slowCallDurationMs: 1_000 }, 0, false],
+  ];
+
+  it.each(cases)(
+    'a rejected execute() nobody observes surfaces (%s)',
+    async (_label, options, warm, withSignal) => {
+      const { breaker } = setup(options);
+      for (let i = 0; i < warm; i++) await breaker.execute(ok);
+      const signal = withSignal ? new AbortController().signal : undefined;
+      const reasons = await unhandledRejections(() => {
+        void breaker.execute(fail, signal === undefined ? undefined : { signal });
+      });
+      expect(reasons).toEqual([boom]);
+      expect(breaker.metrics().failedCalls).toBe(1); // and it was booked
+    },
+  );
+
+  it('a work that throws synchronously surfaces too, and a handled rejection does not', async () => {
+    const { breaker } = setup();
+    const reasons = await unhandledRejections(() => {
+      void breaker.execute(() => {
+        throw boom;
+      });
+      breaker.execute(fail).catch(() => {});
+    });
+    expect(reasons).toEqual([boom]);
   });
 });
 

@@ -145,6 +145,41 @@ describe('pipeline', () => {
     expect(signal.reason).toBeInstanceOf(TimeoutError);
   });
 
+  it('a timeout inside the breaker counts as a failure, even with a caller signal', async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ windowType: 'consecutive', consecutiveFailures: 1 });
+    const policy = pipeline(breaker, timeout({ timeoutMs: 100, strategy: 'aggressive', clock }));
+    const caller = new AbortController();
+    const run = policy
+      .execute(() => new Promise<never>(() => {}), { signal: caller.signal })
+      .catch((e: unknown) => e);
+    await clock.advanceAsync(100);
+    expect(await run).toBeInstanceOf(TimeoutError);
+    expect(caller.signal.aborted).toBe(false);
+    expect(breaker.state).toBe('OPEN');
+  });
+
+  it('a timeout outside the breaker aborts its signal: the call is ignored, not a failure', async () => {
+    const clock = new ManualClock();
+    const breaker = circuitBreaker({ windowType: 'consecutive', consecutiveFailures: 1 });
+    const ignored: unknown[] = [];
+    breaker.onIgnored(({ error }) => ignored.push(error));
+    const policy = pipeline(timeout({ timeoutMs: 100, clock }), breaker);
+    const run = policy
+      .execute(
+        ({ signal }) =>
+          new Promise<never>((_, reject) =>
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+          ),
+      )
+      .catch((e: unknown) => e);
+    await clock.advanceAsync(100);
+    const error = await run;
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(ignored).toEqual([error]);
+    expect(breaker.state).toBe('CLOSED');
+  });
+
   it('an already aborted signal never runs the work', async () => {
     let ran = false;
     const policy = pipeline(timeout({ timeoutMs: 100 }), retry(), circuitBreaker());

@@ -222,25 +222,36 @@ describe('breakerInterceptor (undici) against a real HTTP server', () => {
     expect(received).toHaveLength(1);
   });
 
-  it('does not count a caller that aborts as a failure of the origin', async () => {
-    const agent = new Agent().compose(
-      breakerInterceptor({ breaker: { windowType: 'consecutive', consecutiveFailures: 1 } }),
-    );
-    modes = ['hang'];
-    for (let i = 0; i < 3; i++) {
-      const controller = new AbortController();
-      const pending = request(server.url, { dispatcher: agent, signal: controller.signal }).catch(
-        (e: unknown) => e,
-      );
-      await until(() => hanging.length === i + 1);
-      controller.abort(new Error('caller gave up'));
-      expect(((await pending) as Error).message).toBe('caller gave up');
-    }
-    modes = ['ok'];
-    const res = await request(server.url, { dispatcher: agent });
-    expect(res.statusCode).toBe(200);
-    await res.body.dump();
-  });
+  it.each([
+    ['its own registry', { breaker: { windowType: 'consecutive', consecutiveFailures: 1 } }],
+    [
+      'a registry passed in',
+      {
+        breakers: createBreakerRegistry({
+          breaker: { windowType: 'consecutive', consecutiveFailures: 1 },
+        }),
+      },
+    ],
+  ] as const)(
+    'does not count a caller that aborts as a failure of the origin (%s)',
+    async (_label, options) => {
+      const agent = new Agent().compose(breakerInterceptor(options));
+      modes = ['hang'];
+      for (let i = 0; i < 3; i++) {
+        const controller = new AbortController();
+        const pending = request(server.url, { dispatcher: agent, signal: controller.signal }).catch(
+          (e: unknown) => e,
+        );
+        await until(() => hanging.length === i + 1);
+        controller.abort(new Error('caller gave up'));
+        expect(((await pending) as Error).message).toBe('caller gave up');
+      }
+      modes = ['ok'];
+      const res = await request(server.url, { dispatcher: agent });
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+    },
+  );
 
   it('works with undici fetch: an open breaker fails the fetch with BreakerOpenError as its cause', async () => {
     const { agent, breaker } = setup();
