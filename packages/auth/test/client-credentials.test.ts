@@ -523,6 +523,24 @@ describe('clientCredentials', () => {
       [{ clock: { now: 1 } }, 'clock'],
       [{ fetch: 'fetch' }, 'fetch'],
       [{ authMethod: 'private_key_jwt' }, 'authMethod'],
+      [{ tokenEndpoint: undefined, issuer: 'not a url' }, 'issuer'],
+      [{ clientSecret: '' }, 'clientSecret'],
+      [{ audience: '' }, 'audience'],
+      [{ resource: 'not a url' }, 'resource'],
+      [{ extraParams: { tenant: 1 } }, 'extraParams.tenant'],
+      [{ retry: { baseDelayMs: -1 } }, 'retry.baseDelayMs'],
+      [{ retry: { maxDelayMs: 1.5 } }, 'retry.maxDelayMs'],
+      [{ maxBodyBytes: 10 }, 'maxBodyBytes'],
+      [
+        { clientSecret: undefined, privateKeyJwt: { key: null, alg: 'ES256' } },
+        'privateKeyJwt.key',
+      ],
+      [
+        { clientSecret: undefined, privateKeyJwt: { key: {}, alg: 'ES256', expiresInMs: 10 } },
+        'privateKeyJwt.expiresInMs',
+      ],
+      [{ random: 0.5 }, 'random'],
+      [{ allowInsecureHttp: 'yes' }, 'allowInsecureHttp'],
     ])('refuses %j with INVALID_OPTIONS naming %s', (override, name) => {
       let error: unknown;
       try {

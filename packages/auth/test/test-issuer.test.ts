@@ -447,6 +447,10 @@ describe('createTestIssuer options', () => {
     [{ tokenTtlMs: -1 }, 'tokenTtlMs'],
     [{ path: 'no-slash' }, 'path'],
     [{ clock: {} }, 'clock'],
+    [{ audience: '' }, 'audience'],
+    [{ host: '' }, 'host'],
+    [{ port: 70_000 }, 'port'],
+    [{ publicUrl: 'ftp://auth.example.test' }, 'publicUrl'],
   ])('refuses %j with INVALID_OPTIONS naming %s', async (options, name) => {
     const error = await createTestIssuer(options as never).catch((e: unknown) => e);
     expect(isAuthError(error, 'INVALID_OPTIONS')).toBe(true);

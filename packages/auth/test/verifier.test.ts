@@ -173,6 +173,42 @@ describe('createVerifier', () => {
     expect(await refused(v.verify(plain))).toEqual({ code: 'INVALID_TOKEN', reason: 'claim' });
   });
 
+  it('allows clockToleranceMs of skew on exp and nbf (5 s by default), and no more', async () => {
+    const nowS = Math.floor(clock.now() / 1000);
+    const late = await issuer.sign({ exp: nowS - 3 });
+    const early = await issuer.sign({ nbf: nowS + 3 });
+    const lenient = make();
+    await expect(lenient.verify(late)).resolves.toBeDefined();
+    await expect(lenient.verify(early)).resolves.toBeDefined();
+    lenient.close();
+    const strict = make({ clockToleranceMs: 0 });
+    expect(await refused(strict.verify(late))).toMatchObject({ reason: 'expired' });
+    expect(await refused(strict.verify(early))).toMatchObject({ reason: 'not_yet_valid' });
+    strict.close();
+    const beyond = make();
+    expect(await refused(beyond.verify(await issuer.sign({ exp: nowS - 6 })))).toMatchObject({
+      reason: 'expired',
+    });
+  });
+
+  it('refuses tokens longer than maxTokenBytes before looking at them', async () => {
+    const v = make({ maxTokenBytes: 1_024 });
+    await expect(v.verify(await issuer.sign({}, { alg: 'ES256' }))).resolves.toBeDefined();
+    const big = await issuer.sign({ padding: 'p'.repeat(1_024) }, { alg: 'ES256' });
+    expect(await refused(v.verify(big))).toEqual({ code: 'INVALID_TOKEN', reason: 'too_large' });
+    expect(await refused(v.verify('x'.repeat(1_025)))).toMatchObject({ reason: 'too_large' });
+  });
+
+  it('requires exp by default; requireExp: false accepts a token without it but never caches it', async () => {
+    const token = await issuer.sign({ exp: undefined });
+    expect(await refused(make().verify(token))).toEqual({ code: 'INVALID_TOKEN', reason: 'claim' });
+    verifier?.close();
+    const v = make({ requireExp: false });
+    await expect(v.verify(token)).resolves.toMatchObject({ expiresAt: undefined });
+    await v.verify(token);
+    expect(v.status().cache.entries).toBe(0);
+  });
+
   it('enforces requiredClaims', async () => {
     const v = make({ requiredClaims: ['tenant'] });
     expect(await refused(v.verify(await issuer.sign()))).toMatchObject({ reason: 'claim' });
@@ -246,6 +282,33 @@ describe('options', () => {
     [{ ...base, algorithms: ['RS256'], cache: { maxEntries: -1 } }, 'cache.maxEntries'],
     [{ ...base, algorithms: ['RS256'], clock: {} }, 'clock'],
     [{ ...base, algorithms: ['RS256'], jwksURI: 'x' }, '(options)'],
+    [{ ...base, algorithms: ['RS256'], issuer: '' }, 'issuer'],
+    [{ ...base, algorithms: ['RS256'], audience: [] }, 'audience'],
+    [{ ...base, algorithms: ['RS256'], discovery: 'yes' }, 'discovery'],
+    [
+      {
+        ...base,
+        algorithms: ['RS256'],
+        jwksUri: undefined,
+        discovery: true,
+        issuer: 'http://a.test',
+      },
+      'issuer',
+    ],
+    [{ ...base, algorithms: ['RS256'], secret: 's'.repeat(40) }, 'secret'],
+    [{ ...base, algorithms: ['RS256'], clockToleranceMs: 1.5 }, 'clockToleranceMs'],
+    [{ ...base, algorithms: ['RS256'], maxTokenAgeMs: 0 }, 'maxTokenAgeMs'],
+    [{ ...base, algorithms: ['RS256'], requiredClaims: [''] }, 'requiredClaims.0'],
+    [{ ...base, algorithms: ['RS256'], requiredClaims: 'tenant' }, 'requiredClaims'],
+    [{ ...base, algorithms: ['RS256'], requireExp: 'no' }, 'requireExp'],
+    [{ ...base, algorithms: ['RS256'], typ: '' }, 'typ'],
+    [{ ...base, algorithms: ['RS256'], maxTokenBytes: 2 * 1024 * 1024 }, 'maxTokenBytes'],
+    [{ ...base, algorithms: ['RS256'], allowInsecureHttp: 1 }, 'allowInsecureHttp'],
+    [{ ...base, algorithms: ['RS256'], jwks: { timeoutMs: 0 } }, 'jwks.timeoutMs'],
+    [{ ...base, algorithms: ['RS256'], jwks: { maxStaleMs: -1 } }, 'jwks.maxStaleMs'],
+    [{ ...base, algorithms: ['RS256'], jwks: { maxBodyBytes: 10 } }, 'jwks.maxBodyBytes'],
+    [{ ...base, algorithms: ['RS256'], jwks: { refreshIntervalMs: 10 } }, 'jwks.refreshIntervalMs'],
+    [{ ...base, algorithms: ['RS256'], cache: { admitFirstUse: 'no' } }, 'cache.admitFirstUse'],
   ])('refuses %j naming "%s"', (options, name) => {
     try {
       createVerifier(options as never);
