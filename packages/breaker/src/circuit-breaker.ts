@@ -260,11 +260,14 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     ) as Promise<T>;
   }
 
-  /** The pair that books the outcome of a call without options (see {@link Observers}). */
+  /**
+   * The pair that books the outcome of an unchained call without options (see
+   * {@link Observers}). Unchained means no `isFailureResult`: a result is a success.
+   */
   #observers(epoch: number): Observers {
     return {
       ok: (result: unknown) => {
-        this.#settleResult(result, -1, epoch);
+        this.#settle(SUCCESS, -1, epoch, undefined, undefined, false);
         return result;
       },
       fail: (error: unknown) => {
