@@ -22,10 +22,25 @@ export function headerValue(value: string | string[] | undefined): string | unde
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+/**
+ * An AbortSignal that aborts when the response closes (the client went away), so a duplicate that
+ * waits for the first request (`waitForInFlightMs`) stops waiting. Only made when waiting is on.
+ */
+export function closeSignal(
+  core: HttpIdempotency<never>,
+  res: ServerResponse,
+): AbortSignal | undefined {
+  if (core.options.waitForInFlightMs === 0) return undefined;
+  const controller = new AbortController();
+  res.once('close', () => controller.abort(new Error('the client closed the connection')));
+  return controller.signal;
+}
+
 /** The `RequestView` of a Node request. */
 export function nodeView(
   core: HttpIdempotency<never>,
   req: IncomingMessage,
+  res: ServerResponse,
   body: unknown,
 ): RequestView {
   const url = req.url ?? '/';
@@ -35,6 +50,7 @@ export function nodeView(
     path: q === -1 ? url : url.slice(0, q),
     key: headerValue(req.headers[core.header]),
     body,
+    signal: closeSignal(core, res),
   };
 }
 

@@ -264,6 +264,68 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
     });
   }
 
+  if (name !== 'fetch (hono)') {
+    it('releases the key when the client disconnects before the response, so the retry runs', async () => {
+      const started = gate();
+      const release = gate();
+      const url = await start(async (path, n) => {
+        if (n === 1) {
+          started.open();
+          await release.promise;
+        }
+        return created(path, n);
+      });
+      const key = randomUUID();
+      const controller = new AbortController();
+      const abandoned = fetch(`${url}/payments`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': key },
+        body: '{"amount":1}',
+        signal: controller.signal,
+      }).catch((error: Error) => error);
+      await started.promise;
+      controller.abort();
+      await abandoned;
+      await expect.poll(() => events.some((e) => e.reason === 'connection-lost')).toBe(true);
+      const retry = await post(`${url}/payments`, key, { amount: 1 });
+      expect(retry.status).toBe(201);
+      expect(retry.headers['idempotent-replayed']).toBeUndefined();
+      release.open();
+      expect(calls.get('/payments')).toBe(2);
+    });
+  }
+
+  it('stops waiting when the waiting duplicate disconnects, and the first request still completes', async () => {
+    const started = gate();
+    const release = gate();
+    const url = await start(
+      async (path, n) => {
+        started.open();
+        await release.promise;
+        return created(path, n);
+      },
+      { waitForInFlightMs: 10_000, pollIntervalMs: 5 },
+    );
+    const key = randomUUID();
+    const first = post(`${url}/payments`, key, { amount: 1 });
+    await started.promise;
+    const controller = new AbortController();
+    const waiting = fetch(`${url}/payments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': key },
+      body: '{"amount":1}',
+      signal: controller.signal,
+    }).catch((error: Error) => error);
+    controller.abort();
+    expect(await waiting).toBeInstanceOf(Error);
+    release.open();
+    expect((await first).status).toBe(201);
+    expect((await post(`${url}/payments`, key, { amount: 1 })).headers['idempotent-replayed']).toBe(
+      'true',
+    );
+    expect(calls.get('/payments')).toBe(1);
+  });
+
   it('isolates keys by scope: the same key from two users runs twice', async () => {
     const url = await start(created, { scopeByUser: true });
     const key = randomUUID();

@@ -24,7 +24,7 @@ export function idempotency(options: IdempotencyOptions<Request>): RequestHandle
     if (req.body === undefined && methods.has(req.method) && req.readable) {
       req.body = await readBody(req);
     }
-    const begin = await core.begin(req, nodeView(core as never, req, req.body));
+    const begin = await core.begin(req, nodeView(core as never, req, res, req.body));
     if (begin.kind === 'pass') return next();
     if (begin.kind === 'respond') return writeResponse(res, begin.response);
     captureResponse(res, begin.attempt);

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import { type Attempt, createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
-import { headerValue } from '../node-response.ts';
+import { closeSignal, headerValue } from '../node-response.ts';
 
 const isStream = (body: unknown) =>
   typeof body === 'object' &&
@@ -30,6 +30,7 @@ export const idempotency: FastifyPluginCallback<IdempotencyOptions<FastifyReques
       path: request.url.split('?', 1)[0]!,
       key: headerValue(request.headers[core.header]),
       body: request.body,
+      signal: closeSignal(core as never, reply.raw),
     });
     if (begin.kind === 'pass') return;
     if (begin.kind === 'respond') {

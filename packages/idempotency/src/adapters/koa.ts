@@ -1,6 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
-import { readBody } from '../node-response.ts';
+import { closeSignal, readBody } from '../node-response.ts';
 
 const isStream = (body: unknown) =>
   typeof body === 'object' &&
@@ -30,6 +30,7 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
       path: ctx.path,
       key: header === '' && !(core.header in ctx.headers) ? undefined : header,
       body: request.body,
+      signal: closeSignal(core as never, ctx.res),
     });
     if (begin.kind === 'pass') return next();
     if (begin.kind === 'respond') {

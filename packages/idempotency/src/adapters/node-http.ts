@@ -24,7 +24,7 @@ export function withIdempotency(
   return (req, res) => {
     void (async () => {
       const body = await readBody(req);
-      const begin = await core.begin(req, nodeView(core as never, req, body));
+      const begin = await core.begin(req, nodeView(core as never, req, res, body));
       if (begin.kind === 'respond') return writeResponse(res, begin.response);
       if (begin.kind === 'execute') captureResponse(res, begin.attempt);
       try {
