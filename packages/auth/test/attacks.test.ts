@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, isAuthError, type Verifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer, type TestIssuerKey } from '../src/testing.ts';
 import { apps } from './adapter-apps.ts';
+import { hangingEndpoint } from './hanging-endpoint.ts';
 import { get, getWithToken } from './http-client.ts';
 
 // Every attack is sent over HTTP to the real frameworks, with keys served by a real issuer on
@@ -302,11 +303,11 @@ describe('the verifier behind the attacks', () => {
 });
 
 describe('JWKS endpoint faults over HTTP', () => {
-  async function appWith(jwks: Record<string, unknown> = {}) {
+  async function appWith(jwks: Record<string, unknown> = {}, jwksUri = issuer.jwksUri) {
     const verifier = createVerifier({
       issuer: issuer.url,
       audience: issuer.audience,
-      jwksUri: issuer.jwksUri,
+      jwksUri,
       algorithms: ['RS256', 'ES256', 'EdDSA'],
       clock,
       jwks: { cooldownMs: 10_000, refreshIntervalMs: 60_000, maxBodyBytes: 64 * 1024, ...jwks },
@@ -338,19 +339,13 @@ describe('JWKS endpoint faults over HTTP', () => {
   );
 
   it('answers 503 when the endpoint hangs past timeoutMs (on the injected clock)', async () => {
-    await using s = await appWith({ timeoutMs: 3_000 });
-    issuer.setJwksFault('hang');
-    issuer.resetRequestCounts();
-    try {
-      const pending = getWithToken(`${s.app.url}/me`, await issuer.sign());
-      for (let i = 0; i < 200 && issuer.requests.jwks === 0; i++)
-        await new Promise((r) => setTimeout(r, 5));
-      await clock.advanceAsync(3_000);
-      expect((await pending).status).toBe(503);
-      expect(s.verifier.status().jwks.lastError).toBe('timeout');
-    } finally {
-      issuer.setJwksFault(null);
-    }
+    await using hanging = await hangingEndpoint();
+    await using s = await appWith({ timeoutMs: 3_000 }, hanging.url);
+    const pending = getWithToken(`${s.app.url}/me`, await issuer.sign());
+    await hanging.arrived();
+    await clock.advanceAsync(3_000);
+    expect((await pending).status).toBe(503);
+    expect(s.verifier.status().jwks.lastError).toBe('timeout');
   });
 
   it('keeps serving with the last good keys while the endpoint is down, slow or garbled', async () => {
@@ -366,6 +361,16 @@ describe('JWKS endpoint faults over HTTP', () => {
         (await getWithToken(`${s.app.url}/me`, await issuer.sign({ sub: fault }))).status,
       ).toBe(200);
     }
+    // slow: a refresh that hangs holds no request back; the last good keys answer meanwhile
+    issuer.setJwksFault('hang');
+    clock.advance(60_000);
+    const refresh = s.verifier.refreshKeys().catch(() => {});
+    expect((await getWithToken(`${s.app.url}/me`, await issuer.sign({ sub: 'slow' }))).status).toBe(
+      200,
+    );
+    await clock.advanceAsync(5_000); // the default jwks.timeoutMs
+    await refresh;
+    expect(s.verifier.status().jwks).toMatchObject({ state: 'stale', lastError: 'timeout' });
     issuer.setJwksFault(null);
   });
 

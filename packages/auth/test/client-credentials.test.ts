@@ -17,12 +17,22 @@ import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError, TokenRequestError } from '../src/errors.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
 
-/** A ManualClock that remembers every delay it was asked to wait for. */
+/** A ManualClock that remembers every delay it was asked to wait for, and tells who waits for one. */
 class RecordingClock extends ManualClock {
   readonly delays: number[] = [];
+  readonly #waiters: { ms: number; resolve: () => void }[] = [];
   override setTimeout(callback: () => void, ms: number): number {
     this.delays.push(ms);
+    for (const w of this.#waiters.filter((w) => w.ms === ms)) {
+      this.#waiters.splice(this.#waiters.indexOf(w), 1);
+      w.resolve();
+    }
     return super.setTimeout(callback, ms);
+  }
+  /** Resolves once a timer of `ms` has been scheduled (at once if one already was). */
+  scheduled(ms: number): Promise<void> {
+    if (this.delays.includes(ms)) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ ms, resolve }));
   }
 }
 
@@ -183,9 +193,9 @@ describe('clientCredentials', () => {
     const tokens = source({ retry: { attempts: 3, baseDelayMs: 100, maxDelayMs: 1_000 } });
     const pending = tokens.getToken();
     // random 0.5 → 75 % of 100, then of 200.
-    await expect.poll(() => clock.delays.includes(75)).toBe(true);
+    await clock.scheduled(75);
     clock.advance(75);
-    await expect.poll(() => clock.delays.includes(150)).toBe(true);
+    await clock.scheduled(150);
     clock.advance(150);
     expect(decodeJwt(await pending).sub).toBe('orders');
     expect(issuer.requests.token).toBe(3);
@@ -195,7 +205,7 @@ describe('clientCredentials', () => {
     issuer.setFault('token', 'reset');
     const tokens = source({ retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } });
     const pending = tokens.getToken().catch((e: unknown) => e);
-    await expect.poll(() => clock.delays.includes(8)).toBe(true);
+    await clock.scheduled(8);
     clock.advance(8);
     const error = (await pending) as TokenRequestError;
     expect(error).toBeInstanceOf(TokenRequestError);
@@ -270,7 +280,7 @@ describe('clientCredentials', () => {
     const pending = tokens.getToken();
     await expect.poll(() => issuer.requests.token).toBe(1);
     clock.advance(2_000);
-    await expect.poll(() => clock.delays.includes(75)).toBe(true);
+    await clock.scheduled(75);
     clock.advance(75);
     expect(await pending).toEqual(expect.any(String));
     expect(issuer.requests.token).toBe(2);
@@ -345,7 +355,7 @@ describe('clientCredentials', () => {
         retry: { attempts: 2, baseDelayMs: 10 },
       });
       const pending = tokens.getToken().catch((e: unknown) => e);
-      await expect.poll(() => clock.delays.includes(8)).toBe(true);
+      await clock.scheduled(8);
       clock.advance(8);
       const error = await pending;
       expect(isAuthError(error, 'DISCOVERY_FAILED')).toBe(true);

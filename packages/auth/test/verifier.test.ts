@@ -2,6 +2,7 @@ import { ManualClock, startHttpServer } from '@ballast/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVerifier, isAuthError, type JwksEvent, type Verifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { hangingEndpoint } from './hanging-endpoint.ts';
 
 let issuer: TestIssuer;
 let clock: ManualClock;
@@ -243,11 +244,11 @@ describe('createVerifier', () => {
   });
 
   it('stops waiting for a hanging JWKS fetch when its signal aborts', async () => {
-    const v = make();
-    issuer.setJwksFault('hang');
+    await using hanging = await hangingEndpoint();
+    const v = make({ jwksUri: hanging.url });
     const controller = new AbortController();
     const pending = refused(v.verify(await issuer.sign(), { signal: controller.signal }));
-    await flush(() => issuer.requests.jwks === 1);
+    await hanging.arrived();
     controller.abort();
     expect(await pending).toMatchObject({ code: 'ABORTED' });
   });
@@ -380,9 +381,7 @@ describe('JWKS cache', () => {
   });
 
   it('drops cached tokens when the key material of their kid changes', async () => {
-    const events: JwksEvent[] = [];
     const v = make({ jwks: { refreshIntervalMs: 60_000, cooldownMs: 1_000 } });
-    v.onJwksEvent((e) => events.push(e));
     const rs = issuer.keys().find((k) => k.alg === 'RS256')!;
     const token = await issuer.sign({}, { kid: rs.kid });
     await v.verify(token);
@@ -390,23 +389,21 @@ describe('JWKS cache', () => {
     const es = issuer.keys().find((k) => k.alg === 'ES256')!;
     issuer.setJwksFault({ status: 200, body: { keys: [{ ...es.publicJwk, kid: rs.kid }] } });
     clock.advance(60_000);
+    const refreshed = nextEvent(v, 'refreshed');
     await v.verify(token); // served from cache; starts a background refresh
-    await flush(() => events.length > 1);
-    expect(events.at(-1)).toMatchObject({ type: 'refreshed', added: 1, removed: 3 });
+    expect(await refreshed).toMatchObject({ type: 'refreshed', added: 1, removed: 3 });
     expect(await refused(v.verify(token))).toMatchObject({ reason: 'unknown_key' });
   });
 
   it('keeps the last good keys for maxStaleMs when the endpoint is down, then fails', async () => {
-    const events: JwksEvent[] = [];
     const v = make({ jwks: { refreshIntervalMs: 60_000, cooldownMs: 5_000, maxStaleMs: 120_000 } });
-    v.onJwksEvent((e) => events.push(e));
     const token = await issuer.sign({}, { expiresInMs: 3_600_000 });
     await v.verify(token);
     issuer.setJwksFault('down');
     clock.advance(60_000);
+    const failed = nextEvent(v, 'refresh_failed');
     await v.verify(token); // due: background refresh fails
-    await flush(() => events.some((e) => e.type === 'refresh_failed'));
-    expect(events.at(-1)).toEqual({ type: 'refresh_failed', error: 'status', state: 'stale' });
+    expect(await failed).toEqual({ type: 'refresh_failed', error: 'status', state: 'stale' });
     expect(v.status().jwks).toMatchObject({ state: 'stale', keys: 3, lastError: 'status' });
     const other = await issuer.sign({ sub: 'uncached' }, { expiresInMs: 3_600_000 });
     clock.advance(119_000);
@@ -439,10 +436,10 @@ describe('JWKS cache', () => {
   });
 
   it('times out a hanging JWKS endpoint on the injected clock', async () => {
-    const v = make({ jwks: { timeoutMs: 2_000 } });
-    issuer.setJwksFault('hang');
+    await using hanging = await hangingEndpoint();
+    const v = make({ jwksUri: hanging.url, jwks: { timeoutMs: 2_000 } });
     const pending = refused(v.verify(await issuer.sign()));
-    await flush(() => issuer.requests.jwks === 1);
+    await hanging.arrived();
     await clock.advanceAsync(2_000);
     expect(await pending).toEqual({ code: 'JWKS_UNAVAILABLE', reason: undefined });
     expect(v.status().jwks).toMatchObject({ state: 'unavailable', lastError: 'timeout' });
@@ -458,8 +455,13 @@ describe('JWKS cache', () => {
   });
 });
 
-/** Waits (in real time, bounded) for a condition that another async task makes true. */
-async function flush(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-  expect(condition()).toBe(true);
+/** Resolves with the verifier's next key-set event of `type` (subscribe before causing it). */
+function nextEvent(v: Verifier, type: JwksEvent['type']): Promise<JwksEvent> {
+  return new Promise((resolve) => {
+    const subscription = v.onJwksEvent((event) => {
+      if (event.type !== type) return;
+      subscription.dispose();
+      resolve(event);
+    });
+  });
 }
