@@ -6,7 +6,9 @@
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /** Runs `callback` after `ms` of this clock's time; returns a handle for `clearTimeout`. */
   setTimeout?(callback: () => void, ms: number): unknown;
+  /** Cancels a callback scheduled with `setTimeout`. */
   clearTimeout?(handle: unknown): void;
 }
 

@@ -59,6 +59,7 @@ export type JwksEvent =
 
 /** A subscription; `dispose()` ends it. */
 export interface Subscription extends Disposable {
+  /** Stops the listener; calling it again does nothing. */
   dispose(): void;
 }
 

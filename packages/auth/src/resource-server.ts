@@ -42,8 +42,11 @@ export interface RequireAuthOptions extends AccessRequirement {
 
 /** An RFC 6750 error answer: status, headers (with `WWW-Authenticate`) and a JSON body. */
 export interface AuthFailure {
+  /** 400 `invalid_request`, 401 (no or invalid token), 403 `insufficient_scope`, 503 keys unavailable. */
   readonly status: 400 | 401 | 403 | 503;
+  /** Lower-case header names: `www-authenticate` (not on 503), `content-type`, `cache-control`, `retry-after` (503). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The JSON body: the RFC 6750 `error` (none on a plain 401 challenge) and a fixed description. */
   readonly body: { readonly error?: string; readonly error_description: string };
 }
 

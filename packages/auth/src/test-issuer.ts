@@ -112,7 +112,9 @@ export interface TestIssuerSignOptions {
 
 /** A signing key of a test issuer. */
 export interface TestIssuerKey {
+  /** The key id, in the JWKS and in the `kid` header of tokens it signs. */
   readonly kid: string;
+  /** The algorithm it signs with. */
   readonly alg: TestIssuerAlgorithm;
   /** True for the key `sign()` uses for its algorithm. */
   readonly current: boolean;
@@ -126,21 +128,26 @@ export interface TestIssuerKey {
 
 /** One request the token endpoint answered, for assertions in tests. */
 export interface TestIssuerTokenRequest {
+  /** The client that asked, when it could be told. */
   readonly clientId: string | undefined;
+  /** How the client authenticated (`none` when it sent no credentials). */
   readonly authMethod:
     | 'client_secret_basic'
     | 'client_secret_post'
     | 'private_key_jwt'
     | 'none'
     | undefined;
+  /** The `grant_type` parameter. */
   readonly grantType: string | undefined;
+  /** The `scope` parameter as sent. */
   readonly scope: string | undefined;
+  /** The HTTP status of the answer. */
   readonly status: number;
   /** The RFC 6749 `error` code of a refused request. */
   readonly error: string | undefined;
 }
 
-/** RFC 8414 authorization server metadata (also served as OIDC discovery). */
+/** RFC 8414 authorization server metadata (also served as OIDC discovery); members keep their RFC 8414 / OIDC Discovery names and meanings. */
 export interface TestIssuerMetadata {
   readonly issuer: string;
   readonly jwks_uri: string;
@@ -160,12 +167,15 @@ export interface TestIssuer extends AsyncDisposable {
   readonly url: string;
   /** The origin the server listens on. */
   readonly origin: string;
+  /** The TCP port it listens on. */
   readonly port: number;
   /** `<url>/.well-known/openid-configuration` */
   readonly discoveryUrl: string;
   /** RFC 8414 metadata URL: `<origin>/.well-known/oauth-authorization-server<path>` */
   readonly metadataUrl: string;
+  /** `<url>/jwks`: the public keys verifiers fetch. */
   readonly jwksUri: string;
+  /** `<url>/token`: the client-credentials token endpoint. */
   readonly tokenEndpoint: string;
   /** Default `aud` of signed tokens. */
   readonly audience: string;

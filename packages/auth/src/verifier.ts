@@ -42,7 +42,9 @@ export interface VerifyOptions {
 
 /** Health of a verifier: its key set and its verified-token cache. */
 export interface VerifierStatus {
+  /** The remote key set: state, URL, key count, fetch times and last error. */
   readonly jwks: JwksStatus;
+  /** The verified-token cache: how many tokens it holds. */
   readonly cache: { readonly entries: number };
 }
 

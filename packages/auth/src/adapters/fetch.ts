@@ -14,13 +14,17 @@ import type { VerifiedToken, Verifier } from '../verifier.ts';
 
 /** The part of a Hono `Context` the middleware uses (declare `Variables: AuthVariables`). */
 export interface FetchContext {
+  /** The request; `raw` is the fetch `Request`. */
   readonly req: { readonly raw: Request };
+  /** Stores the verified token for later middleware and the handler. */
   set(key: 'auth', value: VerifiedToken): void;
+  /** Reads the verified token `requireAuth` stored. */
   get(key: 'auth'): VerifiedToken | undefined;
 }
 
 /** Hono `Env['Variables']` for routes behind `requireAuth`: `c.get('auth')`. */
 export interface AuthVariables {
+  /** The verified access token, set by `requireAuth`. */
   auth: VerifiedToken;
 }
 
