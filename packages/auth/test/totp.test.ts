@@ -77,6 +77,15 @@ describe('TOTP', () => {
     expect(generateTotpSecret({ bytes: 32 })).toHaveLength(52);
   });
 
+  it.each([8, 65, 20.5, '20'])('refuses a secret size of %j bytes, naming "bytes"', (bytes) => {
+    expect(() => generateTotpSecret({ bytes: bytes as number })).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_OPTIONS',
+        message: expect.stringContaining('"bytes"'),
+      }),
+    );
+  });
+
   it('produces 6-digit codes by default that change every 30 s', () => {
     const code = totp(secret, { time: now });
     expect(code).toMatch(/^\d{6}$/);
