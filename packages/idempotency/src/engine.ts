@@ -83,6 +83,22 @@ export class Lease {
     }
   }
 
+  /**
+   * The client went away: aborts `signal` (so the work may stop early) but keeps the lock, still
+   * extended, until `release` is called when the work has actually ended. A duplicate meanwhile
+   * gets a conflict, so two executions never overlap.
+   */
+  abandon(reason: string): void {
+    if (this.#settled) return;
+    this.#engine.emit(this.#input, { type: 'abandoned', reason });
+    this.#controller?.abort(
+      new IdempotencyError(
+        'ABORTED',
+        `The client went away (${reason}); the result will not be stored.`,
+      ),
+    );
+  }
+
   /** Releases the key without storing, so that a retry runs again; `reason` goes to the event. */
   async release(reason: string): Promise<void> {
     if (!this.#finish()) return;

@@ -10,6 +10,8 @@ export type IdempotencyEventType =
   | 'mismatch'
   /** The key was missing or malformed (400). */
   | 'rejected'
+  /** The client went away while the work ran (`reason`: connection-lost): its result will not be stored, and the key stays locked until the work ends. */
+  | 'abandoned'
   /** The work ran but its result was not stored (`reason`: too-large, streamed, server-error, thrown, connection-lost, lock-lost); the key was released. */
   | 'not-stored'
   /** The lock could not be extended: another owner may run (the late result will not be stored). */

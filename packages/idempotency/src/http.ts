@@ -105,6 +105,7 @@ export class Attempt {
   readonly #core: HttpIdempotency<never>;
   readonly #lease: Lease;
   readonly #span: Span;
+  #abandoned: string | undefined;
 
   constructor(core: HttpIdempotency<never>, lease: Lease, span: Span) {
     this.#core = core;
@@ -117,8 +118,24 @@ export class Attempt {
     return this.#lease.signal;
   }
 
+  /** True once {@link abandon} was called: the response will not be stored. */
+  get abandoned(): boolean {
+    return this.#abandoned !== undefined;
+  }
+
+  /**
+   * The client went away while the handler runs: nothing will be stored, but the key stays locked
+   * (and extended) until the adapter calls `finish` or `release` when the handler has ended.
+   */
+  abandon(reason = 'connection-lost'): void {
+    if (this.#abandoned !== undefined) return;
+    this.#abandoned = reason;
+    this.#lease.abandon(reason);
+  }
+
   /** Stores the response (or releases the key when it may not be stored). */
   async finish(response: CapturedResponse): Promise<void> {
+    if (this.#abandoned !== undefined) return this.release(this.#abandoned);
     const { maxBodyBytes, storeServerErrors } = this.#core.options;
     const body = bodyBytes(response.body, response.encoding);
     if (body.byteLength > maxBodyBytes) return this.release('too-large');
@@ -130,7 +147,7 @@ export class Attempt {
 
   /** Releases the key without storing (`thrown`, `streamed`, `connection-lost`, …). */
   async release(reason: string): Promise<void> {
-    await this.#lease.release(reason);
+    await this.#lease.release(this.#abandoned ?? reason);
     this.#span.end();
   }
 }

@@ -61,6 +61,10 @@ interface Capture {
   readonly write: ServerResponse['write'];
   readonly writeHead: ServerResponse['writeHead'];
   headHeaders: OutgoingHttpHeaders | undefined;
+  /** Why the response cannot be stored (`streamed`), decided before `end()`. */
+  unstorable: string | undefined;
+  /** The handler's promise settled (node-http only): a close after it releases at once. */
+  settled: boolean;
   done: boolean;
 }
 
@@ -79,8 +83,14 @@ function fail(res: Captured, reason: string): void {
   void capture.attempt.release(reason);
 }
 
+// The client went away before the end: nothing is stored, but the key stays locked until the
+// handler ends (it calls end(), throws, or, for node-http, its promise settles), so a retry in
+// the meantime gets 409 instead of running alongside the abandoned handler.
 function onClose(this: Captured): void {
-  fail(this, 'connection-lost');
+  const capture = this[CAPTURE];
+  if (!capture || capture.done) return;
+  if (capture.settled) fail(this, 'connection-lost');
+  else capture.attempt.abandon('connection-lost');
 }
 
 function capturedWriteHead(this: Captured, ...args: unknown[]): ServerResponse {
@@ -98,7 +108,8 @@ function capturedWriteHead(this: Captured, ...args: unknown[]): ServerResponse {
 
 function capturedWrite(this: Captured, ...args: unknown[]): boolean {
   const capture = this[CAPTURE]!;
-  fail(this, 'streamed');
+  // Not stored, but the key stays locked until end(): the handler is still running.
+  capture.unstorable ??= 'streamed';
   return (capture.write as Fn).apply(this, args) as boolean;
 }
 
@@ -106,6 +117,12 @@ function capturedEnd(this: Captured, ...args: unknown[]): ServerResponse {
   const capture = this[CAPTURE]!;
   if (capture.done) return (capture.end as Fn).apply(this, args) as ServerResponse;
   capture.done = true;
+  if (capture.unstorable !== undefined) {
+    void capture.attempt
+      .release(capture.unstorable)
+      .finally(() => (capture.end as Fn).apply(this, args));
+    return this;
+  }
   const [chunk, encoding] = args;
   const headers = this.getHeaders();
   if (capture.headHeaders) Object.assign(headers, capture.headHeaders);
@@ -126,8 +143,20 @@ export function failResponse(res: ServerResponse, reason = 'thrown'): void {
 }
 
 /**
+ * Tells the capture the handler's promise settled (node-http): if the client already went away
+ * and nothing ended the response, the key is released now; a later close releases it at once.
+ */
+export function settleResponse(res: ServerResponse): void {
+  const capture = (res as Captured)[CAPTURE];
+  if (!capture) return;
+  capture.settled = true;
+  if (capture.attempt.abandoned) fail(res as Captured, 'connection-lost');
+}
+
+/**
  * Captures what a handler writes to `res`: a single `end(body)` is stored before it is sent; a
- * `write()` (streaming) releases the key; a connection closed before the end releases it too.
+ * `write()` (streaming) is not stored and releases the key at `end()`; a connection closed before
+ * the end is not stored either, and releases the key once the handler has ended.
  */
 export function captureResponse(res: ServerResponse, attempt: Attempt): void {
   const target = res as Captured;
@@ -137,6 +166,8 @@ export function captureResponse(res: ServerResponse, attempt: Attempt): void {
     write: res.write,
     writeHead: res.writeHead,
     headHeaders: undefined,
+    unstorable: undefined,
+    settled: false,
     done: false,
   };
   res.end = capturedEnd as ServerResponse['end'];

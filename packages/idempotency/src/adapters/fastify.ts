@@ -40,7 +40,8 @@ export const idempotency: FastifyPluginCallback<IdempotencyOptions<FastifyReques
     const run: Running = { attempt: begin.attempt, thrown: false };
     running.set(request, run);
     reply.raw.once('close', () => {
-      if (running.delete(request)) void run.attempt.release('connection-lost');
+      // Not stored; the key stays locked until the handler's reply reaches onSend (finish/release).
+      if (running.has(request)) run.attempt.abandon('connection-lost');
     });
   });
   fastify.addHook('onError', async (request: FastifyRequest) => {

@@ -49,6 +49,8 @@ function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
       await attempt.release('thrown');
       return response;
     }
+    // The client went away while the handler ran: the handler has ended, so release, not store.
+    if (request.signal.aborted) attempt.abandon('connection-lost');
     const { bytes, rest } = await readCapped(response, core.options.maxBodyBytes);
     if (bytes)
       await attempt.finish({ status: response.status, headers: response.headers, body: bytes });

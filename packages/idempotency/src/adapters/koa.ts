@@ -41,7 +41,8 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
     }
     const { attempt } = begin;
     ctx.res.once('close', () => {
-      if (!ctx.res.writableFinished) void attempt.release('connection-lost');
+      // Not stored; the key stays locked until next() settles below (finish/release).
+      if (!ctx.res.writableFinished) attempt.abandon('connection-lost');
     });
     try {
       await next();

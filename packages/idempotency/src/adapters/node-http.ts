@@ -5,6 +5,7 @@ import {
   failResponse,
   nodeView,
   readBody,
+  settleResponse,
   writeResponse,
 } from '../node-response.ts';
 
@@ -29,6 +30,7 @@ export function withIdempotency(
       if (begin.kind === 'execute') captureResponse(res, begin.attempt);
       try {
         await handler(req, res, body);
+        settleResponse(res);
       } catch (error) {
         failResponse(res);
         throw error;
