@@ -36,7 +36,10 @@ export interface JwksStatus {
   readonly fetchedAt: number | undefined;
   /** Since when fetches fail (clock ms), if they do. */
   readonly failingSince: number | undefined;
-  /** Why the last fetch failed: `timeout`, `network`, `status`, `too_large`, `not_json`, `invalid`. */
+  /**
+   * Why the last fetch failed: `timeout`, `network`, `status` (non-2xx), `too_large`, `not_json`
+   * (not JSON, or not a JWKS), `aborted` (the verifier was closed) or `DISCOVERY_FAILED`.
+   */
   readonly lastError: string | undefined;
   /** Fetches attempted so far. */
   readonly fetches: number;
