@@ -9,6 +9,7 @@ export type IdempotencyErrorCode =
   | 'IDEMPOTENCY_KEY_IN_PROGRESS'
   | 'STORE_UNAVAILABLE'
   | 'STORE_FULL'
+  | 'REQUEST_TOO_LARGE'
   | 'ABORTED';
 
 /**

@@ -42,6 +42,7 @@ const httpSchema = z
     scope: fn<(req: never) => unknown>().optional(),
     fingerprint: fn<(req: never, body: unknown) => unknown>().optional(),
     maxBodyBytes: z.number().int().nonnegative().default(1_048_576),
+    maxRequestBodyBytes: z.number().int().positive().default(1_048_576),
     storeHeaders: z
       .array(z.string().regex(TOKEN, 'expected HTTP header names'))
       .default(DEFAULT_STORED_HEADERS),
@@ -66,6 +67,12 @@ export interface IdempotencyOptions<Req = unknown> extends EngineInput {
   fingerprint?: (req: Req, body: unknown) => unknown;
   /** Largest response body stored (bytes); larger responses are sent but not stored. Default 1 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Largest request body an adapter reads itself (node-http always; Express and Koa without a body
+   * parser; fetch/Hono): a larger one gets 413 `REQUEST_TOO_LARGE` without claiming the key.
+   * Default 1 MiB.
+   */
+  maxRequestBodyBytes?: number;
   /** Response headers stored and replayed (case-insensitive). Default: content-*, location, etag, … */
   storeHeaders?: string[];
   /** Store 5xx responses too (Stripe does). false releases the key so a retry runs again. Default true. */
@@ -170,6 +177,16 @@ export class HttpIdempotency<Req> {
     this.header = this.options.headerName.toLowerCase();
     this.storedHeaders = new Set(this.options.storeHeaders.map((h) => h.toLowerCase()));
     this.#methods = new Set(this.options.methods);
+  }
+
+  /** The 413 answer for a request body over `maxRequestBodyBytes` (the key is not claimed). */
+  tooLarge(): StoredResponse {
+    this.engine.emit({}, { type: 'rejected', reason: 'body-too-large' });
+    const limit = this.options.maxRequestBodyBytes;
+    const detail = `The request body is larger than ${limit} bytes, the limit of this endpoint; send a smaller body.`;
+    const response = problemResponse('REQUEST_TOO_LARGE', detail);
+    // The rest of the upload is not read: close the connection after answering.
+    return { ...response, headers: [...response.headers, ['connection', 'close']] };
   }
 
   /** Decides what to do with one request. Never throws for store failures (503 or pass). */

@@ -11,6 +11,7 @@ const TITLES: Partial<Record<IdempotencyErrorCode, [number, string]>> = {
   IDEMPOTENCY_KEY_IN_PROGRESS: [409, 'A request with this Idempotency-Key is in progress'],
   STORE_UNAVAILABLE: [503, 'Idempotency store unavailable'],
   STORE_FULL: [503, 'Idempotency store full'],
+  REQUEST_TOO_LARGE: [413, 'Request body too large'],
 };
 
 /**

@@ -37,3 +37,30 @@ export async function readCapped(
     }
   }
 }
+
+/**
+ * Reads a copy of a fetch `Request` body up to `limit` bytes (the handler still reads the
+ * original); undefined — without buffering more — when it is larger.
+ */
+export async function readRequestCapped(
+  request: Request,
+  limit: number,
+): Promise<Uint8Array | undefined> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) return undefined;
+  const body = request.clone().body;
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+}

@@ -236,6 +236,33 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
     expect(calls.get('/payments')).toBe(2);
   });
 
+  if (name !== 'fastify') {
+    // Fastify parses bodies itself (its `bodyLimit` answers 413); the others read it in the adapter.
+    it.each([
+      ['with a content-length', {}],
+      ['chunked', { 'transfer-encoding': 'chunked' }],
+    ])(
+      'answers 413 to a request body over maxRequestBodyBytes (%s) without claiming the key',
+      async (_, extra) => {
+        const url = await start(created, { maxRequestBodyBytes: 1024 });
+        const key = randomUUID();
+        const headers = { 'content-type': 'text/plain', 'idempotency-key': key, ...extra };
+        const big = await send(`${url}/payments`, { headers, body: 'x'.repeat(1025) });
+        expect(big.status).toBe(413);
+        expect(big.headers['content-type']).toBe('application/problem+json');
+        expect(big.json()).toMatchObject({ status: 413, code: 'REQUEST_TOO_LARGE' });
+        expect(calls.get('/payments')).toBeUndefined();
+        expect(events).toContainEqual(
+          expect.objectContaining({ type: 'rejected', reason: 'body-too-large' }),
+        );
+        const fits = await send(`${url}/payments`, { headers, body: 'x'.repeat(1024) });
+        expect(fits.status).toBe(201);
+        expect(fits.headers['idempotent-replayed']).toBeUndefined();
+        expect(calls.get('/payments')).toBe(1);
+      },
+    );
+  }
+
   it('does not store a body over maxBodyBytes, releases the key and says why', async () => {
     const url = await start(() => ({ status: 200, body: Buffer.alloc(2048, 7) }), {
       maxBodyBytes: 1024,

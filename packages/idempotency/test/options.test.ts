@@ -37,6 +37,8 @@ describe('options are validated at construction, naming the option', () => {
     ['scope', { store, scope: 'user' }],
     ['fingerprint', { store, fingerprint: 42 }],
     ['maxBodyBytes', { store, maxBodyBytes: -1 }],
+    ['maxRequestBodyBytes', { store, maxRequestBodyBytes: 0 }],
+    ['maxRequestBodyBytes', { store, maxRequestBodyBytes: '1mb' }],
     ['storeHeaders', { store, storeHeaders: [''] }],
     ['failOpen', { store, failOpen: 'yes' }],
     ['clock', { store, clock: { now: () => 1 } }],

@@ -22,7 +22,9 @@ export function idempotency(options: IdempotencyOptions<Request>): RequestHandle
   const methods = new Set(core.options.methods);
   return async (req, res, next) => {
     if (req.body === undefined && methods.has(req.method) && req.readable) {
-      req.body = await readBody(req);
+      const body = await readBody(req, core.options.maxRequestBodyBytes);
+      if (body === undefined) return writeResponse(res, core.tooLarge());
+      req.body = body;
     }
     const begin = await core.begin(req, nodeView(core as never, req, res, req.body));
     if (begin.kind === 'pass') return next();

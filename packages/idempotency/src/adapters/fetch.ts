@@ -1,5 +1,6 @@
 import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
-import { readCapped } from '../web-response.ts';
+import type { StoredResponse } from '../response.ts';
+import { readCapped, readRequestCapped } from '../web-response.ts';
 
 /** A fetch-style handler: Hono's `app.fetch`, a Next.js/Remix route handler, Bun/Deno servers. */
 export type FetchHandler<Rest extends unknown[] = []> = (
@@ -15,6 +16,11 @@ export interface HonoLikeContext {
   error?: unknown;
 }
 
+function toResponse({ status, headers, body }: StoredResponse): Response {
+  const init = { status, headers: headers as [string, string][] };
+  return new Response(status === 204 || status === 304 ? null : Buffer.from(body), init);
+}
+
 function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
   const core = createHttpIdempotency(options, owner);
   return async (
@@ -23,7 +29,10 @@ function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
     thrown?: () => boolean,
   ): Promise<Response> => {
     const covered = core.options.methods.includes(request.method) && request.body !== null;
-    const body = covered ? new Uint8Array(await request.clone().arrayBuffer()) : undefined;
+    const body = covered
+      ? await readRequestCapped(request, core.options.maxRequestBodyBytes)
+      : undefined;
+    if (covered && body === undefined) return toResponse(core.tooLarge());
     const begin = await core.begin(request, {
       method: request.method,
       path: new URL(request.url).pathname,
@@ -32,11 +41,7 @@ function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
       signal: request.signal,
     });
     if (begin.kind === 'pass') return run();
-    if (begin.kind === 'respond') {
-      const { status, headers, body: stored } = begin.response;
-      const init = { status, headers: headers as [string, string][] };
-      return new Response(status === 204 || status === 304 ? null : Buffer.from(stored), init);
-    }
+    if (begin.kind === 'respond') return toResponse(begin.response);
     const { attempt } = begin;
     let response: Response;
     try {

@@ -1,11 +1,18 @@
 import type { Context, Middleware } from 'koa';
 import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
 import { closeSignal, readBody } from '../node-response.ts';
+import type { StoredResponse } from '../response.ts';
 
 const isStream = (body: unknown) =>
   typeof body === 'object' &&
   body !== null &&
   typeof (body as { pipe?: unknown }).pipe === 'function';
+
+function respond(ctx: Context, response: StoredResponse): void {
+  ctx.status = response.status;
+  for (const [name, value] of response.headers) ctx.set(name, value);
+  ctx.body = Buffer.from(response.body);
+}
 
 /**
  * Koa middleware giving covered requests `Idempotency-Key` semantics. Mount it after a body parser
@@ -22,7 +29,12 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
       core.options.methods.includes(ctx.method) &&
       ctx.req.readable
     ) {
-      request.body = await readBody(ctx.req);
+      const body = await readBody(ctx.req, core.options.maxRequestBodyBytes);
+      if (body === undefined) {
+        respond(ctx, core.tooLarge());
+        return;
+      }
+      request.body = body;
     }
     const header = ctx.get(core.header);
     const begin = await core.begin(ctx, {
@@ -34,9 +46,7 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
     });
     if (begin.kind === 'pass') return next();
     if (begin.kind === 'respond') {
-      ctx.status = begin.response.status;
-      for (const [name, value] of begin.response.headers) ctx.set(name, value);
-      ctx.body = Buffer.from(begin.response.body);
+      respond(ctx, begin.response);
       return;
     }
     const { attempt } = begin;

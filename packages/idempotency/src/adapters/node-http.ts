@@ -14,7 +14,8 @@ export type BodyHandler = (req: IncomingMessage, res: ServerResponse, body: Buff
 
 /**
  * Wraps a `node:http` request handler with `Idempotency-Key` semantics. The wrapper reads the
- * body (it is part of the fingerprint) and hands it to `handler` as its third argument. A handler
+ * body (it is part of the fingerprint; at most `maxRequestBodyBytes`, else 413) and hands it to
+ * `handler` as its third argument. A handler
  * that throws (or rejects) releases the key and, if it sent nothing, answers 500.
  */
 export function withIdempotency(
@@ -24,7 +25,8 @@ export function withIdempotency(
   const core = createHttpIdempotency(options, 'node-http withIdempotency()');
   return (req, res) => {
     void (async () => {
-      const body = await readBody(req);
+      const body = await readBody(req, core.options.maxRequestBodyBytes);
+      if (body === undefined) return writeResponse(res, core.tooLarge());
       const begin = await core.begin(req, nodeView(core as never, req, res, body));
       if (begin.kind === 'respond') return writeResponse(res, begin.response);
       if (begin.kind === 'execute') captureResponse(res, begin.attempt);
