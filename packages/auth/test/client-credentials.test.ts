@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError, TokenRequestError } from '../src/errors.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { hangingEndpoint } from './hanging-endpoint.ts';
 
 /** A ManualClock that remembers every delay it was asked to wait for, and tells who waits for one. */
 class RecordingClock extends ManualClock {
@@ -287,10 +288,10 @@ describe('clientCredentials', () => {
   });
 
   it('reports a timeout once attempts run out', async () => {
-    issuer.setFault('token', 'hang');
-    const tokens = source({ timeoutMs: 1_000, retry: { attempts: 1 } });
+    await using hanging = await hangingEndpoint('/token');
+    const tokens = source({ tokenEndpoint: hanging.url, timeoutMs: 1_000, retry: { attempts: 1 } });
     const pending = tokens.getToken().catch((e: unknown) => e);
-    await expect.poll(() => issuer.requests.token).toBe(1);
+    await hanging.arrived();
     clock.advance(1_000);
     expect(await pending).toMatchObject({ failure: 'timeout', code: 'TOKEN_REQUEST_FAILED' });
   });
@@ -329,10 +330,10 @@ describe('clientCredentials', () => {
   });
 
   it('close() cancels a running request and refuses later calls', async () => {
-    issuer.setFault('token', 'hang', { times: 1 });
-    const tokens = source();
+    await using hanging = await hangingEndpoint('/token');
+    const tokens = source({ tokenEndpoint: hanging.url });
     const pending = tokens.getToken().catch((e: unknown) => e);
-    await expect.poll(() => issuer.requests.token).toBe(1);
+    await hanging.arrived();
     await tokens.close();
     expect(isAuthError(await pending, 'ABORTED')).toBe(true);
     await expect(tokens.getToken()).rejects.toThrow(/closed/);
