@@ -250,7 +250,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       observers = fresh;
     }
     return promise.then(
-      observers.ok,
+      state === CLOSED && this.#successChangesNothing() ? undefined : observers.ok,
       options === undefined
         ? observers.fail
         : (error: unknown) => {
@@ -258,6 +258,20 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
             throw error;
           },
     ) as Promise<T>;
+  }
+
+  /**
+   * True in CLOSED when booking a success would change nothing: no telemetry SDK, no listener, and
+   * a count window that holds only successes (its count is full) or a consecutive run at zero.
+   * The caller's promise then settles without a fulfilment handler at all.
+   */
+  #successChangesNothing(): boolean {
+    if (this.#otel !== null || this.#events !== undefined || this.#window !== undefined) {
+      return false;
+    }
+    const o = this.#o;
+    if (o.windowType === 'count') return this.#tally >= o.windowSize;
+    return o.windowType === 'consecutive' && this.#tally === 0;
   }
 
   /**

@@ -842,6 +842,36 @@ function rejectOnAbort({ signal }: AttemptContext): Promise<string> {
   });
 }
 
+describe('successes that change nothing', () => {
+  it.each([
+    ['a count window full of successes', { windowSize: 4, minimumCalls: 2 } as BreakerOptions],
+    [
+      'a consecutive run at zero',
+      { windowType: 'consecutive', consecutiveFailures: 2 } as BreakerOptions,
+    ],
+    [
+      'a time window',
+      { windowType: 'time', windowMs: 1_000, windowBuckets: 10, minimumCalls: 2 } as BreakerOptions,
+    ],
+  ])(
+    'still resolve with the value, count, and let failures trip it (%s)',
+    async (_label, options) => {
+      const { breaker } = setup(options);
+      for (let i = 0; i < 10; i++) await expect(breaker.execute(ok)).resolves.toBe('ok');
+      const seen: string[] = [];
+      breaker.onSuccess(() => seen.push('success'));
+      await breaker.execute(ok);
+      expect(seen).toEqual(['success']); // a listener added later sees the next calls
+      const consecutive = options.windowType === 'consecutive';
+      expect(breaker.metrics().calls).toBe(
+        consecutive ? 0 : options.windowType === 'time' ? 11 : 4,
+      );
+      await run(breaker, fail, consecutive ? 2 : 12);
+      expect(breaker.state).toBe('OPEN');
+    },
+  );
+});
+
 describe('caller aborts', () => {
   // `{}` takes the unchained path (no listener, no predicate); the others chain the booking.
   const paths: [string, BreakerOptions, boolean][] = [
