@@ -210,6 +210,9 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * Runs `fn` through the breaker. `fn` receives `{ signal, attempt }`. Rejects at once, without
    * calling `fn`, with `BreakerOpenError` (OPEN, FORCED_OPEN, HALF_OPEN with every trial slot
    * taken), `BreakerIsolatedError` (after `isolate()`), or `AbortedError` when `signal` is aborted.
+   * Otherwise settles like `fn`, through a promise of its own (a rejection nobody handles surfaces
+   * as an unhandled rejection). A call that fails once its `signal` has aborted, or with an
+   * `ABORTED` error, is ignored unless `recordAborts` is set.
    */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
     if (typeof fn !== 'function') {
@@ -384,12 +387,11 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   ): void {
     const o = this.#o;
     if (
-      !o.recordAborts &&
-      (isBreakerError(error, 'ABORTED') ||
-        (options !== undefined && sourceOf(options)?.aborted === true))
+      (!o.recordAborts &&
+        (isBreakerError(error, 'ABORTED') ||
+          (options !== undefined && sourceOf(options)?.aborted === true))) ||
+      o.ignoreError?.(error)
     ) {
-      this.#settle(IGNORED, start, epoch, error, undefined, false);
-    } else if (o.ignoreError?.(error)) {
       this.#settle(IGNORED, start, epoch, error, undefined, false);
     } else if (o.recordError === undefined || o.recordError(error)) {
       this.#settle(FAILURE, start, epoch, error, undefined, false);

@@ -96,9 +96,9 @@ interface Settings {
 /**
  * An undici interceptor that runs every request through its origin's circuit breaker: failure
  * statuses (default 5xx), connection errors and timeouts count as failures, a caller's abort
- * does not (see the breaker's `recordAborts`); an open breaker
- * answers at once with `BreakerOpenError` without touching the network; idempotent requests
- * may be retried (honouring `Retry-After`); each attempt may have a timeout.
+ * does not (see the breaker's `recordAborts`); an open breaker answers at once with
+ * `BreakerOpenError` without touching the network; idempotent requests may be retried
+ * (honouring `Retry-After`); each attempt may have a timeout.
  *
  * ```ts
  * const agent = new Agent().compose(breakerInterceptor({ breaker: { failureRateThreshold: 0.5 }, timeoutMs: 2_000 }));
