@@ -49,6 +49,20 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
     body: JSON.stringify({ id: `pay_${n}`, amount: 100 }),
   });
 
+  /** A server whose handler holds its first call (or every call) open until `release.open()`. */
+  async function startHeld(options: Partial<AppOptions> = {}, holdEveryCall = true) {
+    const started = gate();
+    const release = gate();
+    const url = await start(async (path, n) => {
+      if (holdEveryCall || n === 1) {
+        started.open();
+        await release.promise;
+      }
+      return created(path, n);
+    }, options);
+    return { url, started, release };
+  }
+
   it('runs the handler once and replays status, stored headers and body byte for byte', async () => {
     const url = await start(created);
     const key = randomUUID();
@@ -158,13 +172,7 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
   });
 
   it('answers 409 with Retry-After while the first request runs, then replays', async () => {
-    const started = gate();
-    const release = gate();
-    const url = await start(async (path, n) => {
-      started.open();
-      await release.promise;
-      return created(path, n);
-    });
+    const { url, started, release } = await startHeld();
     const key = randomUUID();
     const first = post(`${url}/payments`, key, { amount: 1 });
     await started.promise;
@@ -181,16 +189,10 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
   });
 
   it('waits for the first request and replays it when waitForInFlightMs is set', async () => {
-    const started = gate();
-    const release = gate();
-    const url = await start(
-      async (path, n) => {
-        started.open();
-        await release.promise;
-        return created(path, n);
-      },
-      { waitForInFlightMs: 5_000, pollIntervalMs: 5 },
-    );
+    const { url, started, release } = await startHeld({
+      waitForInFlightMs: 5_000,
+      pollIntervalMs: 5,
+    });
     const key = randomUUID();
     const first = post(`${url}/payments`, key, { amount: 1 });
     await started.promise;
@@ -292,15 +294,7 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
   }
 
   it('keeps the key locked while an abandoned handler runs, then releases it unstored', async () => {
-    const started = gate();
-    const release = gate();
-    const url = await start(async (path, n) => {
-      if (n === 1) {
-        started.open();
-        await release.promise;
-      }
-      return created(path, n);
-    });
+    const { url, started, release } = await startHeld({}, false);
     const key = randomUUID();
     const controller = new AbortController();
     const abandoned = fetch(`${url}/payments`, {
@@ -333,16 +327,10 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
   });
 
   it('stops waiting when the waiting duplicate disconnects, and the first request still completes', async () => {
-    const started = gate();
-    const release = gate();
-    const url = await start(
-      async (path, n) => {
-        started.open();
-        await release.promise;
-        return created(path, n);
-      },
-      { waitForInFlightMs: 10_000, pollIntervalMs: 5 },
-    );
+    const { url, started, release } = await startHeld({
+      waitForInFlightMs: 10_000,
+      pollIntervalMs: 5,
+    });
     const key = randomUUID();
     const first = post(`${url}/payments`, key, { amount: 1 });
     await started.promise;
