@@ -170,6 +170,12 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * epoch (dropped on every transition, rebuilt on the next call).
    */
   #hot: Observers | number = 0;
+  /**
+   * Set while a call without options needs nothing but a rejection handler (CLOSED, unchained, a
+   * success changes nothing): that handler, so `execute` can skip every other check. Cleared by
+   * anything that could change the answer (a booking, a transition, a listener, `close()`).
+   */
+  #quickFail: Observers['fail'] | undefined = undefined;
   /** Registry bookkeeping: clock time of the last `get()`. */
   #usedAt = 0;
   /** State that only a breaker that has opened or rejected needs (keeps healthy breakers small). */
@@ -215,6 +221,18 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * `ABORTED` error, is ignored unless `recordAborts` is set.
    */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const quickFail = this.#quickFail;
+    if (quickFail !== undefined && options === undefined && typeof fn === 'function') {
+      let pending: T | PromiseLike<T>;
+      try {
+        pending = fn(FIRST_ATTEMPT);
+      } catch (error) {
+        this.#settleError(error, -1, this.#epoch, undefined);
+        return Promise.reject(error);
+      }
+      const promise = pending instanceof Promise ? pending : Promise.resolve(pending);
+      return promise.then(undefined, quickFail) as Promise<T>;
+    }
     if (typeof fn !== 'function') {
       return Promise.reject(
         new InvalidOptionsError('fn', `execute(): the work must be a function (got ${typeof fn}).`),
@@ -252,8 +270,10 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       this.#hot = observers < HOT ? observers + 1 : fresh;
       observers = fresh;
     }
+    const quiet = state === CLOSED && this.#successChangesNothing();
+    if (quiet && options === undefined && observers === this.#hot) this.#quickFail = observers.fail;
     return promise.then(
-      state === CLOSED && this.#successChangesNothing() ? undefined : observers.ok,
+      quiet ? undefined : observers.ok,
       options === undefined
         ? observers.fail
         : (error: unknown) => {
@@ -409,6 +429,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     result: unknown,
     fromResult: boolean,
   ): void {
+    this.#quickFail = undefined;
     const o = this.#o;
     let now = -1;
     let durationMs = Number.NaN;
@@ -540,6 +561,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     const from = this.#state;
     this.#state = state;
     this.#epoch++;
+    this.#quickFail = undefined;
     if (typeof this.#hot !== 'number') this.#hot = HOT;
     if (this.#otel === null) this.#otel = undefined; // an SDK may have been registered since
     const fromName = STATE_NAMES[from]!;
@@ -757,6 +779,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     if (events === undefined) {
       events = new BreakerEvents();
       this.#events = events;
+      this.#quickFail = undefined;
     }
     return events;
   }
@@ -769,6 +792,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     for (const list of this.#events?.all() ?? []) list.clear();
     this.#otel?.close();
     this.#otel = CLOSED_TELEMETRY;
+    this.#quickFail = undefined;
   }
 
   /** Same as {@link close}. */

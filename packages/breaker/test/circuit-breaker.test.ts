@@ -1091,3 +1091,67 @@ describe('public types', () => {
     expect(() => circuitBreaker({ failureRateThreshold: '0.5' })).toThrowError();
   });
 });
+
+// A breaker without listeners or SDK that has seen only successes takes a shorter path per call;
+// these check that everything that must leave that path does.
+describe('a quiet breaker (only successes, no listener)', () => {
+  const warm = (breaker: CircuitBreaker) => run(breaker, ok, 200);
+
+  it('still counts failures and trips on the failure rate', async () => {
+    const breaker = circuitBreaker({ windowSize: 10, minimumCalls: 10, failureRateThreshold: 0.5 });
+    await warm(breaker);
+    await run(breaker, fail, 4);
+    expect(breaker.state).toBe('CLOSED');
+    await run(breaker, fail);
+    expect(breaker.state).toBe('OPEN');
+    expect(breaker.metrics()).toMatchObject({ calls: 10, failedCalls: 5 });
+  });
+
+  it('still counts failures in a row (consecutive window)', async () => {
+    const breaker = circuitBreaker({ windowType: 'consecutive', consecutiveFailures: 3 });
+    await warm(breaker);
+    await run(breaker, fail, 2);
+    await run(breaker, ok); // resets the run
+    await run(breaker, fail, 2);
+    expect(breaker.state).toBe('CLOSED');
+    await run(breaker, fail);
+    expect(breaker.state).toBe('OPEN');
+  });
+
+  it('books a work that throws synchronously', async () => {
+    const breaker = circuitBreaker();
+    await warm(breaker);
+    await expect(
+      breaker.execute(() => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(breaker.metrics().failedCalls).toBe(1);
+  });
+
+  it('surfaces a rejection nobody observes', async () => {
+    const breaker = circuitBreaker();
+    await warm(breaker);
+    const reasons = await unhandledRejections(() => void breaker.execute(fail));
+    expect(reasons).toEqual([boom]);
+    expect(breaker.metrics().failedCalls).toBe(1);
+  });
+
+  it('tells a listener added later about every call', async () => {
+    const breaker = circuitBreaker();
+    await warm(breaker);
+    let successes = 0;
+    breaker.onSuccess(() => successes++);
+    await run(breaker, ok, 3);
+    expect(successes).toBe(3);
+  });
+
+  it('after a manual transition, records in METRICS_ONLY and gives up the short path', async () => {
+    const breaker = circuitBreaker({ windowSize: 10, minimumCalls: 10 });
+    await warm(breaker);
+    breaker.transitionTo('METRICS_ONLY');
+    await run(breaker, fail, 10);
+    expect(breaker.state).toBe('METRICS_ONLY');
+    expect(breaker.metrics()).toMatchObject({ calls: 10, failedCalls: 10 });
+  });
+});
