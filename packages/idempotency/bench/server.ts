@@ -1,5 +1,5 @@
 // One bench server per process: `node server.ts <variant>` with REDIS_URL and PREFIX in the env.
-// Variants: bare | ballast | express-idempotency | node-idempotency. Every variant serves the same
+// Variants: bare | ballast | express-idempotency | node-idempotency | redis-floor. Every variant serves the same
 // POST /payments handler; the idempotent ones keep their records in the same Redis.
 // HANDLER_DELAY_MS makes the handler slower (the duplicates scenario); COUNT_RUNS=1 counts
 // handler runs in Redis (INCR <PREFIX>runs).
@@ -78,6 +78,19 @@ if (variant === 'bare') {
     const body = await charge(req);
     await idempotency.onResponse(params, { body, additional: { status: 201 } });
     res.status(201).json(body);
+  });
+} else if (variant === 'redis-floor') {
+  // Not an idempotency layer: the same Redis round trips as Ballast (claim with SET NX GET; store
+  // the body; a replay is the claim alone) with nothing else — no fingerprint, fencing, lock
+  // extension, header capture or telemetry. What any implementation on ioredis must at least pay.
+  const redis = new Redis(url);
+  app.post('/payments', async (req, res) => {
+    const key = `${prefix}{${req.get('idempotency-key')}}`;
+    const found = await redis.set(key, 'L', 'PX', 30_000, 'NX', 'GET');
+    if (found !== null && found !== 'L') return res.status(201).type('json').send(found);
+    const body = JSON.stringify(await charge(req));
+    await redis.set(key, body, 'PX', 86_400_000);
+    res.status(201).type('json').send(body);
   });
 } else {
   throw new Error(`unknown variant ${variant}`);

@@ -6,7 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { type ServerProcess, startServerProcess } from '@ballast/bench';
 import { startRedisServer } from '@ballast/test-utils';
 
-export const VARIANTS = ['bare', 'ballast', 'express-idempotency', 'node-idempotency'] as const;
+export const VARIANTS = [
+  'bare',
+  'ballast',
+  'express-idempotency',
+  'node-idempotency',
+  'redis-floor',
+] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url));
