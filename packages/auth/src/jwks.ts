@@ -163,6 +163,20 @@ export class RemoteKeySet {
   }
 
   /**
+   * The record for `kid` and `alg` when everything is at hand — the set is usable, the key is
+   * known and already imported for `alg` — so a verification can skip the asynchronous
+   * {@link resolve}; otherwise undefined (call `resolve`, which fetches or imports as needed).
+   */
+  ready(kid: unknown, alg: string, now: number): KeyRecord | undefined {
+    if ((kid !== undefined && typeof kid !== 'string') || !this.#usable(now)) return undefined;
+    const record = this.#find(kid, alg);
+    const key = record?.imported.get(alg);
+    if (key === undefined || key instanceof Promise) return undefined;
+    this.#maybeRefreshInBackground(now);
+    return record;
+  }
+
+  /**
    * The key that verifies a token with this `kid` and `alg`. An unknown `kid` refetches the set
    * once (subject to the cooldown); a set older than `maxStaleMs` past its first failure throws
    * `JWKS_UNAVAILABLE`.

@@ -1,5 +1,21 @@
-/** A cached value and whether it was read since it last reached the eldest end. */
+/**
+ * A 30-bit fingerprint of a token: FNV-1a over its last 32 characters (the signature,
+ * unpredictable for a genuine token), mixed so that every bit counts. Hashing this tail instead
+ * of the whole token (hundreds of characters) is what makes a cache lookup cheap. @internal
+ */
+export function fingerprintOf(token: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
+    hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193);
+  }
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return (hash ^ (hash >>> 16)) >>> 2; // a small integer: V8 keeps it unboxed
+}
+
+/** A cached value, its token, and whether it was read since it last reached the eldest end. */
 interface Slot<V> {
+  readonly token: string;
   readonly value: V;
   visited: boolean;
 }
@@ -9,11 +25,13 @@ interface Slot<V> {
  * chance" (CLOCK): a hit only sets a flag, so the hot path never reorders the map; when full, the
  * eldest entries that were read get moved to the young end with the flag cleared, and the first
  * one that was not read is evicted. A `Map` keeps insertion order, so its first key is the eldest.
- * @internal
+ * Entries are keyed by {@link fingerprintOf} and hold their token: a lookup compares the whole
+ * token, so two tokens with one fingerprint never answer for each other (the later one replaces
+ * the earlier). @internal
  */
 export class TokenCache<V> {
   readonly #max: number;
-  readonly #map = new Map<string, Slot<V>>();
+  readonly #map = new Map<number, Slot<V>>();
 
   constructor(maxEntries: number) {
     this.#max = maxEntries;
@@ -23,22 +41,22 @@ export class TokenCache<V> {
     return this.#map.size;
   }
 
-  get(token: string): V | undefined {
-    const slot = this.#map.get(token);
-    if (slot === undefined) return undefined;
+  get(token: string, print = fingerprintOf(token)): V | undefined {
+    const slot = this.#map.get(print);
+    if (slot === undefined || slot.token !== token) return undefined;
     slot.visited = true;
     return slot.value;
   }
 
-  set(token: string, value: V): void {
+  set(token: string, value: V, print = fingerprintOf(token)): void {
     if (this.#max === 0) return;
-    this.#map.delete(token);
+    this.#map.delete(print);
     while (this.#map.size >= this.#max) this.#evictOne();
-    this.#map.set(token, { value, visited: false });
+    this.#map.set(print, { token, value, visited: false });
   }
 
-  delete(token: string): void {
-    this.#map.delete(token);
+  delete(token: string, print = fingerprintOf(token)): void {
+    if (this.#map.get(print)?.token === token) this.#map.delete(print);
   }
 
   clear(): void {
@@ -46,11 +64,11 @@ export class TokenCache<V> {
   }
 
   #evictOne(): void {
-    for (const [token, slot] of this.#map) {
-      this.#map.delete(token);
+    for (const [print, slot] of this.#map) {
+      this.#map.delete(print);
       if (!slot.visited) return;
       slot.visited = false;
-      this.#map.set(token, slot); // second chance: to the young end
+      this.#map.set(print, slot); // second chance: to the young end
     }
   }
 }
@@ -58,8 +76,8 @@ export class TokenCache<V> {
 /**
  * Decides which tokens enter the {@link TokenCache}: only those seen before, so tokens used once
  * (or a flood of distinct valid tokens) never evict the hot ones, and verifying them costs no
- * cache upkeep. It remembers a 32-bit fingerprint of each token's signature tail in a fixed
- * table — a collision only admits a token early or late, never changes what is accepted. @internal
+ * cache upkeep. It remembers each token's {@link fingerprintOf} in a fixed table — a collision
+ * only admits a token early or late, never changes what is accepted. @internal
  */
 export class Doorkeeper {
   readonly #table: Int32Array;
@@ -73,19 +91,11 @@ export class Doorkeeper {
   }
 
   /** True when `token` was offered before; otherwise remembers it and answers false. */
-  admit(token: string): boolean {
-    // FNV-1a over the last 32 characters: the signature, unpredictable for a genuine token.
-    let hash = 0x811c9dc5;
-    for (let i = Math.max(0, token.length - 32); i < token.length; i++) {
-      hash = Math.imul(hash ^ token.charCodeAt(i), 0x01000193);
-    }
-    hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b); // final mix, so every bit counts
-    hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
-    hash ^= hash >>> 16;
-    const fingerprint = hash | 1; // never 0, the empty slot
-    const slot = (hash >>> 1) & this.#mask;
-    if (this.#table[slot] === fingerprint) return true;
-    this.#table[slot] = fingerprint;
+  admit(token: string, print = fingerprintOf(token)): boolean {
+    const mark = print | 1; // never 0, the empty slot
+    const slot = (print >>> 1) & this.#mask;
+    if (this.#table[slot] === mark) return true;
+    this.#table[slot] = mark;
     return false;
   }
 }

@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { extractBearer } from '../src/bearer.ts';
+import { type ClaimRules, checkClaims, normalizeTyp } from '../src/claims.ts';
+import { InvalidTokenError } from '../src/errors.ts';
 import { hasScopes, scopesOf } from '../src/index.ts';
 import { createGuard } from '../src/resource-server.ts';
-import { Doorkeeper, TokenCache } from '../src/token-cache.ts';
+import { Doorkeeper, fingerprintOf, TokenCache } from '../src/token-cache.ts';
 
 describe('TokenCache', () => {
   it('evicts an entry not read since it became the eldest (second chance)', () => {
@@ -35,6 +37,28 @@ describe('TokenCache', () => {
   });
 });
 
+describe('TokenCache keys', () => {
+  it('never answers for another token with the same fingerprint; the later one replaces it', () => {
+    const cache = new TokenCache<number>(10);
+    cache.set('token-a', 1, 42);
+    expect(cache.get('token-b', 42)).toBeUndefined();
+    expect(cache.get('token-a', 42)).toBe(1);
+    cache.set('token-b', 2, 42);
+    expect(cache.get('token-a', 42)).toBeUndefined();
+    cache.delete('token-a', 42); // not the token stored under 42: left alone
+    expect(cache.get('token-b', 42)).toBe(2);
+    expect(cache.size).toBe(1);
+  });
+
+  it('fingerprints a token by its tail, as a small non-negative integer', () => {
+    const tail = 'S'.repeat(28);
+    const a = fingerprintOf(`${'x'.repeat(500)}.one${tail}`);
+    expect(a).toBe(fingerprintOf(`${'y'.repeat(500)}.one${tail}`)); // same last 32 characters
+    expect(a).not.toBe(fingerprintOf(`${'x'.repeat(500)}.two${tail}`));
+    expect(Number.isInteger(a) && a >= 0 && a < 2 ** 30).toBe(true);
+  });
+});
+
 describe('Doorkeeper', () => {
   it('admits a token the second time it is offered', () => {
     const door = new Doorkeeper(100);
@@ -53,6 +77,12 @@ describe('scopes', () => {
     expect(scopesOf({ scp: 'x y' })).toEqual(['x', 'y']);
     expect(scopesOf({ scp: ['x', 1, null] })).toEqual(['x']);
     expect(scopesOf({ scope: 42 })).toEqual([]);
+  });
+
+  it('returns a frozen list, deduplicated however long it is', () => {
+    expect(Object.isFrozen(scopesOf({ scope: 'a b' }))).toBe(true);
+    const many = Array.from({ length: 40 }, (_, i) => `s${i % 20}`).join(' ');
+    expect(scopesOf({ scope: many })).toHaveLength(20);
   });
 
   it('checks all or any', () => {
@@ -135,5 +165,91 @@ describe('createGuard options', () => {
     expect(guard.authorize(auth({ tenant: 't1', level: 1, active: true }))?.status).toBe(403);
     expect(guard.authorize(auth({ tenant: 't1', level: 3, active: 'true' }))?.status).toBe(403);
     expect(guard.authorize(undefined)?.status).toBe(401);
+  });
+});
+
+describe('checkClaims', () => {
+  const NOW_S = 1_700_000_000;
+  const rules: ClaimRules = {
+    issuer: 'https://issuer.example/',
+    audiences: ['https://api.example', 'https://other.example'],
+    required: ['exp', 'iss', 'aud'],
+    toleranceS: 5,
+    maxTokenAgeS: undefined,
+    typ: undefined,
+  };
+  const good = { iss: rules.issuer, aud: 'https://api.example', exp: NOW_S + 60, iat: NOW_S };
+  const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+  const check = (claims: unknown, more: Partial<ClaimRules> = {}, header = {}) =>
+    checkClaims({ alg: 'ES256', ...header }, bytes(claims), { ...rules, ...more }, NOW_S * 1000);
+  const reasonOf = (fn: () => unknown): string | undefined => {
+    try {
+      fn();
+      return undefined;
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidTokenError);
+      return (error as InvalidTokenError).reason;
+    }
+  };
+
+  it('returns the claims of a valid token', () => {
+    expect(check(good)).toEqual(good);
+  });
+
+  it.each([
+    ['exp at now - tolerance', { exp: NOW_S - 5 }, 'expired'],
+    ['exp one second later', { exp: NOW_S - 4 }, undefined],
+    ['nbf at now + tolerance', { nbf: NOW_S + 5 }, undefined],
+    ['nbf one second later', { nbf: NOW_S + 6 }, 'not_yet_valid'],
+    ['exp not a number', { exp: String(NOW_S + 60) }, 'claim'],
+    ['nbf not a number', { nbf: 'soon' }, 'not_yet_valid'],
+    ['iat not a number', { iat: null }, 'too_old'],
+    ['another issuer', { iss: 'https://issuer.example' }, 'claim'],
+    [
+      'an aud array naming an accepted audience',
+      { aud: ['x', 'https://other.example'] },
+      undefined,
+    ],
+    ['an aud array naming none', { aud: ['x', 'y'] }, 'claim'],
+    ['an aud that is not a string', { aud: 7 }, 'claim'],
+    ['no exp', { exp: undefined }, 'claim'],
+  ])('%s', (_label, change, reason) => {
+    expect(reasonOf(() => check({ ...good, ...change }))).toBe(reason);
+  });
+
+  it('checks presence only for required claims (null is present)', () => {
+    const more = { required: [...rules.required, 'tenant'] };
+    expect(reasonOf(() => check(good, more))).toBe('claim');
+    expect(reasonOf(() => check({ ...good, tenant: null }, more))).toBeUndefined();
+  });
+
+  it('applies maxTokenAgeS with the tolerance, and refuses an iat in the future', () => {
+    const more = { maxTokenAgeS: 60, required: [...rules.required, 'iat'] };
+    expect(reasonOf(() => check({ ...good, iat: NOW_S - 65 }, more))).toBeUndefined();
+    expect(reasonOf(() => check({ ...good, iat: NOW_S - 66 }, more))).toBe('too_old');
+    expect(reasonOf(() => check({ ...good, iat: NOW_S + 6 }, more))).toBe('too_old');
+    expect(reasonOf(() => check({ ...good, iat: undefined }, more))).toBe('too_old');
+  });
+
+  it('compares typ as a media type', () => {
+    const more = { typ: normalizeTyp('at+jwt') };
+    expect(reasonOf(() => check(good, more, { typ: 'AT+JWT' }))).toBeUndefined();
+    expect(reasonOf(() => check(good, more, { typ: 'application/at+jwt' }))).toBeUndefined();
+    expect(reasonOf(() => check(good, more, { typ: 'JWT' }))).toBe('claim');
+    expect(reasonOf(() => check(good, more))).toBe('claim');
+  });
+
+  it.each([
+    ['a JSON array', bytes([good])],
+    ['JSON null', bytes(null)],
+    ['not JSON', new TextEncoder().encode('{"iss":')],
+    ['invalid UTF-8', new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])],
+  ])('refuses a payload that is %s as malformed', (_label, payload) => {
+    const run = () => checkClaims({ alg: 'ES256' }, payload, rules, NOW_S * 1000);
+    expect(reasonOf(run)).toBe('malformed');
+  });
+
+  it('refuses an unencoded payload (b64: false)', () => {
+    expect(reasonOf(() => check(good, {}, { b64: false, crit: ['b64'] }))).toBe('malformed');
   });
 });
