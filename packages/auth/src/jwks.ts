@@ -140,6 +140,8 @@ export class RemoteKeySet {
   #fetches = 0;
   #inflight: Promise<void> | undefined;
   #closed = new AbortController();
+  /** Imported key → its record, so a verification learns which record verified it afterwards. */
+  readonly #owners = new WeakMap<object, KeyRecord>();
 
   constructor(
     resolveUri: (signal?: AbortSignal) => Promise<string>,
@@ -163,17 +165,21 @@ export class RemoteKeySet {
   }
 
   /**
-   * The record for `kid` and `alg` when everything is at hand — the set is usable, the key is
+   * The key for `kid` and `alg` when everything is at hand — the set is usable, the key is
    * known and already imported for `alg` — so a verification can skip the asynchronous
    * {@link resolve}; otherwise undefined (call `resolve`, which fetches or imports as needed).
    */
-  ready(kid: unknown, alg: string, now: number): KeyRecord | undefined {
+  ready(kid: unknown, alg: string, now: number): CryptoKey | undefined {
     if ((kid !== undefined && typeof kid !== 'string') || !this.#usable(now)) return undefined;
-    const record = this.#find(kid, alg);
-    const key = record?.imported.get(alg);
+    const key = this.#find(kid, alg)?.imported.get(alg);
     if (key === undefined || key instanceof Promise) return undefined;
     this.#maybeRefreshInBackground(now);
-    return record;
+    return key;
+  }
+
+  /** The record a key handed out by {@link ready} or {@link resolve} was imported from. */
+  recordOf(key: unknown): KeyRecord | undefined {
+    return typeof key === 'object' && key !== null ? this.#owners.get(key) : undefined;
   }
 
   /**
@@ -181,7 +187,7 @@ export class RemoteKeySet {
    * once (subject to the cooldown); a set older than `maxStaleMs` past its first failure throws
    * `JWKS_UNAVAILABLE`.
    */
-  async resolve(kid: unknown, alg: string, signal?: AbortSignal): Promise<[KeyRecord, CryptoKey]> {
+  async resolve(kid: unknown, alg: string, signal?: AbortSignal): Promise<CryptoKey> {
     if (kid !== undefined && typeof kid !== 'string') {
       throw new InvalidTokenError('malformed', 'the "kid" header must be a string');
     }
@@ -210,13 +216,14 @@ export class RemoteKeySet {
     if (key === undefined) {
       key = importJWK(record.jwk, alg).then((k) => {
         record.imported.set(alg, k as CryptoKey);
+        this.#owners.set(k as CryptoKey, record);
         return k as CryptoKey;
       });
       record.imported.set(alg, key);
       key.catch(() => record.imported.delete(alg));
     }
     try {
-      return [record, key instanceof Promise ? await key : key];
+      return key instanceof Promise ? await key : key;
     } catch (cause) {
       throw new InvalidTokenError('unknown_key', `the JWKS key cannot be used for ${alg}`, {
         cause,

@@ -172,6 +172,19 @@ export function createVerifier(options: VerifierOptions): Verifier {
     throw error;
   }
 
+  /**
+   * The key for a token's header: the shared secret for HMAC, else the JWKS key — handed to jose
+   * without an async hop when it is loaded and imported (the usual case).
+   */
+  function keyFor(
+    h: JWTHeaderParameters,
+    signal?: AbortSignal,
+  ): Uint8Array | CryptoKey | Promise<CryptoKey> {
+    if (HMAC.has(h.alg) && secret) return secret;
+    return keys.ready(h.kid, h.alg, clock.now()) ?? keys.resolve(h.kid, h.alg, signal);
+  }
+  const resolveKey = (h: JWTHeaderParameters) => keyFor(h);
+
   async function verify(token: string, call?: VerifyOptions): Promise<VerifiedToken> {
     if (typeof token !== 'string' || token.length === 0) {
       refuse(new InvalidTokenError('malformed', 'the token must be a non-empty string'));
@@ -199,29 +212,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     // A miss does the real work (crypto, maybe a JWKS fetch): it gets a span of its own, and the
     // fetch's spans nest under it.
     const span = telemetry.tracer.startSpan('ballast.auth.verify');
-    let used: KeyRecord | null = null;
     let payload: JWTPayload;
     let header: JWTHeaderParameters;
-    const resolveKey = (h: JWTHeaderParameters) => {
-      if (HMAC.has(h.alg) && secret) return secret;
-      // The usual case: the key is loaded and imported, handed over without an async hop.
-      const ready = keys.ready(h.kid, h.alg, now);
-      if (ready !== undefined) {
-        used = ready;
-        return ready.imported.get(h.alg) as CryptoKey;
-      }
-      return keys.resolve(h.kid, h.alg, signal).then(([rec, key]) => {
-        used = rec;
-        return key;
-      });
-    };
-    const run = () => compactVerify(token, resolveKey, joseOptions);
+    let key: unknown;
+    const resolver =
+      signal === undefined ? resolveKey : (h: JWTHeaderParameters) => keyFor(h, signal);
     try {
       // Without a tracing SDK the span does not record: skip building a context for it.
       const verified = await (span.isRecording()
-        ? context.with(trace.setSpan(context.active(), span), run)
-        : run());
+        ? context.with(trace.setSpan(context.active(), span), () =>
+            compactVerify(token, resolver, joseOptions),
+          )
+        : compactVerify(token, resolver, joseOptions));
       header = verified.protectedHeader as JWTHeaderParameters;
+      key = verified.key;
       payload = checkClaims(header, verified.payload, rules, now);
     } catch (error) {
       refuse(
@@ -234,7 +238,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const result = buildResult(payload, header);
     const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);
     if (expiresAt !== undefined && expiresAt > now && (doorkeeper?.admit(token, print) ?? true)) {
-      cache.set(token, { result, expiresAt, record: used }, print);
+      cache.set(token, { result, expiresAt, record: keys.recordOf(key) ?? null }, print);
     }
     record(VALID_MISS, header, span);
     span.end();
