@@ -302,27 +302,21 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Maps jose's errors to stable reasons and our own messages (jose's text stays in `cause`). */
+/**
+ * Maps jose's errors (signature and JOSE header; claims are checked by `checkClaims`) to stable
+ * reasons and our own messages (jose's text stays in `cause`).
+ */
 function toAuthError(error: unknown): AuthError {
   if (isAuthError(error)) return error;
-  const { code, claim } = (error ?? {}) as { code?: string; claim?: string };
+  const { code } = (error ?? {}) as { code?: string };
   let reason: InvalidTokenReason = 'signature';
   let message = 'the token signature does not verify with the issuer key';
   switch (code) {
-    case 'ERR_JWT_EXPIRED':
-      reason = claim === 'iat' ? 'too_old' : 'expired';
-      message = claim === 'iat' ? 'the token is older than maxTokenAgeMs' : 'the token has expired';
-      break;
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      reason = claim === 'nbf' ? 'not_yet_valid' : claim === 'iat' ? 'too_old' : 'claim';
-      message = `the token's "${claim}" claim is missing or not accepted`;
-      break;
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
       reason = 'algorithm';
       message = 'the token "alg" is not in the algorithms allow-list';
       break;
     case 'ERR_JWS_INVALID':
-    case 'ERR_JWT_INVALID':
     case 'ERR_JOSE_NOT_SUPPORTED':
       reason = 'malformed';
       message = 'the token is not a well-formed signed JWT (or uses an unsupported header)';
