@@ -2,8 +2,13 @@
 export interface BenchCase {
   /** The table it belongs to, e.g. `closed`. */
   readonly group: string;
-  /** The variant, e.g. `bare`, `ballast`, `opossum`. `bare` is the baseline of its group. */
+  /** The variant, e.g. `bare`, `ballast`, `opossum`. `bare` is the reference of its group. */
   readonly name: string;
+  /**
+   * Marks the case the others in its group are compared with, when the group has no `bare`
+   * (e.g. a peer library the target is stated against).
+   */
+  readonly reference?: boolean;
   /** Unit of `run()`'s value, e.g. `ns/op`, `req/s`, `bytes`. */
   readonly unit: string;
   readonly lowerIsBetter: boolean;

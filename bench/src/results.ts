@@ -9,6 +9,10 @@ export interface CaseResult {
   value: number;
   unit: string;
   lowerIsBetter: boolean;
+  /** The case its group is compared with (else the group's `bare`). */
+  reference?: boolean;
+  /** Every round's value, in round order (results written before these were kept lack them). */
+  samples?: number[];
 }
 
 /** The shape of `bench/results/<package>.json`. */

@@ -49,10 +49,10 @@ for (let round = 1; round <= rounds; round++) {
   }
 }
 
-const measured: CaseResult[] = listed.map(({ file: _file, ...c }, i) => ({
-  ...c,
-  value: median(samples.get(listed[i]!)!),
-}));
+const measured: CaseResult[] = listed.map(({ file: _file, ...c }, i) => {
+  const values = samples.get(listed[i]!)!;
+  return { ...c, value: median(values), samples: values.map((v) => Number(v.toPrecision(6))) };
+});
 // A filtered run replaces its own group and keeps the other groups' stored results.
 const kept = filter ? (readResults(pkg.name)?.cases.filter((c) => c.group !== filter) ?? []) : [];
 const cases = [...kept, ...measured];

@@ -7,7 +7,13 @@ const cases = (await import(pathToFileURL(file!).href)).default as BenchCase[];
 if (group === '--list') {
   console.log(
     JSON.stringify(
-      cases.map(({ group, name, unit, lowerIsBetter }) => ({ group, name, unit, lowerIsBetter })),
+      cases.map(({ group, name, unit, lowerIsBetter, reference }) => ({
+        group,
+        name,
+        unit,
+        lowerIsBetter,
+        reference,
+      })),
     ),
   );
 } else {

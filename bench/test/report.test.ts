@@ -37,4 +37,49 @@ describe('bench harness', () => {
     // a group without a bare baseline has no ratio
     expect(md).toContain('| ballast | 2,048 | bytes (lower is better) | — |');
   });
+
+  it('compares with the marked reference by the median of same-round ratios, with their range', () => {
+    const md = renderReport([
+      {
+        package: '@ballast/example',
+        node: 'v24.0.0',
+        date: '2026-11-26',
+        command: 'npm run bench -w @ballast/example',
+        rounds: 3,
+        cases: [
+          // per round: 1.10, 0.90, 1.05 -> median 1.05, although the medians' ratio is 1.00
+          {
+            group: 'distinct',
+            name: 'ballast',
+            value: 100,
+            unit: 'ops/s',
+            lowerIsBetter: false,
+            samples: [110, 90, 105],
+          },
+          {
+            group: 'distinct',
+            name: 'jose',
+            value: 100,
+            unit: 'ops/s',
+            lowerIsBetter: false,
+            reference: true,
+            samples: [100, 100, 100],
+          },
+          // a round count that does not match falls back to the ratio of the medians
+          {
+            group: 'distinct',
+            name: 'other',
+            value: 50,
+            unit: 'ops/s',
+            lowerIsBetter: false,
+            samples: [50],
+          },
+        ],
+      },
+    ]);
+    expect(md).toContain('| case | value | unit | vs jose |');
+    expect(md).toContain('| ballast | 100 | ops/s (higher is better) | 1.05× (0.90–1.10) |');
+    expect(md).toContain('| jose | 100 | ops/s (higher is better) | 1.00× |');
+    expect(md).toContain('| other | 50.0 | ops/s (higher is better) | 0.50× |');
+  });
 });
