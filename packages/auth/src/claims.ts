@@ -53,7 +53,10 @@ export function checkClaims(
   ) {
     throw refused('typ');
   }
-  for (const name of rules.required) if (!Object.hasOwn(set, name)) throw refused(name);
+  const { required } = rules;
+  for (let i = 0; i < required.length; i++) {
+    if (!Object.hasOwn(set, required[i]!)) throw refused(required[i]!);
+  }
   if (set.iss !== rules.issuer) throw refused('iss');
   const { aud } = set;
   if (

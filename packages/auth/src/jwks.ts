@@ -171,7 +171,10 @@ export class RemoteKeySet {
    */
   ready(kid: unknown, alg: string, now: number): CryptoKey | undefined {
     if ((kid !== undefined && typeof kid !== 'string') || !this.#usable(now)) return undefined;
-    const key = this.#find(kid, alg)?.imported.get(alg);
+    // A key is only ever imported for an `alg` it fits (see resolve), so with a kid the imported
+    // map answers alone and the fit is not checked again on every token.
+    const record = kid === undefined ? this.#find(kid, alg) : this.#byKid.get(kid);
+    const key = record?.imported.get(alg);
     if (key === undefined || key instanceof Promise) return undefined;
     this.#maybeRefreshInBackground(now);
     return key;

@@ -180,7 +180,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     h: JWTHeaderParameters,
     signal?: AbortSignal,
   ): Uint8Array | CryptoKey | Promise<CryptoKey> {
-    if (HMAC.has(h.alg) && secret) return secret;
+    if (secret && HMAC.has(h.alg)) return secret;
     return keys.ready(h.kid, h.alg, clock.now()) ?? keys.resolve(h.kid, h.alg, signal);
   }
   const resolveKey = (h: JWTHeaderParameters) => keyFor(h);
@@ -265,6 +265,7 @@ function describe(
   attributes: Record<string, string>,
   header?: JWTHeaderParameters,
 ): void {
+  if (!span.isRecording()) return; // without a tracing SDK: nothing to build
   span.setAttributes(attributes);
   if (header?.alg) span.setAttribute(ATTR.alg, header.alg);
   if (typeof header?.kid === 'string') span.setAttribute(ATTR.kid, header.kid.slice(0, 128));
@@ -291,13 +292,12 @@ function cacheUntil(payload: JWTPayload, maxTokenAgeMs: number | undefined): num
   return until;
 }
 
+/** Freezes a parsed JSON value and everything in it (JSON has no cycles nor frozen parts). */
 function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const key in value) {
-      const member = value[key];
-      if (typeof member === 'object' && member !== null) deepFreeze(member);
-    }
+  Object.freeze(value);
+  for (const key in value) {
+    const member = value[key];
+    if (typeof member === 'object' && member !== null) deepFreeze(member);
   }
   return value;
 }

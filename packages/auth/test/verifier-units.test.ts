@@ -85,6 +85,20 @@ describe('scopes', () => {
     expect(scopesOf({ scope: many })).toHaveLength(20);
   });
 
+  it('reuses the list built for a scope string, and never answers for a colliding one', () => {
+    const first = scopesOf({ scope: 'orders:read orders:write' });
+    expect(scopesOf({ scope: 'orders:read orders:write' })).toBe(first);
+    // same length, first and last characters: the same slot of the built-list table
+    const a = 'read x write';
+    const b = 'read y write';
+    for (let i = 0; i < 3; i++) {
+      expect(scopesOf({ scope: a })).toEqual(['read', 'x', 'write']);
+      expect(scopesOf({ scp: b })).toEqual(['read', 'y', 'write']);
+    }
+    expect(scopesOf({ scope: '' })).toEqual([]);
+    expect(scopesOf({ scope: ' ' })).toEqual([]);
+  });
+
   it('checks all or any', () => {
     expect(hasScopes(['a', 'b'], ['a', 'b'])).toBe(true);
     expect(hasScopes(['a'], ['a', 'b'])).toBe(false);
