@@ -9,6 +9,11 @@ export interface BenchCase {
    * (e.g. a peer library the target is stated against).
    */
   readonly reference?: boolean;
+  /**
+   * Runs the case in the first this-many rounds only: for measures that do not vary between runs
+   * (instruction counts) and take minutes each.
+   */
+  readonly rounds?: number;
   /** Unit of `run()`'s value, e.g. `ns/op`, `req/s`, `bytes`. */
   readonly unit: string;
   readonly lowerIsBetter: boolean;

@@ -5,4 +5,5 @@ export {
   type ServerProcess,
   startServerProcess,
 } from './http-load.ts';
+export { countInstructions, netInstructions } from './instructions.ts';
 export { collectGarbage, median, nsPerOp, retainedHeapBytes } from './measure.ts';

@@ -31,7 +31,7 @@ function runWorker(args: string[]): string {
   return out.trim().split('\n').at(-1)!;
 }
 
-type Listed = Omit<CaseResult, 'value'> & { file: string };
+type Listed = Omit<CaseResult, 'value'> & { file: string; rounds?: number };
 const listed: Listed[] = files.flatMap((file) =>
   (JSON.parse(runWorker([file, '--list'])) as Omit<Listed, 'file'>[])
     .filter((c) => !filter || c.group === filter)
@@ -43,13 +43,14 @@ for (let round = 1; round <= rounds; round++) {
   // Alternate the order each round so no variant always runs first (or last) on a warm machine.
   const order = round % 2 ? listed : [...listed].reverse();
   for (const c of order) {
+    if (c.rounds !== undefined && round > c.rounds) continue;
     const { value } = JSON.parse(runWorker([c.file, c.group, c.name])) as { value: number };
     samples.get(c)!.push(value);
     console.log(`round ${round}/${rounds}  ${c.group}/${c.name}: ${value.toFixed(1)} ${c.unit}`);
   }
 }
 
-const measured: CaseResult[] = listed.map(({ file: _file, ...c }, i) => {
+const measured: CaseResult[] = listed.map(({ file: _file, rounds: _rounds, ...c }, i) => {
   const values = samples.get(listed[i]!)!;
   return { ...c, value: median(values), samples: values.map((v) => Number(v.toPrecision(6))) };
 });

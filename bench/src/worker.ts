@@ -7,12 +7,13 @@ const cases = (await import(pathToFileURL(file!).href)).default as BenchCase[];
 if (group === '--list') {
   console.log(
     JSON.stringify(
-      cases.map(({ group, name, unit, lowerIsBetter, reference }) => ({
+      cases.map(({ group, name, unit, lowerIsBetter, reference, rounds }) => ({
         group,
         name,
         unit,
         lowerIsBetter,
         reference,
+        rounds,
       })),
     ),
   );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defineBench } from '../src/define.ts';
+import { netInstructions } from '../src/instructions.ts';
 import { median } from '../src/measure.ts';
 import { renderReport } from '../src/report.ts';
 
@@ -81,5 +82,22 @@ describe('bench harness', () => {
     expect(md).toContain('| ballast | 100 | ops/s (higher is better) | 1.05× (0.90–1.10) |');
     expect(md).toContain('| jose | 100 | ops/s (higher is better) | 1.00× |');
     expect(md).toContain('| other | 50.0 | ops/s (higher is better) | 0.50× |');
+  });
+
+  it("sums a cachegrind file without V8's randomised start-up functions", () => {
+    const out = [
+      'events: Ir',
+      'fl=???',
+      'fn=detail::sprp(unsigned long long, unsigned long long)',
+      '0 700',
+      '0 50',
+      'fn=Builtins_LoadIC',
+      '0 200',
+      'fn=v8::internal::HashSeed::InitializeRoots(v8::internal::Isolate*)',
+      '0 25',
+      'summary: 1000',
+    ].join('\n');
+    expect(netInstructions(out)).toBe(225);
+    expect(() => netInstructions('fn=x\n0 5\n')).toThrow(/no "summary:" line/);
   });
 });

@@ -140,30 +140,36 @@ export async function repeatedOpsPerSecond(
 }
 
 /**
+ * Verifies every token of `list` once: async verifiers with {@link IN_FLIGHT} calls in flight,
+ * synchronous ones back to back.
+ */
+export async function verifyAll(verify: VerifyFn, list: readonly string[]): Promise<void> {
+  if (list.length === 0) return;
+  const first = verify(list[0]!);
+  if (!(first instanceof Promise)) {
+    for (let i = 1; i < list.length; i++) verify(list[i]!);
+    return;
+  }
+  await first;
+  let next = 1;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (next < list.length) await verify(list[next++]!);
+    }),
+  );
+}
+
+/**
  * Verifications per second over `tokens`, each verified once (so no cache can help), after
- * verifying `warm` (other tokens) to warm up. Async verifiers keep {@link IN_FLIGHT} in flight.
+ * verifying `warm` (other tokens) to warm up.
  */
 export async function distinctOpsPerSecond(
   verify: VerifyFn,
-  warm: string[],
-  tokens: string[],
+  warm: readonly string[],
+  tokens: readonly string[],
 ): Promise<number> {
-  const pass = async (list: string[]) => {
-    const first = verify(list[0]!);
-    if (first instanceof Promise) await first;
-    else {
-      for (let i = 1; i < list.length; i++) verify(list[i]!);
-      return;
-    }
-    let next = 1;
-    await Promise.all(
-      Array.from({ length: IN_FLIGHT }, async () => {
-        while (next < list.length) await verify(list[next++]!);
-      }),
-    );
-  };
-  await pass(warm);
+  await verifyAll(verify, warm);
   const start = performance.now();
-  await pass(tokens);
+  await verifyAll(verify, tokens);
   return (tokens.length / (performance.now() - start)) * 1000;
 }

@@ -1,85 +1,31 @@
-import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createVerifier as createBallastVerifier } from '@ballast/auth';
-import { type BenchCase, defineBench, requestsPerSecond, startServerProcess } from '@ballast/bench';
-import { createVerifier as createFastJwtVerifier } from 'fast-jwt';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
-import jsonwebtoken from 'jsonwebtoken';
+import {
+  type BenchCase,
+  countInstructions,
+  defineBench,
+  requestsPerSecond,
+  startServerProcess,
+} from '@ballast/bench';
 import {
   ALGS,
   type Alg,
   AUDIENCE,
   distinctOpsPerSecond,
-  type Fixture,
   fixture,
   ISSUER,
   repeatedOpsPerSecond,
   serveJwks,
-  type VerifyFn,
 } from './support.ts';
+import { VERIFIERS, withVerifier } from './verifiers.ts';
 
 // Verify throughput of the same token repeated (caches can help) and of distinct tokens (each
 // verified once), for RS256, ES256 and EdDSA; then Express req/s with a valid token. Every
-// verifier checks signature, alg allow-list, iss, aud and exp. Ballast and jose fetch keys from
-// a JWKS served on 127.0.0.1; fast-jwt and jsonwebtoken get the public key directly (their
-// best case). jsonwebtoken 9 has no EdDSA, so it is absent from the EdDSA groups.
-
-const VERIFIERS = ['ballast', 'jose', 'fast-jwt-cache', 'fast-jwt', 'jsonwebtoken'] as const;
-type VerifierName = (typeof VERIFIERS)[number];
-
-async function withVerifier<T>(
-  name: VerifierName,
-  f: Fixture,
-  run: (verify: VerifyFn) => Promise<T>,
-): Promise<T> {
-  const jwks = await serveJwks([f.publicJwk]);
-  try {
-    const algorithms = [f.alg];
-    let verify: VerifyFn;
-    switch (name) {
-      case 'ballast': {
-        const v = createBallastVerifier({
-          issuer: ISSUER,
-          audience: AUDIENCE,
-          jwksUri: jwks.url,
-          algorithms,
-        });
-        verify = (t) => v.verify(t);
-        break;
-      }
-      case 'jose': {
-        const keys = createRemoteJWKSet(new URL(jwks.url));
-        verify = (t) => jwtVerify(t, keys, { issuer: ISSUER, audience: AUDIENCE, algorithms });
-        break;
-      }
-      case 'fast-jwt-cache':
-      case 'fast-jwt': {
-        verify = createFastJwtVerifier({
-          key: f.publicPem,
-          algorithms: algorithms as never,
-          allowedIss: ISSUER,
-          allowedAud: AUDIENCE,
-          cache: name === 'fast-jwt-cache',
-        });
-        break;
-      }
-      case 'jsonwebtoken': {
-        const key = createPublicKey(f.publicPem);
-        verify = (t) =>
-          jsonwebtoken.verify(t, key, {
-            algorithms: algorithms as never,
-            issuer: ISSUER,
-            audience: AUDIENCE,
-          });
-        break;
-      }
-    }
-    await verify(f.token); // a failing setup throws here, not as a silent zero
-    return await run(verify);
-  } finally {
-    await jwks.close();
-  }
-}
+// verifier checks signature, alg allow-list, iss, aud and exp (see verifiers.ts). jsonwebtoken 9
+// has no EdDSA, so it is absent from the EdDSA groups. The instructions groups count what one
+// distinct-token verification executes, which the machine's load cannot move.
 
 function verifyCases(): BenchCase[] {
   const cases: BenchCase[] = [];
@@ -107,6 +53,39 @@ function verifyCases(): BenchCase[] {
     }
   }
   return cases;
+}
+
+const countScript = fileURLToPath(new URL('./count-verify.ts', import.meta.url));
+const COUNTED = 2_000;
+
+function instructionCases(): BenchCase[] {
+  return ALGS.flatMap((alg) =>
+    (['ballast', 'jose'] as const).map((name) => ({
+      group: `instructions-${alg}`,
+      name,
+      unit: 'instructions/verify',
+      lowerIsBetter: true,
+      reference: name === 'jose',
+      rounds: 1, // a count repeats within ~0.1 %; each takes minutes under valgrind
+      run: async () => {
+        const f = await fixture(alg);
+        const dir = mkdtempSync(join(tmpdir(), 'ballast-auth-count-'));
+        try {
+          // The counted process reads its tokens from a file of its own: signing new ones under
+          // valgrind would take hours.
+          const file = join(dir, 'fixture.json');
+          writeFileSync(file, JSON.stringify({ ...f, distinct: f.distinct.slice(0, COUNTED) }));
+          const [without, withCounted] = await Promise.all([
+            countInstructions(countScript, [name, file, '0']),
+            countInstructions(countScript, [name, file, String(COUNTED)]),
+          ]);
+          return (withCounted - without) / COUNTED;
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    })),
+  );
 }
 
 const serverFile = fileURLToPath(new URL('./express-server.ts', import.meta.url));
@@ -138,4 +117,4 @@ function expressCases(): BenchCase[] {
   }));
 }
 
-export default defineBench([...verifyCases(), ...expressCases()]);
+export default defineBench([...verifyCases(), ...expressCases(), ...instructionCases()]);
