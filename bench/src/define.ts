@@ -10,8 +10,8 @@ export interface BenchCase {
    */
   readonly reference?: boolean;
   /**
-   * Runs the case in the first this-many rounds only: for measures that do not vary between runs
-   * (instruction counts) and take minutes each.
+   * Runs the case in the first this-many rounds only: for measures far steadier than a time
+   * (instruction counts) that take minutes each.
    */
   readonly rounds?: number;
   /** Unit of `run()`'s value, e.g. `ns/op`, `req/s`, `bytes`. */

@@ -12,11 +12,11 @@ const RANDOM_STARTUP = /detail::sprp|HashSeed::InitializeRoots/;
 
 /**
  * Machine instructions a Node.js script executes, all threads, counted by valgrind's cachegrind —
- * a measure that does not move with the machine's load or clock, unlike time. V8 runs
- * single-threaded (`--single-threaded`: no background compiler or GC threads) so the JIT tiers
- * up the same way on every run; V8's randomised start-up work is left out. Needs `valgrind`
- * (`apt-get install valgrind`). Compare two counts of the same script with different amounts of
- * work to get a per-operation figure.
+ * far steadier than a time on a shared machine, though how the script's threads interleave can
+ * still move it by a percent or two. V8 runs single-threaded (`--single-threaded`: no background
+ * compiler or GC threads) so the JIT tiers up the same way on every run; V8's randomised start-up
+ * work is left out. Needs `valgrind` (`apt-get install valgrind`). Compare two counts of the same
+ * script with different amounts of work to get a per-operation figure.
  */
 export async function countInstructions(script: string, args: readonly string[]): Promise<number> {
   await run('valgrind', ['--version']).catch((cause) => {

@@ -19,6 +19,7 @@ export function ratioTo(c: CaseResult, ref: CaseResult): string {
   if (a && b && a.length === b.length && a.length > 0 && b.every((v) => v !== 0)) {
     if (c === ref) return '1.00×';
     const ratios = a.map((v, i) => v / b[i]!);
+    if (ratios.length === 1) return `${ratios[0]!.toFixed(2)}×`;
     const low = Math.min(...ratios).toFixed(2);
     const high = Math.max(...ratios).toFixed(2);
     return `${median(ratios).toFixed(2)}× (${low}–${high})`;

@@ -66,7 +66,7 @@ function instructionCases(): BenchCase[] {
       unit: 'instructions/verify',
       lowerIsBetter: true,
       reference: name === 'jose',
-      rounds: 1, // a count repeats within ~0.1 %; each takes minutes under valgrind
+      rounds: 1, // a count is steadier than a time (within ~2 %), and takes minutes
       run: async () => {
         const f = await fixture(alg);
         const dir = mkdtempSync(join(tmpdir(), 'ballast-auth-count-'));
