@@ -13,7 +13,7 @@ function formatValue(value: number): string {
  * when both kept their rounds — rounds interleave the variants, so a ratio within a round cancels
  * the machine's drift between rounds. Older results without rounds get the ratio of medians.
  */
-export function ratioTo(c: CaseResult, ref: CaseResult): string {
+function ratioTo(c: CaseResult, ref: CaseResult): string {
   const a = c.samples;
   const b = ref.samples;
   if (a && b && a.length === b.length && a.length > 0 && b.every((v) => v !== 0)) {
