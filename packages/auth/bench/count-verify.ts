@@ -2,8 +2,7 @@
 // <count>` verifies the file's warm-up tokens, then its first <count> distinct tokens, and exits.
 // Two runs that differ only in <count> give the instructions one verification costs.
 import { readFileSync } from 'node:fs';
-import type { Fixture } from './support.ts';
-import { verifyAll } from './support.ts';
+import { type Fixture, verifyAll } from './support.ts';
 import { type VerifierName, withVerifier } from './verifiers.ts';
 
 const [name, file, count] = process.argv.slice(2);
