@@ -1,0 +1,60 @@
+/** Set on every error of every Ballast package, whichever copy of whichever package threw it. */
+const BALLAST_BRAND = Symbol.for('@ballast/kernel.error');
+
+/** A class of errors that {@link BallastError}'s `instanceof` check and {@link errorGuard} understand. */
+interface ErrorClass {
+  readonly brand?: symbol;
+  readonly code?: string;
+}
+
+/**
+ * The base of every error a Ballast package throws: a stable `code`, a message that says what to
+ * do, and a `cause`. Each package subclasses it once with a static `brand`
+ * (`Symbol.for('@ballast/<name>.error')`), then once per code with a static `code`.
+ *
+ * `instanceof` is decided by brand and code, not by prototype identity, so it still works when two
+ * copies of a package are installed (two versions, or its ESM and CJS builds in one process).
+ */
+export abstract class BallastError<C extends string = string> extends Error {
+  /** Brand of the package's errors; set as a static on the package's base class. */
+  static readonly brand: symbol = BALLAST_BRAND;
+  /** Stable machine-readable code, e.g. `BREAKER_OPEN`. */
+  readonly code: C;
+
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+    const brand = (new.target as ErrorClass).brand;
+    Object.defineProperty(this, BALLAST_BRAND, { value: true });
+    if (brand !== undefined && brand !== BALLAST_BRAND)
+      Object.defineProperty(this, brand, { value: true });
+  }
+
+  /**
+   * `error instanceof BreakerError` is true for any breaker error from any installed copy;
+   * `error instanceof TimeoutError` additionally requires the class's own `code`.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false;
+    const brand = (this as ErrorClass).brand ?? BALLAST_BRAND;
+    if ((value as Record<symbol, unknown>)[brand] !== true) return false;
+    const code = Object.hasOwn(this, 'code') ? (this as ErrorClass).code : undefined;
+    return code === undefined || (value as { code?: unknown }).code === code;
+  }
+}
+
+/**
+ * Builds a package's `isXError(error, code?)` guard from its base class and its code→class map,
+ * so that `isBreakerError(e, 'TIMEOUT')` narrows `e` to `TimeoutError` without a cast.
+ */
+export function errorGuard<M extends Record<string, Error>>(
+  base: abstract new (...args: never[]) => M[keyof M],
+): <K extends keyof M & string = keyof M & string>(error: unknown, code?: K) => error is M[K] {
+  const brand = (base as unknown as ErrorClass).brand ?? BALLAST_BRAND;
+  return <K extends keyof M & string>(error: unknown, code?: K): error is M[K] =>
+    typeof error === 'object' &&
+    error !== null &&
+    (error as Record<symbol, unknown>)[brand] === true &&
+    (code === undefined || (error as { code?: unknown }).code === code);
+}
