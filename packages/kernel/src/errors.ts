@@ -18,6 +18,8 @@ interface ErrorClass {
 export abstract class BallastError<C extends string = string> extends Error {
   /** Brand of the package's errors; set as a static on the package's base class. */
   static readonly brand: symbol = BALLAST_BRAND;
+  /** The code of a per-code subclass; set as a static on each subclass. */
+  declare static readonly code?: string;
   /** Stable machine-readable code, e.g. `BREAKER_OPEN`. */
   readonly code: C;
 
@@ -37,11 +39,22 @@ export abstract class BallastError<C extends string = string> extends Error {
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false;
-    const brand = (this as ErrorClass).brand ?? BALLAST_BRAND;
+    // `this` is the class on the right of `instanceof`: a package base or a per-code subclass.
+    // biome-ignore lint/complexity/noThisInStatic: the checked class, not BallastError
+    const checked = this as ErrorClass;
+    const brand = checked.brand ?? BALLAST_BRAND;
     if ((value as Record<symbol, unknown>)[brand] !== true) return false;
-    const code = Object.hasOwn(this, 'code') ? (this as ErrorClass).code : undefined;
+    const code = Object.hasOwn(checked, 'code') ? checked.code : undefined;
     return code === undefined || (value as { code?: unknown }).code === code;
   }
+}
+
+/** A package's `isXError` guard: any of its errors, or the error of one code, narrowed to its class. */
+export interface ErrorGuard<M extends Record<string, Error>> {
+  /** True when `error` is any error of the package, from any installed copy. */
+  (error: unknown): error is M[keyof M];
+  /** True when `error` is the package's error with this `code`; narrows to its class. */
+  <K extends keyof M & string>(error: unknown, code: K): error is M[K];
 }
 
 /**
@@ -50,11 +63,11 @@ export abstract class BallastError<C extends string = string> extends Error {
  */
 export function errorGuard<M extends Record<string, Error>>(
   base: abstract new (...args: never[]) => M[keyof M],
-): <K extends keyof M & string = keyof M & string>(error: unknown, code?: K) => error is M[K] {
+): ErrorGuard<M> {
   const brand = (base as unknown as ErrorClass).brand ?? BALLAST_BRAND;
-  return <K extends keyof M & string>(error: unknown, code?: K): error is M[K] =>
+  return ((error: unknown, code?: string): boolean =>
     typeof error === 'object' &&
     error !== null &&
     (error as Record<symbol, unknown>)[brand] === true &&
-    (code === undefined || (error as { code?: unknown }).code === code);
+    (code === undefined || (error as { code?: unknown }).code === code)) as ErrorGuard<M>;
 }

@@ -1,6 +1,7 @@
 export { abortError, anySignal, attempt, raceAbort, throwIfAborted } from './abort.ts';
 export type { Clock, SleepOptions } from './clock.ts';
 export { sleep, systemClock, unrefTimer } from './clock.ts';
+export type { ErrorGuard } from './errors.ts';
 export { BallastError, errorGuard } from './errors.ts';
 export type { Listener, ListenerListOptions, Subscription } from './events.ts';
 export { ListenerList } from './events.ts';

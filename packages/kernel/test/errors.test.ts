@@ -42,7 +42,7 @@ describe('BallastError', () => {
     expect(timeout).toBeInstanceOf(BallastError);
     expect(timeout instanceof DemoOptionsError).toBe(false);
     expect(new Error('x') instanceof DemoError).toBe(false);
-    expect(null instanceof DemoError).toBe(false);
+    expect((null as unknown) instanceof DemoError).toBe(false);
   });
 
   it('a look-alike from another copy (same brand and code, other prototype) is an instance', () => {
@@ -82,8 +82,11 @@ describe('BallastError', () => {
     } else {
       expect.unreachable();
     }
-    if (isDemoError(error))
-      expectTypeOf(error).toEqualTypeOf<DemoTimeoutError | DemoOptionsError>();
+    const anyCode = (value: unknown): void => {
+      if (isDemoError(value))
+        expectTypeOf(value).toEqualTypeOf<DemoTimeoutError | DemoOptionsError>();
+    };
+    anyCode(new DemoOptionsError());
     expect(isDemoError(error, 'INVALID_OPTIONS')).toBe(false);
     expect(isDemoError('TIMEOUT')).toBe(false);
   });
