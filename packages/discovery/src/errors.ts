@@ -1,0 +1,139 @@
+import { BallastError, errorGuard, type OptionIssue } from './kernel-shim.ts';
+
+/** Stable codes of every error `@ballast/discovery` throws. */
+export type DiscoveryErrorCode =
+  | 'INVALID_OPTIONS'
+  | 'SERVICE_NOT_FOUND'
+  | 'NO_INSTANCE_AVAILABLE'
+  | 'REGISTRY_UNAVAILABLE'
+  | 'INVALID_INSTANCE';
+
+/**
+ * Base class of every error thrown by `@ballast/discovery`. Carries a stable `code`; check it with
+ * {@link isDiscoveryError}, which narrows to the subclass and works across two installed copies.
+ */
+export class DiscoveryError<
+  C extends DiscoveryErrorCode = DiscoveryErrorCode,
+> extends BallastError<C> {
+  /** Brand shared by every copy of this package's errors. */
+  static override readonly brand: symbol = Symbol.for('@ballast/discovery.error');
+}
+
+/** An option passed to a factory of this package is missing, of the wrong type or out of range. */
+export class InvalidOptionsError extends DiscoveryError<'INVALID_OPTIONS'> {
+  /** The code this class stands for. */
+  static readonly code = 'INVALID_OPTIONS';
+  /** Dotted path of the offending option, e.g. `ejection.baseEjectionMs`. */
+  readonly option: string;
+  /** The value that was passed. */
+  readonly received: unknown;
+
+  constructor(issue: OptionIssue) {
+    super('INVALID_OPTIONS', issue.message);
+    this.option = issue.option;
+    this.received = issue.received;
+  }
+}
+
+/**
+ * The registry has never listed an instance of this service: the name is probably misspelt, or
+ * the service has not registered yet.
+ */
+export class ServiceNotFoundError extends DiscoveryError<'SERVICE_NOT_FOUND'> {
+  /** The code this class stands for. */
+  static readonly code = 'SERVICE_NOT_FOUND';
+  /** The service that was asked for. */
+  readonly service: string;
+
+  constructor(service: string, options?: { registry?: string | undefined; cause?: unknown }) {
+    super(
+      'SERVICE_NOT_FOUND',
+      `No instance of service "${service}" is registered${options?.registry ? ` in the ${options.registry} registry` : ''}; check the service name, or start and register the service.`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.service = service;
+  }
+}
+
+/**
+ * The service is known but no instance can take a request now (all deregistered, draining,
+ * unhealthy or ejected). Thrown at once, never after a wait; retry after `retryAfterMs`.
+ */
+export class NoInstanceAvailableError extends DiscoveryError<'NO_INSTANCE_AVAILABLE'> {
+  /** The code this class stands for. */
+  static readonly code = 'NO_INSTANCE_AVAILABLE';
+  /** The service that was asked for. */
+  readonly service: string;
+  /**
+   * When an instance is expected back at the earliest, in milliseconds from now (e.g. the end of
+   * the soonest ejection); a sensible `Retry-After` for the caller's own clients.
+   */
+  readonly retryAfterMs: number;
+
+  constructor(
+    service: string,
+    retryAfterMs: number,
+    reason?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'NO_INSTANCE_AVAILABLE',
+      `No instance of service "${service}" can take a request now${reason ? ` (${reason})` : ''}; retry in ${Math.ceil(retryAfterMs)} ms or answer from a fallback.`,
+      options,
+    );
+    this.service = service;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
+ * The registry could not be reached or answered an error. A resolver keeps serving the last known
+ * good list meanwhile (up to `maxStaleMs`), so callers usually see this only through events.
+ */
+export class RegistryUnavailableError extends DiscoveryError<'REGISTRY_UNAVAILABLE'> {
+  /** The code this class stands for. */
+  static readonly code = 'REGISTRY_UNAVAILABLE';
+  /** The registry's `kind` (`'consul'`, `'redis'`, `'dns'`, …). */
+  readonly registry: string;
+
+  constructor(registry: string, message: string, options?: { cause?: unknown }) {
+    super(
+      'REGISTRY_UNAVAILABLE',
+      `The ${registry} registry is unavailable: ${message}. Check that it is running and reachable.`,
+      options,
+    );
+    this.registry = registry;
+  }
+}
+
+/**
+ * An instance record is malformed (a port of 0, an empty address, wrong types). From
+ * `register()` it is thrown; from a registry's data it is reported through `onError` and that one
+ * record is skipped.
+ */
+export class InvalidInstanceError extends DiscoveryError<'INVALID_INSTANCE'> {
+  /** The code this class stands for. */
+  static readonly code = 'INVALID_INSTANCE';
+  /** The field at fault (`port`, `address`, `meta.version`, …), or `''` for the record itself. */
+  readonly field: string;
+  /** The offending value. */
+  readonly received: unknown;
+
+  constructor(field: string, message: string, received: unknown, options?: { cause?: unknown }) {
+    super('INVALID_INSTANCE', message, options);
+    this.field = field;
+    this.received = received;
+  }
+}
+
+/**
+ * True when `error` was thrown by any copy of `@ballast/discovery`; narrows to the subclass of
+ * `code` when given: `isDiscoveryError(e, 'NO_INSTANCE_AVAILABLE') && e.retryAfterMs`.
+ */
+export const isDiscoveryError = errorGuard<{
+  INVALID_OPTIONS: InvalidOptionsError;
+  SERVICE_NOT_FOUND: ServiceNotFoundError;
+  NO_INSTANCE_AVAILABLE: NoInstanceAvailableError;
+  REGISTRY_UNAVAILABLE: RegistryUnavailableError;
+  INVALID_INSTANCE: InvalidInstanceError;
+}>(DiscoveryError);

@@ -1,0 +1,19 @@
+export type { DiscoveryErrorCode } from './errors.ts';
+export {
+  DiscoveryError,
+  InvalidInstanceError,
+  InvalidOptionsError,
+  isDiscoveryError,
+  NoInstanceAvailableError,
+  RegistryUnavailableError,
+  ServiceNotFoundError,
+} from './errors.ts';
+export type {
+  Instance,
+  InstanceInput,
+  RegisteredInstance,
+  Registry,
+  WatchEvents,
+} from './registry.ts';
+export { normalizeInstance } from './registry.ts';
+export { staticRegistry } from './static-registry.ts';
