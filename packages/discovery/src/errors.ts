@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from './kernel-shim.ts';
+import { BallastError, type ErrorGuard, errorGuard, type OptionIssue } from '@ballast/kernel';
 
 /** Stable codes of every error `@ballast/discovery` throws. */
 export type DiscoveryErrorCode =
@@ -22,7 +22,7 @@ export class DiscoveryError<
 /** An option passed to a factory of this package is missing, of the wrong type or out of range. */
 export class InvalidOptionsError extends DiscoveryError<'INVALID_OPTIONS'> {
   /** The code this class stands for. */
-  static readonly code = 'INVALID_OPTIONS';
+  static override readonly code = 'INVALID_OPTIONS';
   /** Dotted path of the offending option, e.g. `ejection.baseEjectionMs`. */
   readonly option: string;
   /** The value that was passed. */
@@ -41,7 +41,7 @@ export class InvalidOptionsError extends DiscoveryError<'INVALID_OPTIONS'> {
  */
 export class ServiceNotFoundError extends DiscoveryError<'SERVICE_NOT_FOUND'> {
   /** The code this class stands for. */
-  static readonly code = 'SERVICE_NOT_FOUND';
+  static override readonly code = 'SERVICE_NOT_FOUND';
   /** The service that was asked for. */
   readonly service: string;
 
@@ -61,7 +61,7 @@ export class ServiceNotFoundError extends DiscoveryError<'SERVICE_NOT_FOUND'> {
  */
 export class NoInstanceAvailableError extends DiscoveryError<'NO_INSTANCE_AVAILABLE'> {
   /** The code this class stands for. */
-  static readonly code = 'NO_INSTANCE_AVAILABLE';
+  static override readonly code = 'NO_INSTANCE_AVAILABLE';
   /** The service that was asked for. */
   readonly service: string;
   /**
@@ -92,7 +92,7 @@ export class NoInstanceAvailableError extends DiscoveryError<'NO_INSTANCE_AVAILA
  */
 export class RegistryUnavailableError extends DiscoveryError<'REGISTRY_UNAVAILABLE'> {
   /** The code this class stands for. */
-  static readonly code = 'REGISTRY_UNAVAILABLE';
+  static override readonly code = 'REGISTRY_UNAVAILABLE';
   /** The registry's `kind` (`'consul'`, `'redis'`, `'dns'`, …). */
   readonly registry: string;
 
@@ -113,7 +113,7 @@ export class RegistryUnavailableError extends DiscoveryError<'REGISTRY_UNAVAILAB
  */
 export class InvalidInstanceError extends DiscoveryError<'INVALID_INSTANCE'> {
   /** The code this class stands for. */
-  static readonly code = 'INVALID_INSTANCE';
+  static override readonly code = 'INVALID_INSTANCE';
   /** The field at fault (`port`, `address`, `meta.version`, …), or `''` for the record itself. */
   readonly field: string;
   /** The offending value. */
@@ -130,10 +130,22 @@ export class InvalidInstanceError extends DiscoveryError<'INVALID_INSTANCE'> {
  * True when `error` was thrown by any copy of `@ballast/discovery`; narrows to the subclass of
  * `code` when given: `isDiscoveryError(e, 'NO_INSTANCE_AVAILABLE') && e.retryAfterMs`.
  */
-export const isDiscoveryError = errorGuard<{
+export const isDiscoveryError: ErrorGuard<DiscoveryErrors> = errorGuard<DiscoveryErrors>(
+  // The kernel types the base as constructing one of the subclasses; every subclass here adds
+  // fields the bare base lacks, so the class is passed through `unknown`.
+  DiscoveryError as unknown as abstract new () => DiscoveryErrors[DiscoveryErrorCode],
+);
+
+/** The error class of each code, as {@link isDiscoveryError} narrows to it. */
+export type DiscoveryErrors = {
+  /** A bad option. */
   INVALID_OPTIONS: InvalidOptionsError;
+  /** An unknown service. */
   SERVICE_NOT_FOUND: ServiceNotFoundError;
+  /** A known service with no instance to take the request. */
   NO_INSTANCE_AVAILABLE: NoInstanceAvailableError;
+  /** A registry that cannot be reached. */
   REGISTRY_UNAVAILABLE: RegistryUnavailableError;
+  /** A malformed instance record. */
   INVALID_INSTANCE: InvalidInstanceError;
-}>(DiscoveryError);
+};

@@ -1,4 +1,4 @@
-export type { DiscoveryErrorCode } from './errors.ts';
+export type { DiscoveryErrorCode, DiscoveryErrors } from './errors.ts';
 export {
   DiscoveryError,
   InvalidInstanceError,

@@ -1,5 +1,5 @@
+import type { Subscription } from '@ballast/kernel';
 import { type DiscoveryError, InvalidInstanceError } from './errors.ts';
-import type { Subscription } from './kernel-shim.ts';
 
 /**
  * One running copy of a service, as every registry reports it (Consul, Redis, DNS or static).

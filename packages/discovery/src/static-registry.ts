@@ -1,5 +1,5 @@
+import type { Subscription } from '@ballast/kernel';
 import { InvalidInstanceError, RegistryUnavailableError } from './errors.ts';
-import type { Subscription } from './kernel-shim.ts';
 import {
   type Instance,
   type InstanceInput,
