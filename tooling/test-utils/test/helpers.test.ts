@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, startHttpServer } from '../src/index.ts';
+import { ManualClock, rawRequest, startHttpServer } from '../src/index.ts';
 
 describe('ManualClock', () => {
   it('runs due callbacks in time order and only when advanced', () => {
@@ -26,5 +26,30 @@ describe('startHttpServer', () => {
     expect(await response.text()).toBe('hi');
     await http.close();
     await expect(fetch(http.url)).rejects.toThrow();
+  });
+});
+
+describe('rawRequest', () => {
+  it('sends a repeated header as given and reads status, headers and body', async () => {
+    const http = await startHttpServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ method: req.method, raw: req.rawHeaders }));
+    });
+    try {
+      const got = await rawRequest(http.url, {
+        method: 'POST',
+        headers: ['x-twice', 'a', 'x-twice', 'b'],
+        body: 'hello',
+      });
+      expect(got.status).toBe(200);
+      expect(got.headers['content-type']).toBe('application/json');
+      const seen = got.json() as { method: string; raw: string[] };
+      expect(seen.method).toBe('POST');
+      expect(seen.raw.filter((_, i) => seen.raw[i - 1] === 'x-twice')).toEqual(['a', 'b']);
+      expect(seen.raw[0]?.toLowerCase()).toBe('host');
+      expect(got.text()).toBe(got.body.toString());
+    } finally {
+      await http.close();
+    }
   });
 });
