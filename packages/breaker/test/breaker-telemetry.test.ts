@@ -1,64 +1,17 @@
 import { ManualClock } from '@ballast/test-utils';
-import { context, metrics, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { type OtelTestSdk, otelTestSdk } from '@ballast/test-utils/otel';
+import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { circuitBreaker } from '../src/index.ts';
 
-const metricExporter = new InMemoryMetricExporter(AggregationTemporality.DELTA);
-const reader = new PeriodicExportingMetricReader({
-  exporter: metricExporter,
-  exportIntervalMillis: 3_600_000, // exported by hand with forceFlush()
-});
-const meterProvider = new MeterProvider({ readers: [reader] });
-const spanExporter = new InMemorySpanExporter();
-const tracerProvider = new BasicTracerProvider({
-  spanProcessors: [new SimpleSpanProcessor(spanExporter)],
-});
-const contextManager = new AsyncLocalStorageContextManager();
-
+let sdk: OtelTestSdk;
 beforeAll(() => {
-  context.setGlobalContextManager(contextManager.enable());
-  metrics.setGlobalMeterProvider(meterProvider);
-  trace.setGlobalTracerProvider(tracerProvider);
+  sdk = otelTestSdk({ temporality: 'delta' });
 });
+afterAll(() => sdk.shutdown());
 
-afterAll(async () => {
-  await meterProvider.shutdown();
-  await tracerProvider.shutdown();
-  metrics.disable();
-  trace.disable();
-  context.disable();
-});
-
-/** One exported data point, as far as these tests read it. */
-interface Point {
-  readonly attributes: Record<string, unknown>;
-  readonly value: unknown;
-}
-
-/** The data points of one metric after a flush. */
-async function points(name: string): Promise<Point[]> {
-  metricExporter.reset();
-  await reader.forceFlush();
-  const found = metricExporter
-    .getMetrics()
-    .flatMap((resource) => resource.scopeMetrics)
-    .filter((scope) => scope.scope.name === '@ballast/breaker')
-    .flatMap((scope) => scope.metrics)
-    .filter((metric) => metric.descriptor.name === name);
-  return found.flatMap((metric) => metric.dataPoints as readonly Point[]);
-}
+/** The data points of one breaker metric since the previous read. */
+const points = (name: string) => sdk.metricPoints(name, '@ballast/breaker');
 
 describe('OpenTelemetry', () => {
   it('counts calls by outcome and slowness', async () => {
@@ -117,7 +70,7 @@ describe('OpenTelemetry', () => {
   });
 
   it('adds a span event on the active span at every state change', async () => {
-    spanExporter.reset();
+    sdk.reset();
     const breaker = circuitBreaker({ name: 'payments', windowSize: 2, minimumCalls: 2 });
     const tracer = trace.getTracer('test');
     await tracer.startActiveSpan('checkout', async (span) => {
@@ -126,7 +79,7 @@ describe('OpenTelemetry', () => {
       }
       span.end();
     });
-    const [span] = spanExporter.getFinishedSpans();
+    const [span] = sdk.finishedSpans();
     expect(span?.events.map((e) => [e.name, e.attributes])).toEqual([
       [
         'ballast.breaker.state_change',

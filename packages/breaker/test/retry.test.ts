@@ -1,11 +1,6 @@
 import { ManualClock } from '@ballast/test-utils';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { type OtelTestSdk, otelTestSdk } from '@ballast/test-utils/otel';
+import { trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BreakerOpenError,
@@ -368,21 +363,11 @@ describe('retry', () => {
   });
 
   describe('span events', () => {
-    const exporter = new InMemorySpanExporter();
-    const provider = new BasicTracerProvider({
-      spanProcessors: [new SimpleSpanProcessor(exporter)],
-    });
-    const manager = new AsyncLocalStorageContextManager();
-
+    let sdk: OtelTestSdk;
     beforeAll(() => {
-      context.setGlobalContextManager(manager.enable());
-      trace.setGlobalTracerProvider(provider);
+      sdk = otelTestSdk();
     });
-    afterAll(async () => {
-      await provider.shutdown();
-      trace.disable();
-      context.disable();
-    });
+    afterAll(() => sdk.shutdown());
 
     it('adds a retry event with attempt and delay to the active span', async () => {
       const clock = new ManualClock();
@@ -392,7 +377,7 @@ describe('retry', () => {
         await drive(clock, policy.execute(failing(2).fn));
         span.end();
       });
-      const [span] = exporter.getFinishedSpans();
+      const [span] = sdk.finishedSpans();
       expect(span!.events.map((e) => [e.name, e.attributes])).toEqual([
         ['retry', { 'ballast.breaker.retry.attempt': 2, 'ballast.breaker.retry.delay_ms': 100 }],
         ['retry', { 'ballast.breaker.retry.attempt': 3, 'ballast.breaker.retry.delay_ms': 200 }],
