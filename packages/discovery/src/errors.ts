@@ -6,7 +6,8 @@ export type DiscoveryErrorCode =
   | 'SERVICE_NOT_FOUND'
   | 'NO_INSTANCE_AVAILABLE'
   | 'REGISTRY_UNAVAILABLE'
-  | 'INVALID_INSTANCE';
+  | 'INVALID_INSTANCE'
+  | 'REGISTRATION_UNSUPPORTED';
 
 /**
  * Base class of every error thrown by `@ballast/discovery`. Carries a stable `code`; check it with
@@ -127,6 +128,26 @@ export class InvalidInstanceError extends DiscoveryError<'INVALID_INSTANCE'> {
 }
 
 /**
+ * The registry is read-only: instances cannot register with it (DNS — the platform publishes the
+ * records). Register with a registry that takes registrations (Redis, Consul), or let the platform
+ * (Kubernetes, your DNS) publish the service.
+ */
+export class RegistrationUnsupportedError extends DiscoveryError<'REGISTRATION_UNSUPPORTED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'REGISTRATION_UNSUPPORTED';
+  /** The registry's `kind` (`'dns'`, …). */
+  readonly registry: string;
+
+  constructor(registry: string) {
+    super(
+      'REGISTRATION_UNSUPPORTED',
+      `The ${registry} registry is read-only and cannot register instances; register with a registry that takes registrations (redisRegistry(), consulRegistry()), or let the platform publish the ${registry} records.`,
+    );
+    this.registry = registry;
+  }
+}
+
+/**
  * True when `error` was thrown by any copy of `@ballast/discovery`; narrows to the subclass of
  * `code` when given: `isDiscoveryError(e, 'NO_INSTANCE_AVAILABLE') && e.retryAfterMs`.
  */
@@ -148,4 +169,6 @@ export type DiscoveryErrors = {
   REGISTRY_UNAVAILABLE: RegistryUnavailableError;
   /** A malformed instance record. */
   INVALID_INSTANCE: InvalidInstanceError;
+  /** A read-only registry asked to register an instance. */
+  REGISTRATION_UNSUPPORTED: RegistrationUnsupportedError;
 };

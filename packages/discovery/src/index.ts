@@ -5,6 +5,7 @@ export {
   InvalidOptionsError,
   isDiscoveryError,
   NoInstanceAvailableError,
+  RegistrationUnsupportedError,
   RegistryUnavailableError,
   ServiceNotFoundError,
 } from './errors.ts';

@@ -91,7 +91,11 @@ export interface Registry extends AsyncDisposable {
    * `events.onInstances`, errors to `events.onError`. Dispose the subscription to stop.
    */
   watch(service: string, events: WatchEvents): Subscription;
-  /** Stops every watch and releases connections; idempotent. Does not deregister instances. */
+  /**
+   * Stops every watch, deregisters the instances registered through this registry that are still
+   * registered (so a service that closes its registry leaves at once instead of after its TTL),
+   * and releases connections; idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -99,6 +103,12 @@ export interface Registry extends AsyncDisposable {
 export interface RegisteredInstance {
   /** The instance as registered, defaults filled in. */
   readonly instance: Instance;
+  /**
+   * How often the registry wants {@link RegisteredInstance.heartbeat} called, in ms (a fraction of
+   * its TTL); `undefined` when it needs no heartbeats (static, Consul with an HTTP check).
+   * `register()` heartbeats at this pace unless told otherwise.
+   */
+  readonly heartbeatIntervalMs?: number | undefined;
   /** Tells the registry the instance is alive (renews its TTL); a no-op for registries without TTLs. */
   heartbeat(options?: { signal?: AbortSignal | undefined }): Promise<void>;
   /**
