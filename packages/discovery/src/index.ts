@@ -1,3 +1,5 @@
+export type { ConsulClient, ConsulHttpCheck, ConsulRegistryOptions } from './consul-registry.ts';
+export { consulRegistry } from './consul-registry.ts';
 export type { DiscoveryErrorCode, DiscoveryErrors } from './errors.ts';
 export {
   DiscoveryError,
