@@ -11,6 +11,8 @@ export {
   RegistryUnavailableError,
   ServiceNotFoundError,
 } from './errors.ts';
+export type { RedisRegistryOptions } from './redis-registry.ts';
+export { redisRegistry } from './redis-registry.ts';
 export type {
   Instance,
   InstanceInput,
