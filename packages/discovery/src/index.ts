@@ -1,5 +1,12 @@
 export type { ConsulClient, ConsulHttpCheck, ConsulRegistryOptions } from './consul-registry.ts';
 export { consulRegistry } from './consul-registry.ts';
+export type {
+  DnsAddressRecord,
+  DnsRegistryOptions,
+  DnsResolver,
+  DnsSrvRecord,
+} from './dns-registry.ts';
+export { dnsRegistry } from './dns-registry.ts';
 export type { DiscoveryErrorCode, DiscoveryErrors } from './errors.ts';
 export {
   DiscoveryError,
