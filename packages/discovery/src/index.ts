@@ -21,6 +21,13 @@ export {
 export type { RedisRegistryOptions } from './redis-registry.ts';
 export { redisRegistry } from './redis-registry.ts';
 export type {
+  RegisterOptions,
+  RegistrationState,
+  RequestEmitter,
+  ServiceRegistration,
+} from './register.ts';
+export { register } from './register.ts';
+export type {
   Instance,
   InstanceInput,
   RegisteredInstance,
