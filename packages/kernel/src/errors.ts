@@ -62,7 +62,7 @@ export interface ErrorGuard<M extends Record<string, Error>> {
  * so that `isBreakerError(e, 'TIMEOUT')` narrows `e` to `TimeoutError` without a cast.
  */
 export function errorGuard<M extends Record<string, Error>>(
-  base: abstract new (...args: never[]) => M[keyof M],
+  base: abstract new (...args: never[]) => BallastError,
 ): ErrorGuard<M> {
   const brand = (base as unknown as ErrorClass).brand ?? BALLAST_BRAND;
   return ((error: unknown, code?: string): boolean =>
