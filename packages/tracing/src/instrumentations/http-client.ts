@@ -1,0 +1,80 @@
+import dc from 'node:diagnostics_channel';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Span, TextMapSetter } from '@opentelemetry/api';
+import { api } from '../api.ts';
+import type { Runtime, Uninstall } from '../runtime.ts';
+
+const CLIENT_SPAN = Symbol.for('@ballast/tracing.client-span');
+
+type TracedRequest = ClientRequest & { [CLIENT_SPAN]?: Span | undefined; protocol?: string };
+
+const requestSetter: TextMapSetter<ClientRequest> = {
+  set: (request, key, value) => request.setHeader(key, value),
+};
+
+/**
+ * One CLIENT span per outgoing `node:http`/`https` request, from `http.client.request.created`
+ * (headers not yet sent: `traceparent` and `baggage` are set there) to the response's headers
+ * (`http.client.response.finish`) or `http.client.request.error`.
+ */
+export function instrumentHttpClient(rt: Runtime): Uninstall {
+  const otel = api();
+  const { tracer, propagator, contexts } = rt;
+  const clientKind = { kind: otel.SpanKind.CLIENT };
+
+  const onCreated = (message: unknown) => {
+    const request = (message as { request: TracedRequest }).request;
+    try {
+      const active = contexts.active();
+      const span = tracer.startSpan(request.method, clientKind, active);
+      const context = span.spanContext();
+      if (!otel.trace.isSpanContextValid(context)) return; // suppressed (an exporter's own request)
+      if (span.isRecording()) {
+        span.setAttribute('http.request.method', request.method);
+        span.setAttribute('server.address', request.host);
+        const port = (request as { socket?: { remotePort?: number } }).socket?.remotePort;
+        if (port !== undefined) span.setAttribute('server.port', port);
+        span.setAttribute('url.full', `${request.protocol ?? 'http:'}//${request.host}${request.path}`);
+      }
+      request[CLIENT_SPAN] = span;
+      if (!request.headersSent) propagator.inject(otel.trace.setSpan(active, span), request, requestSetter);
+    } catch (error) {
+      rt.fault('http client start', error);
+    }
+  };
+
+  const onResponse = (message: unknown) => {
+    const { request, response } = message as { request: TracedRequest; response: IncomingMessage };
+    const span = request[CLIENT_SPAN];
+    if (span === undefined) return;
+    request[CLIENT_SPAN] = undefined;
+    if (span.isRecording()) {
+      const status = response.statusCode ?? 0;
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 400) span.setStatus({ code: otel.SpanStatusCode.ERROR });
+    }
+    span.end();
+  };
+
+  const onError = (message: unknown) => {
+    const { request, error } = message as { request: TracedRequest; error: Error };
+    const span = request[CLIENT_SPAN];
+    if (span === undefined) return;
+    request[CLIENT_SPAN] = undefined;
+    if (span.isRecording()) {
+      span.recordException(error);
+      span.setAttribute('error.type', (error as { code?: string }).code ?? error.name);
+      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error.message });
+    }
+    span.end();
+  };
+
+  dc.subscribe('http.client.request.created', onCreated);
+  dc.subscribe('http.client.response.finish', onResponse);
+  dc.subscribe('http.client.request.error', onError);
+  return () => {
+    dc.unsubscribe('http.client.request.created', onCreated);
+    dc.unsubscribe('http.client.response.finish', onResponse);
+    dc.unsubscribe('http.client.request.error', onError);
+  };
+}

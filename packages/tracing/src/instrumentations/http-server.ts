@@ -1,0 +1,111 @@
+import dc from 'node:diagnostics_channel';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context, Span, TextMapGetter } from '@opentelemetry/api';
+import { api } from '../api.ts';
+import { ROUTE, type Runtime, SERVER_SPAN, type TracedResponse, type Uninstall } from '../runtime.ts';
+
+interface StartMessage {
+  request: IncomingMessage;
+  response: ServerResponse & TracedResponse;
+}
+
+/** Reads propagation headers from Node's lower-cased header object. */
+export const incomingGetter: TextMapGetter<IncomingMessage['headers']> = {
+  keys: (headers) => Object.keys(headers),
+  get: (headers, key) => headers[key],
+};
+
+/** Options of the server instrumentation that other switches feed. */
+export interface HttpServerSettings {
+  /** Read `req.route` (Express) when the response finishes. */
+  readonly express: boolean;
+}
+
+/**
+ * One SERVER span per incoming `node:http` request, from `http.server.request.start` to
+ * `http.server.response.finish`. The order of work keeps unsampled requests cheap: the parent is
+ * extracted only when a `traceparent`/`baggage` header is present, the span is started with no
+ * attributes (the sampler decides on the parent and the trace id alone), and attributes are built
+ * only for a span that records. The span's context is entered for the handler's whole async run.
+ */
+export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings): Uninstall {
+  const otel = api();
+  const root = otel.ROOT_CONTEXT;
+  const { tracer, propagator, contexts } = rt;
+  const serverKind = { kind: otel.SpanKind.SERVER };
+
+  const onStart = (message: unknown) => {
+    const { request, response } = message as StartMessage;
+    try {
+      const headers = request.headers;
+      let parent: Context = root;
+      if (headers.traceparent !== undefined || headers.baggage !== undefined)
+        parent = propagator.extract(root, headers, incomingGetter);
+      const span = tracer.startSpan(request.method ?? 'HTTP', serverKind, parent);
+      if (span.isRecording()) describeRequest(span, request);
+      response[SERVER_SPAN] = span;
+      contexts.enter(otel.trace.setSpan(parent, span));
+    } catch (error) {
+      rt.fault('http server start', error);
+    }
+  };
+
+  const onFinish = (message: unknown) => {
+    const { request, response } = message as StartMessage;
+    const span = response[SERVER_SPAN];
+    if (span === undefined) return;
+    response[SERVER_SPAN] = undefined;
+    try {
+      if (span.isRecording()) {
+        const status = response.statusCode;
+        span.setAttribute('http.response.status_code', status);
+        if (status >= 500) span.setStatus({ code: otel.SpanStatusCode.ERROR });
+        const route = response[ROUTE] ?? (settings.express ? expressRoute(request) : undefined);
+        if (route !== undefined) {
+          span.setAttribute('http.route', route);
+          span.updateName(`${request.method} ${route}`);
+        }
+      }
+      span.end();
+    } catch (error) {
+      rt.fault('http server finish', error);
+    }
+  };
+
+  dc.subscribe('http.server.request.start', onStart);
+  dc.subscribe('http.server.response.finish', onFinish);
+  return () => {
+    dc.unsubscribe('http.server.request.start', onStart);
+    dc.unsubscribe('http.server.response.finish', onFinish);
+  };
+}
+
+function describeRequest(span: Span, request: IncomingMessage): void {
+  const url = request.url ?? '/';
+  const query = url.indexOf('?');
+  const host = request.headers.host;
+  const encrypted = (request.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  span.setAttribute('http.request.method', request.method ?? '_OTHER');
+  span.setAttribute('url.path', query === -1 ? url : url.slice(0, query));
+  span.setAttribute('url.scheme', encrypted ? 'https' : 'http');
+  if (host !== undefined) {
+    const colon = host.lastIndexOf(':');
+    const bracket = host.lastIndexOf(']');
+    if (colon > bracket) {
+      span.setAttribute('server.address', host.slice(0, colon));
+      span.setAttribute('server.port', Number(host.slice(colon + 1)));
+    } else span.setAttribute('server.address', host);
+  }
+  const agent = request.headers['user-agent'];
+  if (agent !== undefined) span.setAttribute('user_agent.original', agent);
+  const peer = request.socket?.remoteAddress;
+  if (peer !== undefined) span.setAttribute('network.peer.address', peer);
+}
+
+/** Express (4 and 5) leaves the matched route on `req.route` and the mount path in `req.baseUrl`. */
+function expressRoute(request: IncomingMessage): string | undefined {
+  const route = (request as { route?: { path?: unknown } }).route;
+  if (route === undefined || typeof route.path !== 'string') return undefined;
+  const base = (request as { baseUrl?: unknown }).baseUrl;
+  return typeof base === 'string' ? base + route.path : route.path;
+}
