@@ -1,7 +1,7 @@
 // Hello world on node:http; prints "listening <url>" once it accepts connections.
 import http from 'node:http';
 
-const server = http.createServer((req, res) => {
+const server = http.createServer((_req, res) => {
   res.setHeader('content-type', 'text/plain');
   res.end('hello');
 });

@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from './kernel-shim.ts';
+import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
 
 /** Codes of the errors this package throws. */
 export type TracingErrorCode = 'INVALID_OPTIONS';

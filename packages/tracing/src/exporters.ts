@@ -64,11 +64,16 @@ export function createSpanExporter(config: ResolvedConfig): SpanExporter {
   const exporter = config.exporter;
   if (typeof exporter === 'object') return exporter;
   if (exporter === 'console') {
-    const { ConsoleSpanExporter } = requireHere('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
+    const { ConsoleSpanExporter } = requireHere(
+      '@opentelemetry/sdk-trace',
+    ) as typeof import('@opentelemetry/sdk-trace');
     return new ConsoleSpanExporter();
   }
   const url = otlpUrl(config, 'traces');
-  const options = { ...(url !== undefined && { url }), ...(config.headers !== undefined && { headers: config.headers }) };
+  const options = {
+    ...(url !== undefined && { url }),
+    ...(config.headers !== undefined && { headers: config.headers }),
+  };
   if (exporter === 'otlp-json') {
     const { OTLPTraceExporter } = requireHere(
       '@opentelemetry/exporter-trace-otlp-http',

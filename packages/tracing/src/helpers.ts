@@ -25,7 +25,13 @@ export type Carrier =
   | Record<string, string | string[] | undefined>
   | { get(key: string): string | null | undefined; set(key: string, value: string): unknown };
 
-const KINDS: Record<SpanKindName, number> = { internal: 0, server: 1, client: 2, producer: 3, consumer: 4 };
+const KINDS: Record<SpanKindName, number> = {
+  internal: 0,
+  server: 1,
+  client: 2,
+  producer: 3,
+  consumer: 4,
+};
 const TRACER = '@ballast/tracing';
 
 function misuse(helper: string, option: string, expected: string, received: unknown): never {
@@ -62,7 +68,8 @@ function fail(span: Span, error: unknown): void {
  * ```
  */
 export function withSpan<T>(name: string, fn: (span: Span) => T, options?: WithSpanOptions): T {
-  if (typeof name !== 'string' || name === '') misuse('withSpan()', 'name', 'a non-empty string', name);
+  if (typeof name !== 'string' || name === '')
+    misuse('withSpan()', 'name', 'a non-empty string', name);
   if (typeof fn !== 'function') misuse('withSpan()', 'fn', 'a function', fn);
   const kindName = options?.kind ?? 'internal';
   const kind = KINDS[kindName];
@@ -70,7 +77,8 @@ export function withSpan<T>(name: string, fn: (span: Span) => T, options?: WithS
   const otel = api();
   const parent = options?.parent ?? otel.context.active();
   const span = otel.trace.getTracer(TRACER).startSpan(name, { kind }, parent);
-  if (options?.attributes !== undefined && span.isRecording()) span.setAttributes(options.attributes);
+  if (options?.attributes !== undefined && span.isRecording())
+    span.setAttributes(options.attributes);
   return otel.context.with(otel.trace.setSpan(parent, span), () => {
     let result: T;
     try {
@@ -114,7 +122,8 @@ const carrierGetter: TextMapGetter<Carrier> = {
       ? [...(carrier as unknown as Map<string, string>).keys()]
       : Object.keys(carrier),
   get: (carrier, key) => {
-    if (typeof carrier.get === 'function') return (carrier.get as (k: string) => string | null)(key) ?? undefined;
+    if (typeof carrier.get === 'function')
+      return (carrier.get as (k: string) => string | null)(key) ?? undefined;
     const value = (carrier as Record<string, string | string[] | undefined>)[key];
     return value;
   },
@@ -122,7 +131,8 @@ const carrierGetter: TextMapGetter<Carrier> = {
 
 const carrierSetter: TextMapSetter<Carrier> = {
   set: (carrier, key, value) => {
-    if (typeof carrier.set === 'function') (carrier.set as (k: string, v: string) => unknown)(key, value);
+    if (typeof carrier.set === 'function')
+      (carrier.set as (k: string, v: string) => unknown)(key, value);
     else (carrier as Record<string, string>)[key] = value;
   },
 };
@@ -136,7 +146,8 @@ const carrierSetter: TextMapSetter<Carrier> = {
  * ```
  */
 export function inject<C extends Carrier>(carrier: C, context?: Context): C {
-  if (carrier === null || typeof carrier !== 'object') misuse('inject()', 'carrier', 'an object', carrier);
+  if (carrier === null || typeof carrier !== 'object')
+    misuse('inject()', 'carrier', 'an object', carrier);
   const otel = api();
   otel.propagation.inject(context ?? otel.context.active(), carrier, carrierSetter);
   return carrier;
@@ -148,7 +159,8 @@ export function inject<C extends Carrier>(carrier: C, context?: Context): C {
  * headers it is the active context.
  */
 export function extract(carrier: Carrier, context?: Context): Context {
-  if (carrier === null || typeof carrier !== 'object') misuse('extract()', 'carrier', 'an object', carrier);
+  if (carrier === null || typeof carrier !== 'object')
+    misuse('extract()', 'carrier', 'an object', carrier);
   const otel = api();
   return otel.propagation.extract(context ?? otel.context.active(), carrier, carrierGetter);
 }

@@ -26,7 +26,9 @@ export class LazyMeterProvider implements MeterProvider {
   }
 
   #create(): SdkMeterProvider {
-    const sdk = requireHere('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+    const sdk = requireHere(
+      '@opentelemetry/sdk-metrics',
+    ) as typeof import('@opentelemetry/sdk-metrics');
     const url = otlpUrl(this.#config, 'metrics');
     const options = {
       ...(url !== undefined && { url }),
@@ -36,7 +38,9 @@ export class LazyMeterProvider implements MeterProvider {
       this.#config.exporter === 'otlp-json'
         ? '@opentelemetry/exporter-metrics-otlp-http'
         : '@opentelemetry/exporter-metrics-otlp-proto';
-    const { OTLPMetricExporter } = requireHere(module) as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
+    const { OTLPMetricExporter } = requireHere(
+      module,
+    ) as typeof import('@opentelemetry/exporter-metrics-otlp-proto');
     return new sdk.MeterProvider({
       resource: this.#resource(),
       readers: [

@@ -1,7 +1,7 @@
+import { type Infer, o, parseOptions } from '@ballast/kernel';
 import type { Attributes, DiagLogLevel } from '@opentelemetry/api';
 import type { Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
 import { InvalidOptionsError } from './errors.ts';
-import { type Infer, o, parseOptions } from './kernel-shim.ts';
 
 /** The instrumentations of the default set; each can be switched off. */
 export type InstrumentationName =
@@ -111,7 +111,9 @@ const schema = o.object({
       o.custom<SpanExporter>((v) => hasMethods(v, ['export', 'shutdown']), 'a SpanExporter'),
     )
     .optional(),
-  endpoint: o.custom<string>((v) => typeof v === 'string' && URL.canParse(v), 'an http(s) URL').optional(),
+  endpoint: o
+    .custom<string>((v) => typeof v === 'string' && URL.canParse(v), 'an http(s) URL')
+    .optional(),
   headers: o.record(o.string()).optional(),
   sampler: o
     .union(
@@ -122,13 +124,18 @@ const schema = o.object({
     .optional(),
   instrumentations: instrumentationsSchema.optional(),
   resource: o
-    .custom<Attributes>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'an object of attributes')
+    .custom<Attributes>(
+      (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+      'an object of attributes',
+    )
     .optional(),
   metrics: o.boolean().optional(),
   metricsIntervalMs: o.number({ min: 100, integer: true }).optional(),
   shutdownTimeoutMs: o.number({ min: 0, max: 60_000, integer: true }).optional(),
   handleSignals: o.boolean().optional(),
-  logLevel: o.oneOf(['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const).optional(),
+  logLevel: o
+    .oneOf(['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const)
+    .optional(),
 });
 
 type ParsedOptions = Infer<typeof schema>;
@@ -186,13 +193,23 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
   let exporter: ExporterName | SpanExporter | undefined = options.exporter;
   if (exporter === undefined) {
     const named = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase();
-    const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL)?.trim();
+    const protocol = (
+      env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL
+    )?.trim();
     if (named !== undefined && named !== '' && !['otlp', 'console', 'none'].includes(named))
       warnEnv('OTEL_TRACES_EXPORTER', 'otlp, console or none');
-    if (protocol !== undefined && protocol !== '' && !['http/protobuf', 'http/json'].includes(protocol))
+    if (
+      protocol !== undefined &&
+      protocol !== '' &&
+      !['http/protobuf', 'http/json'].includes(protocol)
+    )
       warnEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf or http/json (grpc is not supported)');
     exporter =
-      named === 'console' || named === 'none' ? named : protocol === 'http/json' ? 'otlp-json' : 'otlp';
+      named === 'console' || named === 'none'
+        ? named
+        : protocol === 'http/json'
+          ? 'otlp-json'
+          : 'otlp';
   }
 
   let sampler: number | Sampler | undefined;
@@ -234,7 +251,10 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
         parentBased = false;
         break;
       default:
-        warnEnv('OTEL_TRACES_SAMPLER', 'a supported sampler (parentbased_traceidratio, always_on, …)');
+        warnEnv(
+          'OTEL_TRACES_SAMPLER',
+          'a supported sampler (parentbased_traceidratio, always_on, …)',
+        );
         sampler = 1;
     }
   }
@@ -252,9 +272,13 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
     const at = pair.indexOf('=');
     if (at <= 0) continue;
     try {
-      resource[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+      resource[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(
+        pair.slice(at + 1).trim(),
+      );
     } catch {
-      warnings.push(`OTEL_RESOURCE_ATTRIBUTES: "${pair}" is not percent-encoded correctly; ignored.`);
+      warnings.push(
+        `OTEL_RESOURCE_ATTRIBUTES: "${pair}" is not percent-encoded correctly; ignored.`,
+      );
     }
   }
   Object.assign(resource, options.resource);

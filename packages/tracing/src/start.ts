@@ -1,6 +1,6 @@
 import type { DiagLogger, TextMapPropagator } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type { Sampler, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { api, requireHere } from './api.ts';
 import { AlsContextManager } from './context-manager.ts';
 import { type InvalidOptionsError, isTracingError } from './errors.ts';
@@ -17,9 +17,9 @@ import {
   DIAG_LEVELS,
   INSTRUMENTATION_NAMES,
   type InstrumentationName,
+  parseTracingOptions,
   type ResolvedConfig,
   resolveConfig,
-  parseTracingOptions,
   sdkDisabled,
   type TracingOptions,
 } from './options.ts';
@@ -101,7 +101,10 @@ export function activeTracing(): TracingHandle | undefined {
 }
 
 /** {@link startTracing}, with internals the testing entry point supplies. */
-export function startEngine(options: TracingOptions | undefined, overrides: EngineOverrides): TracingHandle {
+export function startEngine(
+  options: TracingOptions | undefined,
+  overrides: EngineOverrides,
+): TracingHandle {
   const existing = (globalThis as Global)[INSTANCE];
   if (existing !== undefined) {
     if (options !== undefined && existing.status().state === 'running')
@@ -119,13 +122,19 @@ export function startEngine(options: TracingOptions | undefined, overrides: Engi
       ? `${error.message} Tracing is off (no-op).`
       : `Tracing could not start and is off (no-op): ${error instanceof Error ? error.message : String(error)}`;
     warn(message, 'BALLAST_TRACING_START_FAILED');
-    handle = noopHandle('failed', error instanceof Error ? error : new Error(String(error)), [message]);
+    handle = noopHandle('failed', error instanceof Error ? error : new Error(String(error)), [
+      message,
+    ]);
   }
   (globalThis as Global)[INSTANCE] = handle;
   return handle;
 }
 
-function noopHandle(state: TracingState, error: Error | undefined, warnings: string[]): TracingHandle {
+function noopHandle(
+  state: TracingState,
+  error: Error | undefined,
+  warnings: string[],
+): TracingHandle {
   const status: TracingStatus = {
     state,
     serviceName: 'unknown_service:node',
@@ -138,12 +147,19 @@ function noopHandle(state: TracingState, error: Error | undefined, warnings: str
     warnings,
   };
   const done = async () => {};
-  return { flush: done, shutdown: done, close: done, status: () => status, [Symbol.asyncDispose]: done };
+  return {
+    flush: done,
+    shutdown: done,
+    close: done,
+    status: () => status,
+    [Symbol.asyncDispose]: done,
+  };
 }
 
 function start(options: TracingOptions | undefined, overrides: EngineOverrides): TracingHandle {
   const env = process.env;
-  if (sdkDisabled(env) && overrides.spanProcessor === undefined) return noopHandle('disabled', undefined, []);
+  if (sdkDisabled(env) && overrides.spanProcessor === undefined)
+    return noopHandle('disabled', undefined, []);
   const config = resolveConfig(parseTracingOptions(options), env);
   const warnings: string[] = [];
   const say = (message: string, code: string) => {
@@ -153,11 +169,18 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
   for (const message of config.warnings) say(message, 'BALLAST_TRACING_BAD_ENV');
 
   const otel = api();
-  otel.diag.setLogger(diagLogger(say), { logLevel: DIAG_LEVELS[config.logLevel], suppressOverrideMessage: true });
+  otel.diag.setLogger(diagLogger(say), {
+    logLevel: DIAG_LEVELS[config.logLevel],
+    suppressOverrideMessage: true,
+  });
 
-  const trace = requireHere('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
+  const trace = requireHere(
+    '@opentelemetry/sdk-trace',
+  ) as typeof import('@opentelemetry/sdk-trace');
   const core = requireHere('@opentelemetry/core') as typeof import('@opentelemetry/core');
-  const resources = requireHere('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
+  const resources = requireHere(
+    '@opentelemetry/resources',
+  ) as typeof import('@opentelemetry/resources');
 
   let resource: Resource | undefined;
   const getResource = () => {
@@ -245,7 +268,10 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
     try {
       uninstall.push(fn());
     } catch (error) {
-      say(`the ${name} instrumentation could not be installed: ${String(error)}`, 'BALLAST_TRACING_INSTRUMENTATION');
+      say(
+        `the ${name} instrumentation could not be installed: ${String(error)}`,
+        'BALLAST_TRACING_INSTRUMENTATION',
+      );
     }
   };
   install('http', () => {
@@ -316,7 +342,10 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
   return handle;
 }
 
-function createSampler(trace: typeof import('@opentelemetry/sdk-trace'), config: ResolvedConfig): Sampler {
+function createSampler(
+  trace: typeof import('@opentelemetry/sdk-trace'),
+  config: ResolvedConfig,
+): Sampler {
   if (typeof config.sampler === 'object') return config.sampler;
   const ratio = config.sampler;
   const root =
@@ -334,7 +363,10 @@ function diagLogger(say: (message: string, code: string) => void): DiagLogger {
   const emit = (message: string, ...args: unknown[]) => {
     if (left <= 0) return;
     left -= 1;
-    const text = [message, ...args.map((arg) => (arg instanceof Error ? arg.message : String(arg)))].join(' ');
+    const text = [
+      message,
+      ...args.map((arg) => (arg instanceof Error ? arg.message : String(arg))),
+    ].join(' ');
     say(`OpenTelemetry: ${text}`, 'BALLAST_TRACING_OTEL_DIAG');
   };
   const quiet = () => {};
@@ -372,4 +404,3 @@ function onSignals(shutdown: () => Promise<void>, flush: () => Promise<void>): (
     if (beforeExit !== undefined) process.removeListener('beforeExit', beforeExit);
   };
 }
-

@@ -21,7 +21,10 @@ export interface TestSpan {
   readonly parentSpanId: string | undefined;
   readonly attributes: Attributes;
   /** `'unset' | 'ok' | 'error'` and the status message. */
-  readonly status: { readonly code: 'unset' | 'ok' | 'error'; readonly message: string | undefined };
+  readonly status: {
+    readonly code: 'unset' | 'ok' | 'error';
+    readonly message: string | undefined;
+  };
   /** Event names in order (`exception` for a recorded exception). */
   readonly events: readonly { readonly name: string; readonly attributes: Attributes }[];
   /** Start, in milliseconds since the epoch. */
@@ -87,7 +90,9 @@ const SHARED = Symbol.for('@ballast/tracing.test-exporter');
  * ```
  */
 export function createTestTracing(options: TestTracingOptions = {}): TestTracing {
-  const trace = requireHere('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
+  const trace = requireHere(
+    '@opentelemetry/sdk-trace',
+  ) as typeof import('@opentelemetry/sdk-trace');
   const holder = globalThis as { [SHARED]?: InMemorySpanExporter };
   let exporter = holder[SHARED];
   const running = activeTracing();
@@ -114,7 +119,10 @@ export function createTestTracing(options: TestTracingOptions = {}): TestTracing
   return {
     handle,
     spans: (query) => all().filter((span) => matches(span, query)),
-    tree: (query) => buildTree(all().filter((span) => query?.traceId === undefined || span.traceId === query.traceId)),
+    tree: (query) =>
+      buildTree(
+        all().filter((span) => query?.traceId === undefined || span.traceId === query.traceId),
+      ),
     reset: () => memory.reset(),
     shutdown: async () => {
       await handle.shutdown();
@@ -156,7 +164,11 @@ function matches(span: TestSpan, query: SpanQuery | undefined): boolean {
 
 function sameValue(actual: AttributeValue | undefined, expected: AttributeValue): boolean {
   if (Array.isArray(expected))
-    return Array.isArray(actual) && actual.length === expected.length && expected.every((v, i) => actual[i] === v);
+    return (
+      Array.isArray(actual) &&
+      actual.length === expected.length &&
+      expected.every((v, i) => actual[i] === v)
+    );
   return actual === expected;
 }
 
@@ -172,4 +184,3 @@ function buildTree(spans: TestSpan[]): SpanNode[] {
   }
   return roots;
 }
-

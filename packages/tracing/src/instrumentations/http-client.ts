@@ -32,12 +32,15 @@ export function instrumentHttpClient(rt: Runtime): Uninstall {
       if (span.isRecording()) {
         span.setAttribute('http.request.method', request.method);
         span.setAttribute('server.address', request.host);
-        const port = (request as { socket?: { remotePort?: number } }).socket?.remotePort;
-        if (port !== undefined) span.setAttribute('server.port', port);
-        span.setAttribute('url.full', `${request.protocol ?? 'http:'}//${request.host}${request.path}`);
+        const authority = request.getHeader('host');
+        const port = typeof authority === 'string' ? /:(\d+)$/.exec(authority)?.[1] : undefined;
+        if (port !== undefined) span.setAttribute('server.port', Number(port));
+        const host = typeof authority === 'string' ? authority : request.host;
+        span.setAttribute('url.full', `${request.protocol ?? 'http:'}//${host}${request.path}`);
       }
       request[CLIENT_SPAN] = span;
-      if (!request.headersSent) propagator.inject(otel.trace.setSpan(active, span), request, requestSetter);
+      if (!request.headersSent)
+        propagator.inject(otel.trace.setSpan(active, span), request, requestSetter);
     } catch (error) {
       rt.fault('http client start', error);
     }

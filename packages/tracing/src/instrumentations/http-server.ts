@@ -2,7 +2,13 @@ import dc from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Span, TextMapGetter } from '@opentelemetry/api';
 import { api } from '../api.ts';
-import { ROUTE, type Runtime, SERVER_SPAN, type TracedResponse, type Uninstall } from '../runtime.ts';
+import {
+  ROUTE,
+  type Runtime,
+  SERVER_SPAN,
+  type TracedResponse,
+  type Uninstall,
+} from '../runtime.ts';
 
 interface StartMessage {
   request: IncomingMessage;

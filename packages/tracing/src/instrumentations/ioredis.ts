@@ -36,9 +36,12 @@ export function instrumentIoredis(rt: Runtime): Uninstall {
           span.setAttribute('db.operation.name', context.command.toUpperCase());
           if (context.args !== undefined)
             span.setAttribute('db.query.text', [context.command, ...context.args].join(' '));
-          if (context.database !== undefined) span.setAttribute('db.namespace', String(context.database));
-          if (context.serverAddress !== undefined) span.setAttribute('server.address', context.serverAddress);
-          if (context.serverPort !== undefined) span.setAttribute('server.port', context.serverPort);
+          if (context.database !== undefined)
+            span.setAttribute('db.namespace', String(context.database));
+          if (context.serverAddress !== undefined)
+            span.setAttribute('server.address', context.serverAddress);
+          if (context.serverPort !== undefined)
+            span.setAttribute('server.port', context.serverPort);
         }
         context[SPAN] = span;
       } catch (error) {
@@ -58,7 +61,10 @@ export function instrumentIoredis(rt: Runtime): Uninstall {
       if (span === undefined || !span.isRecording()) return;
       const error = context.error;
       if (error instanceof Error) span.recordException(error);
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: String((error as Error)?.message ?? error) });
+      span.setStatus({
+        code: otel.SpanStatusCode.ERROR,
+        message: String((error as Error)?.message ?? error),
+      });
     },
   };
   channel.subscribe(handlers);

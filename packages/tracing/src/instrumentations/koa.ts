@@ -7,7 +7,11 @@ const PATCHED = Symbol.for('@ballast/tracing.koa-patched');
 interface KoaContext {
   _matchedRoute?: unknown;
 }
-type CreateContext = (this: unknown, req: unknown, res: ServerResponse & TracedResponse) => KoaContext;
+type CreateContext = (
+  this: unknown,
+  req: unknown,
+  res: ServerResponse & TracedResponse,
+) => KoaContext;
 
 /**
  * The Koa router's matched route (`ctx._matchedRoute`, set by `@koa/router`) on the request's
@@ -16,15 +20,18 @@ type CreateContext = (this: unknown, req: unknown, res: ServerResponse & TracedR
  */
 export function instrumentKoa(): Uninstall {
   return onModuleLoad(['koa'], (exports) => {
-    const proto = (exports as { prototype?: Record<string | symbol, unknown> } | undefined)?.prototype;
-    if (proto === undefined || typeof proto.createContext !== 'function' || proto[PATCHED]) return exports;
+    const proto = (exports as { prototype?: Record<string | symbol, unknown> } | undefined)
+      ?.prototype;
+    if (proto === undefined || typeof proto.createContext !== 'function' || proto[PATCHED])
+      return exports;
     const original = proto.createContext as CreateContext;
     proto.createContext = function createContext(this: unknown, req, res) {
       const ctx = original.call(this, req, res);
       Object.defineProperty(res, ROUTE, {
         configurable: true,
         get: () => (typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : undefined),
-        set: (value) => Object.defineProperty(res, ROUTE, { value, writable: true, configurable: true }),
+        set: (value) =>
+          Object.defineProperty(res, ROUTE, { value, writable: true, configurable: true }),
       });
       return ctx;
     } satisfies CreateContext;

@@ -21,7 +21,8 @@ export function onModuleLoad(names: string[], patch: Patch): Uninstall {
     const patched = patch(original);
     if (patched !== original) {
       namespace.default = patched;
-      for (const key of Object.keys(namespace)) if (namespace[key] === original) namespace[key] = patched;
+      for (const key of Object.keys(namespace))
+        if (namespace[key] === original) namespace[key] = patched;
     }
   });
   return () => {

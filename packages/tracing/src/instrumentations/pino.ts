@@ -26,7 +26,10 @@ export function instrumentPino(): Uninstall {
         const own = options.mixin;
         args[0] = {
           ...options,
-          mixin: own === undefined ? logFields : (m: object, l: number, g: unknown) => ({ ...own(m, l, g), ...logFields() }),
+          mixin:
+            own === undefined
+              ? logFields
+              : (m: object, l: number, g: unknown) => ({ ...own(m, l, g), ...logFields() }),
         };
       } else args.unshift({ mixin: logFields });
       return original.apply(this, args);
