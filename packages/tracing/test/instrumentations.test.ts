@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type {} from '@ballast/test-utils/global-setup';
 import { createRequire } from 'node:module';
 import { startHttpServer } from '@ballast/test-utils';
+import type {} from '@ballast/test-utils/global-setup';
 import express from 'express';
 import Fastify from 'fastify';
 import Redis from 'ioredis';
