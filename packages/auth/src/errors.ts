@@ -1,4 +1,4 @@
-const BRAND = Symbol.for('@ballast/auth.error');
+import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
 
 /** Stable codes of every error this package throws. */
 export type AuthErrorCode =
@@ -8,37 +8,34 @@ export type AuthErrorCode =
   | 'DISCOVERY_FAILED'
   | 'TOKEN_REQUEST_FAILED'
   | 'TOTP_INVALID'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'CLOSED';
 
 /**
- * Base class of every error thrown by `@ballast/auth`. Carries a stable `code`; use
- * {@link isAuthError} rather than `instanceof` so that a check still works when two copies of
- * the package are installed.
+ * Base class of every error thrown by `@ballast/auth`: a stable `code`, a message that says what to
+ * do, and a `cause`. `instanceof` and {@link isAuthError} work across two installed copies of the
+ * package (and across its ESM and CommonJS builds); each code has its own subclass.
  */
-export class AuthError extends Error {
-  /** Stable machine-readable code, e.g. `INVALID_TOKEN`. */
-  readonly code: AuthErrorCode;
-  declare readonly [BRAND]: true;
-
-  constructor(code: AuthErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-    Object.defineProperty(this, BRAND, { value: true });
-  }
+export abstract class AuthError<C extends AuthErrorCode = AuthErrorCode> extends BallastError<C> {
+  static override readonly brand: symbol = Symbol.for('@ballast/auth.error');
 }
 
-/** True when `error` was thrown by any copy of `@ballast/auth`; narrows by `code` when given. */
-export function isAuthError<C extends AuthErrorCode>(
-  error: unknown,
-  code?: C,
-): error is AuthError & { code: C } {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as Record<symbol, unknown>)[BRAND] === true &&
-    (code === undefined || (error as AuthError).code === code)
-  );
+/**
+ * A bad option (`INVALID_OPTIONS`), thrown at construction: `option` is its dotted path
+ * (`jwks.timeoutMs`), `received` the value passed. Fix the named option.
+ */
+export class InvalidOptionsError extends AuthError<'INVALID_OPTIONS'> {
+  static override readonly code = 'INVALID_OPTIONS';
+  /** Dotted path of the offending option, e.g. `retry.attempts`; `(options)` for the object itself. */
+  readonly option: string;
+  /** The value that was passed. */
+  readonly received: unknown;
+
+  constructor(issue: OptionIssue, options?: { cause?: unknown }) {
+    super('INVALID_OPTIONS', issue.message, options);
+    this.option = issue.option;
+    this.received = issue.received;
+  }
 }
 
 /**
@@ -60,7 +57,8 @@ export type InvalidTokenReason =
   | 'claim';
 
 /** The access token was refused (`INVALID_TOKEN`); answer 401 with `error="invalid_token"`. */
-export class InvalidTokenError extends AuthError {
+export class InvalidTokenError extends AuthError<'INVALID_TOKEN'> {
+  static override readonly code = 'INVALID_TOKEN';
   /** Stable reason, e.g. `expired`; see {@link InvalidTokenReason}. */
   readonly reason: InvalidTokenReason;
 
@@ -74,14 +72,16 @@ export class InvalidTokenError extends AuthError {
  * No usable signing keys (`JWKS_UNAVAILABLE`): the JWKS endpoint failed and the last good keys
  * are older than `jwks.maxStaleMs`, or were never fetched. Answer 503; check the issuer.
  */
-export class JwksUnavailableError extends AuthError {
+export class JwksUnavailableError extends AuthError<'JWKS_UNAVAILABLE'> {
+  static override readonly code = 'JWKS_UNAVAILABLE';
   constructor(message: string, options?: { cause?: unknown }) {
     super('JWKS_UNAVAILABLE', message, options);
   }
 }
 
 /** The issuer's metadata could not be fetched or did not match (`DISCOVERY_FAILED`). */
-export class DiscoveryError extends AuthError {
+export class DiscoveryError extends AuthError<'DISCOVERY_FAILED'> {
+  static override readonly code = 'DISCOVERY_FAILED';
   constructor(message: string, options?: { cause?: unknown }) {
     super('DISCOVERY_FAILED', message, options);
   }
@@ -99,13 +99,32 @@ export type TokenRequestFailure =
   | 'timeout'
   | 'invalid_response';
 
+/** What a {@link TokenRequestError} carries besides its message. */
+export interface TokenRequestDetails {
+  /** What kind of failure. */
+  readonly failure: TokenRequestFailure;
+  /** HTTP status of the last answer, if there was one. */
+  readonly status?: number | undefined;
+  /** RFC 6749 `error` code from the error body. */
+  readonly error?: string | undefined;
+  /** RFC 6749 `error_description` from the error body. */
+  readonly errorDescription?: string | undefined;
+  /** RFC 6749 `error_uri` from the error body. */
+  readonly errorUri?: string | undefined;
+  /** How many requests were sent before giving up (default 1). */
+  readonly attempts?: number | undefined;
+  /** The underlying error. */
+  readonly cause?: unknown;
+}
+
 /**
  * A client-credentials token request failed (`TOKEN_REQUEST_FAILED`), after any retries. Carries
  * the RFC 6749 `error` / `error_description` of the server's error body when there was one:
  * `invalid_client` → check the client id, secret or key; `invalid_scope` → ask for scopes the
  * client is registered for; a 5xx, `network` or `timeout` failure → the issuer is unreachable.
  */
-export class TokenRequestError extends AuthError {
+export class TokenRequestError extends AuthError<'TOKEN_REQUEST_FAILED'> {
+  static override readonly code = 'TOKEN_REQUEST_FAILED';
   /** What kind of failure; see {@link TokenRequestFailure}. */
   readonly failure: TokenRequestFailure;
   /** HTTP status of the last answer, if there was one. */
@@ -119,18 +138,7 @@ export class TokenRequestError extends AuthError {
   /** How many requests were sent before giving up. */
   readonly attempts: number;
 
-  constructor(
-    message: string,
-    details: {
-      failure: TokenRequestFailure;
-      status?: number | undefined;
-      error?: string | undefined;
-      errorDescription?: string | undefined;
-      errorUri?: string | undefined;
-      attempts?: number;
-      cause?: unknown;
-    },
-  ) {
+  constructor(message: string, details: TokenRequestDetails) {
     super('TOKEN_REQUEST_FAILED', message, { cause: details.cause });
     this.failure = details.failure;
     this.status = details.status;
@@ -148,7 +156,8 @@ export class TokenRequestError extends AuthError {
 export type TotpFailure = 'malformed' | 'mismatch' | 'replay';
 
 /** A TOTP code was refused by `assertTotp` (`TOTP_INVALID`); ask the user for a fresh code. */
-export class TotpError extends AuthError {
+export class TotpError extends AuthError<'TOTP_INVALID'> {
+  static override readonly code = 'TOTP_INVALID';
   /** Why; see {@link TotpFailure}. */
   readonly reason: TotpFailure;
 
@@ -157,3 +166,43 @@ export class TotpError extends AuthError {
     this.reason = reason;
   }
 }
+
+/**
+ * The caller's `signal` aborted the call (`ABORTED`): `verify()`, `getToken()`, `refreshKeys()`.
+ * The signal's reason is the `cause`. Nothing to do unless the abort was unexpected.
+ */
+export class AbortedError extends AuthError<'ABORTED'> {
+  static override readonly code = 'ABORTED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
+  }
+}
+
+/**
+ * The verifier or token source was closed (`CLOSED`) before or during the call. Create a new one;
+ * closing is for shutdown.
+ */
+export class ClosedError extends AuthError<'CLOSED'> {
+  static override readonly code = 'CLOSED';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CLOSED', message, options);
+  }
+}
+
+/** Each code of `@ballast/auth` and the class of its errors, as {@link isAuthError} narrows them. */
+export type AuthErrorMap = {
+  INVALID_OPTIONS: InvalidOptionsError;
+  INVALID_TOKEN: InvalidTokenError;
+  JWKS_UNAVAILABLE: JwksUnavailableError;
+  DISCOVERY_FAILED: DiscoveryError;
+  TOKEN_REQUEST_FAILED: TokenRequestError;
+  TOTP_INVALID: TotpError;
+  ABORTED: AbortedError;
+  CLOSED: ClosedError;
+};
+
+/**
+ * True when `error` was thrown by any copy of `@ballast/auth`; with a `code`, true only for that
+ * code and narrowed to its class (`isAuthError(e, 'INVALID_TOKEN')` → `InvalidTokenError`).
+ */
+export const isAuthError = errorGuard<AuthErrorMap>(AuthError);

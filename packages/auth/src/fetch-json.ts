@@ -1,5 +1,5 @@
-import type { Clock } from './clock.ts';
-import { ExchangeError, exchange } from './http-exchange.ts';
+import type { Clock } from '@ballast/kernel';
+import { ExchangeError, exchange, type FetchLike } from './http-exchange.ts';
 
 /** Limits of one metadata fetch (JWKS or discovery document). @internal */
 export interface FetchJsonLimits {
@@ -7,6 +7,8 @@ export interface FetchJsonLimits {
   readonly maxBodyBytes: number;
   readonly clock: Clock;
   readonly signal?: AbortSignal | undefined;
+  /** The fetch to use; the global one when absent. */
+  readonly fetch?: FetchLike | undefined;
 }
 
 /** Why a metadata fetch failed; one word for status, metrics and events. @internal */
@@ -29,7 +31,7 @@ export async function fetchJson(url: string, limits: FetchJsonLimits): Promise<u
     const answer = await exchange(
       url,
       { method: 'GET', headers: { accept: 'application/json' } },
-      { ...limits, fetch: (input, init) => fetch(input, init) },
+      { ...limits, fetch: limits.fetch ?? ((input, init) => fetch(input, init)) },
     );
     if (answer.status < 200 || answer.status > 299) {
       throw new FetchJsonError('status', `GET ${url} answered ${answer.status}`);

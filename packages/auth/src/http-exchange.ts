@@ -1,4 +1,4 @@
-import { type Clock, schedule } from './clock.ts';
+import type { Clock } from '@ballast/kernel';
 
 /** The `fetch` a token source uses (the global one, or undici's, or a test double). */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -45,14 +45,11 @@ export async function exchange(
   }
   const controller = new AbortController();
   let timedOut = false;
-  const cancel = schedule(
-    limits.clock,
-    () => {
-      timedOut = true;
-      controller.abort(new Error(`timed out after ${limits.timeoutMs} ms`));
-    },
-    limits.timeoutMs,
-  );
+  // Not unref'd: the caller awaits this exchange (and the request's socket is live anyway).
+  const timer = limits.clock.setTimeout(() => {
+    timedOut = true;
+    controller.abort(new Error(`timed out after ${limits.timeoutMs} ms`));
+  }, limits.timeoutMs);
   const onAbort = () => controller.abort(limits.signal?.reason);
   limits.signal?.addEventListener('abort', onAbort, { once: true });
   const what = `${init.method ?? 'GET'} ${url}`;
@@ -102,7 +99,7 @@ export async function exchange(
   } catch (error) {
     throw failed(error);
   } finally {
-    cancel();
+    limits.clock.clearTimeout(timer);
     limits.signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -1,10 +1,12 @@
 // The public surface of @ballast/auth: explicit named exports, values first, then types.
-// Verifier / middleware half and service-to-service half each add their lines here.
 
 export { clientCredentials } from './client-credentials.ts';
 export {
+  AbortedError,
   AuthError,
+  ClosedError,
   DiscoveryError,
+  InvalidOptionsError,
   InvalidTokenError,
   isAuthError,
   JwksUnavailableError,
@@ -19,21 +21,24 @@ export { ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS } from './verifier-options.ts';
 
 // Types
 
+export type { Clock, Listener, Subscription } from '@ballast/kernel';
 export type { CredentialInput } from './bearer.ts';
 export type {
   ClientCredentialsOptions,
   ClientCredentialsTokenSource,
   PrivateKeyJwtOptions,
+  TokenRetryOptions,
 } from './client-credentials.ts';
-export type { Clock } from './clock.ts';
 export type {
   AuthErrorCode,
+  AuthErrorMap,
   InvalidTokenReason,
+  TokenRequestDetails,
   TokenRequestFailure,
   TotpFailure,
 } from './errors.ts';
 export type { FetchLike } from './http-exchange.ts';
-export type { JwksEvent, JwksState, JwksStatus, Subscription } from './jwks.ts';
+export type { JwksEvent, JwksState, JwksStatus } from './jwks.ts';
 export type {
   AccessRequirement,
   AuthFailure,
@@ -48,6 +53,7 @@ export type {
 export type { ScopeMode } from './scopes.ts';
 export type { GetTokenOptions, TokenSource } from './token-source.ts';
 export type {
+  GenerateTotpSecretOptions,
   TotpAlgorithm,
   TotpOptions,
   TotpParameters,
@@ -55,5 +61,16 @@ export type {
   TotpVerification,
   VerifyTotpOptions,
 } from './totp.ts';
-export type { VerifiedToken, Verifier, VerifierStatus, VerifyOptions } from './verifier.ts';
-export type { VerifierAlgorithm, VerifierOptions } from './verifier-options.ts';
+export type {
+  RefreshKeysOptions,
+  VerifiedToken,
+  Verifier,
+  VerifierStatus,
+  VerifyOptions,
+} from './verifier.ts';
+export type {
+  JwksOptions,
+  VerifierAlgorithm,
+  VerifierCacheOptions,
+  VerifierOptions,
+} from './verifier-options.ts';

@@ -1,8 +1,14 @@
+import { type Clock, type Listener, ListenerList, type Subscription } from '@ballast/kernel';
 import { importJWK, type JWK } from 'jose';
-import type { Clock } from './clock.ts';
-import { type AuthError, InvalidTokenError, isAuthError, JwksUnavailableError } from './errors.ts';
+import {
+  type AuthError,
+  InvalidOptionsError,
+  InvalidTokenError,
+  isAuthError,
+  JwksUnavailableError,
+} from './errors.ts';
 import { FetchJsonError, fetchJson } from './fetch-json.ts';
-import { ATTR, type VerifierInstruments } from './telemetry.ts';
+import { ATTR, type Instruments, type VerifierInstruments } from './telemetry.ts';
 
 /** Limits and timings of the remote key set (all times in milliseconds). */
 export interface JwksSettings {
@@ -59,12 +65,6 @@ export type JwksEvent =
       /** The state after the failure: `stale` (old keys still used) or `unavailable`. */
       readonly state: JwksState;
     };
-
-/** A subscription; `dispose()` ends it. */
-export interface Subscription extends Disposable {
-  /** Stops the listener; calling it again does nothing. */
-  dispose(): void;
-}
 
 /** One key of the set. Its identity changes when its material changes (the token cache relies on it). @internal */
 export interface KeyRecord {
@@ -123,11 +123,11 @@ function parseJwks(body: unknown): JWK[] {
  * from the configured (or discovered) URL. @internal
  */
 export class RemoteKeySet {
-  readonly #resolveUri: (signal?: AbortSignal) => Promise<string>;
+  readonly #resolveUri: (signal: AbortSignal) => Promise<string>;
   readonly #settings: JwksSettings;
   readonly #clock: Clock;
-  readonly #telemetry: VerifierInstruments;
-  readonly #listeners = new Set<(event: JwksEvent) => void>();
+  readonly #telemetry: Instruments<VerifierInstruments>;
+  readonly #listeners = new ListenerList<JwksEvent>({ error: InvalidOptionsError });
   #uri: string | undefined;
   #byKid = new Map<string, KeyRecord>();
   #all: KeyRecord[] = [];
@@ -144,10 +144,10 @@ export class RemoteKeySet {
   readonly #owners = new WeakMap<object, KeyRecord>();
 
   constructor(
-    resolveUri: (signal?: AbortSignal) => Promise<string>,
+    resolveUri: (signal: AbortSignal) => Promise<string>,
     settings: JwksSettings,
     clock: Clock,
-    telemetry: VerifierInstruments,
+    telemetry: Instruments<VerifierInstruments>,
   ) {
     this.#resolveUri = resolveUri;
     this.#settings = settings;
@@ -257,12 +257,8 @@ export class RemoteKeySet {
     };
   }
 
-  onEvent(listener: (event: JwksEvent) => void): Subscription {
-    this.#listeners.add(listener);
-    const dispose = () => {
-      this.#listeners.delete(listener);
-    };
-    return { dispose, [Symbol.dispose]: dispose };
+  onEvent(listener: Listener<JwksEvent>): Subscription {
+    return this.#listeners.add(listener);
   }
 
   close(): void {
@@ -354,7 +350,7 @@ export class RemoteKeySet {
     this.#lastError = kind;
     this.#lastCause = error;
     this.#failingSince ??= this.#clock.now();
-    this.#telemetry.jwksFetches.add(1, { [ATTR.outcome]: 'failure', [ATTR.reason]: kind });
+    this.#telemetry()?.jwksFetches.add(1, { [ATTR.outcome]: 'failure', [ATTR.reason]: kind });
     this.#emit({ type: 'refresh_failed', error: kind, state: this.status().state });
   }
 
@@ -388,17 +384,12 @@ export class RemoteKeySet {
     this.#failingSince = undefined;
     this.#lastError = undefined;
     this.#lastCause = undefined;
-    this.#telemetry.jwksFetches.add(1, { [ATTR.outcome]: 'success' });
+    this.#telemetry()?.jwksFetches.add(1, { [ATTR.outcome]: 'success' });
     this.#emit({ type: 'refreshed', keys: all.length, added, removed });
   }
 
+  /** A throwing listener stops neither the others nor verification; the kernel rethrows its error on a microtask. */
   #emit(event: JwksEvent): void {
-    for (const listener of this.#listeners) {
-      try {
-        listener(event);
-      } catch {
-        // a listener's failure must not break verification
-      }
-    }
+    this.#listeners.emit(event);
   }
 }

@@ -1,23 +1,35 @@
-import type { z } from 'zod';
-import { AuthError } from './errors.ts';
+import { describe, parseOptions, type Schema } from '@ballast/kernel';
+import { InvalidOptionsError } from './errors.ts';
+
+const DOCS = 'https://github.com/ballast-dev/ballast/tree/main/packages/auth#options';
 
 /**
- * Validates `input` against `schema`; on failure throws `AuthError` `INVALID_OPTIONS` whose
- * message names the offending option (e.g. `clientCredentials: option "retry.attempts" ...`).
+ * Validates `input` against `schema` with the kernel's parser; on failure throws
+ * `InvalidOptionsError` (`INVALID_OPTIONS`) naming the option, e.g.
+ * `clientCredentials(): option "retry.attempts" must be an integer >= 1 <= 10 (got 0). See …`.
  * @internal
  */
-export function parseOptions<S extends z.ZodType>(
-  where: string,
-  schema: S,
-  input: unknown,
-): z.output<S> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const path = issue && issue.path.length > 0 ? issue.path.map(String).join('.') : '(options)';
-  throw new AuthError(
-    'INVALID_OPTIONS',
-    `${where}: option "${path}" is invalid: ${issue?.message ?? 'invalid value'}. Fix the value passed to ${where}().`,
-    { cause: result.error },
+export function parseAuthOptions<T>(schema: Schema<T>, input: unknown, factory: string): T {
+  return parseOptions(schema, input, { factory, error: InvalidOptionsError, docs: DOCS });
+}
+
+/**
+ * An `INVALID_OPTIONS` error for a rule that spans options (checked after the schema), in the
+ * kernel's one message format: `factory: option "name" <rule> (got <value>). See …`. @internal
+ */
+export function optionError(
+  factory: string,
+  option: string,
+  received: unknown,
+  rule: string,
+  cause?: unknown,
+): InvalidOptionsError {
+  return new InvalidOptionsError(
+    {
+      option,
+      received,
+      message: `${factory}: option "${option}" ${rule} (got ${describe(received)}). See ${DOCS}.`,
+    },
+    { cause },
   );
 }

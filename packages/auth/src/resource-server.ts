@@ -1,8 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { z } from 'zod';
+import { o } from '@ballast/kernel';
 import { type CredentialInput, extractBearer } from './bearer.ts';
-import { AuthError, isAuthError } from './errors.ts';
-import { parseOptions } from './parse-options.ts';
+import { isAuthError } from './errors.ts';
+import { optionError, parseAuthOptions } from './parse-options.ts';
 import { hasScopes } from './scopes.ts';
 import type { VerifiedToken, Verifier, VerifyOptions } from './verifier.ts';
 
@@ -55,21 +55,31 @@ export type AuthOutcome =
   | { readonly ok: true; readonly auth: VerifiedToken }
   | { readonly ok: false; readonly failure: AuthFailure };
 
-const realm = z
-  .string()
-  .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII')
-  .refine((s) => !/["\\]/.test(s), 'must not contain quotes or backslashes');
-const requirementSchema = z
-  .object({
-    scopes: z
-      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'is not a valid scope token'))
-      .optional(),
-    scopeMode: z.enum(['all', 'any']).default('all'),
-    claims: z.union([z.record(z.string(), z.unknown()), z.function()]).optional(),
-    realm: realm.default('api'),
-    allowQueryToken: z.boolean().default(false),
-  })
-  .strict();
+const requirementSchema = o.object({
+  scopes: o
+    .array(
+      o.string({
+        pattern: {
+          regex: /^[\x21\x23-\x5b\x5d-\x7e]+$/,
+          expected: 'a scope token (printable ASCII without spaces, quotes or backslashes)',
+        },
+      }),
+    )
+    .optional(),
+  scopeMode: o.oneOf(['all', 'any']).default('all'),
+  claims: o
+    .union(o.record(o.unknown()), o.fn<(claims: Readonly<Record<string, unknown>>) => boolean>())
+    .optional(),
+  realm: o
+    .string({
+      pattern: {
+        regex: /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/,
+        expected: 'printable ASCII without quotes or backslashes',
+      },
+    })
+    .default('api'),
+  allowQueryToken: o.boolean().default(false),
+});
 
 const UNAVAILABLE: AuthFailure = {
   status: 503,
@@ -98,24 +108,59 @@ export interface Guard {
 
 /**
  * Builds a {@link Guard}, the core every adapter maps to; use it to support another framework.
- * Validates `options` (an `INVALID_OPTIONS` error names the option). `verifier` may be omitted for
- * a guard that only authorizes (`requireScopes`); `where` names the caller in error messages.
+ * Validates `options` (an `INVALID_OPTIONS` error names the option).
  */
-export function createGuard(
-  verifier: Verifier | undefined,
-  options: RequireAuthOptions = {},
-  where = 'requireAuth',
+export function createGuard(verifier: Verifier, options: RequireAuthOptions = {}): Guard {
+  return verifyingGuard(verifier, options, 'createGuard()');
+}
+
+/** A guard that verifies tokens, for `factory` (`requireAuth()`, …), which names it in messages. @internal */
+export function verifyingGuard(
+  verifier: Verifier,
+  options: RequireAuthOptions | undefined,
+  factory: string,
 ): Guard {
-  const o = parseOptions(where, requirementSchema, options);
-  const needsVerifier = where === 'requireAuth' || where === 'authenticate';
-  if (needsVerifier && typeof verifier?.verify !== 'function') {
-    throw new AuthError(
-      'INVALID_OPTIONS',
-      `${where}: the first argument must be the verifier returned by createVerifier().`,
+  if (typeof verifier?.verify !== 'function') {
+    throw optionError(
+      factory,
+      'verifier',
+      verifier,
+      'must be the verifier returned by createVerifier() (the first argument)',
     );
   }
+  return buildGuard(verifier, options, factory);
+}
+
+/** The guard behind every adapter's `requireScopes`: it only authorizes. @internal */
+export function scopeGuard(
+  scopes: readonly string[],
+  options: RequireScopesOptions = {},
+  factory = 'requireScopes()',
+): Guard {
+  return buildGuard(undefined, { ...options, scopes }, factory);
+}
+
+/** The guard behind every adapter's `requireClaims`: it only authorizes. @internal */
+export function claimGuard(
+  claims: ClaimRequirement,
+  options: RequireClaimsOptions = {},
+  factory = 'requireClaims()',
+): Guard {
+  return buildGuard(undefined, { ...options, claims }, factory);
+}
+
+/**
+ * The one guard implementation. Without a verifier (`requireScopes`, `requireClaims`) it only
+ * authorizes a request that `requireAuth` already authenticated.
+ */
+function buildGuard(
+  verifier: Verifier | undefined,
+  options: RequireAuthOptions | undefined,
+  factory: string,
+): Guard {
+  const o = parseAuthOptions(requirementSchema, options, factory);
   const challenge = `Bearer realm="${o.realm}"`;
-  const claims = options.claims;
+  const claims = options?.claims;
   const fail = (
     status: AuthFailure['status'],
     error: string | undefined,
@@ -157,6 +202,14 @@ export function createGuard(
   return {
     authorize,
     async authenticate(input, verifyOptions) {
+      if (verifyOptions instanceof AbortSignal) {
+        throw optionError(
+          'guard.authenticate()',
+          '(options)',
+          verifyOptions,
+          'must be an options object: pass { signal }, not the AbortSignal itself',
+        );
+      }
       const credentials = extractBearer(input, o.allowQueryToken);
       if (credentials.kind === 'none') return { ok: false, failure: missing };
       if (credentials.kind === 'invalid') {
@@ -168,8 +221,7 @@ export function createGuard(
         auth = await verifier.verify(credentials.token, verifyOptions);
       } catch (error) {
         if (isAuthError(error, 'INVALID_TOKEN')) {
-          const reason = (error as { reason?: string }).reason ?? 'default';
-          const text = DESCRIPTIONS[reason] ?? DESCRIPTIONS.default!;
+          const text = DESCRIPTIONS[error.reason] ?? DESCRIPTIONS.default!;
           return { ok: false, failure: fail(401, 'invalid_token', text) };
         }
         // JWKS or discovery down, aborted, or a bug: the token may be fine, so no 401.
@@ -186,16 +238,6 @@ export type RequireScopesOptions = Omit<AccessRequirement, 'scopes' | 'claims'>;
 
 /** Options of `requireClaims` in every adapter. */
 export type RequireClaimsOptions = Pick<AccessRequirement, 'realm'>;
-
-/** The guard behind every adapter's `requireScopes`. @internal */
-export function scopeGuard(scopes: readonly string[], options: RequireScopesOptions = {}): Guard {
-  return createGuard(undefined, { ...options, scopes }, 'requireScopes');
-}
-
-/** The guard behind every adapter's `requireClaims`. @internal */
-export function claimGuard(claims: ClaimRequirement, options: RequireClaimsOptions = {}): Guard {
-  return createGuard(undefined, { ...options, claims }, 'requireClaims');
-}
 
 function claimsMatch(actual: Readonly<Record<string, unknown>>, wanted: ClaimRequirement): boolean {
   if (typeof wanted === 'function') return wanted(actual) === true;

@@ -1,4 +1,9 @@
-import { type Counter, type Histogram, metrics, type Tracer, trace } from '@opentelemetry/api';
+import { type OpenTelemetryApi, otel } from '@ballast/kernel';
+import type { Counter, Histogram, Span, Tracer } from '@opentelemetry/api';
+
+// `@opentelemetry/api` is an optional peer: it is only ever reached through the kernel's `otel()`,
+// which loads it on first need and answers `undefined` when it is not installed or when no SDK
+// registered anything. The type imports above are erased from the build.
 
 /** Tracer and meter name of the whole package. */
 const NAME = '@ballast/auth';
@@ -15,8 +20,9 @@ export const ATTR = {
   oauthError: 'ballast.auth.oauth_error',
 } as const;
 
-/** Instruments of the verifier half, created on first use (nothing happens at import). @internal */
+/** Instruments of the verifier half. @internal */
 export interface VerifierInstruments {
+  readonly api: OpenTelemetryApi;
   readonly tracer: Tracer;
   /** `ballast.auth.verifications`: one per `verify()` call, by outcome, reason and cache use. */
   readonly verifications: Counter;
@@ -24,8 +30,9 @@ export interface VerifierInstruments {
   readonly jwksFetches: Counter;
 }
 
-/** Instruments of the client half (token sources, the undici interceptor). @internal */
+/** Instruments of the client half (token sources). @internal */
 export interface ClientInstruments {
+  readonly api: OpenTelemetryApi;
   readonly tracer: Tracer;
   /** `ballast.auth.token.fetches`: one per token request (all attempts), by outcome. */
   readonly tokenFetches: Counter;
@@ -35,47 +42,71 @@ export interface ClientInstruments {
   readonly tokenCache: Counter;
 }
 
-/**
- * The verifier's tracer and counters, taken from the global providers when a verifier is
- * created, so an SDK registered before that is used. @internal
- */
-export function verifierInstruments(): VerifierInstruments {
-  const meter = metrics.getMeter(NAME);
-  return {
-    tracer: trace.getTracer(NAME),
-    verifications: meter.createCounter('ballast.auth.verifications', {
-      description: 'Access-token verifications, by outcome',
-    }),
-    jwksFetches: meter.createCounter('ballast.auth.jwks.fetches', {
-      description: 'JWKS and discovery fetches, by outcome',
-    }),
+/** Gives the instruments once OpenTelemetry is there (created on first need), else `undefined`. @internal */
+export type Instruments<T> = () => T | undefined;
+
+function lazily<T>(create: (api: OpenTelemetryApi) => T): Instruments<T> {
+  let made: T | undefined;
+  return () => {
+    if (made !== undefined) return made;
+    const api = otel();
+    if (api !== undefined) made = create(api);
+    return made;
   };
 }
 
-/** A token source's tracer and instruments, taken from the global providers when it is created. @internal */
-export function clientInstruments(): ClientInstruments {
-  const meter = metrics.getMeter(NAME);
-  return {
-    tracer: trace.getTracer(NAME),
-    tokenFetches: meter.createCounter('ballast.auth.token.fetches', {
-      description: 'Client-credentials token requests, by outcome',
-    }),
-    tokenFetchDuration: meter.createHistogram('ballast.auth.token.fetch.duration', {
-      description: 'Duration of client-credentials token requests, all attempts included',
-      unit: 'ms',
-    }),
-    tokenCache: meter.createCounter('ballast.auth.token.cache', {
-      description: 'getToken calls, by cache result',
-    }),
-  };
+/** The verifier's tracer and counters, created from the global providers on first use. @internal */
+export function verifierInstruments(): Instruments<VerifierInstruments> {
+  return lazily((api) => {
+    const meter = api.metrics.getMeter(NAME);
+    return {
+      api,
+      tracer: api.trace.getTracer(NAME),
+      verifications: meter.createCounter('ballast.auth.verifications', {
+        description: 'Access-token verifications, by outcome',
+      }),
+      jwksFetches: meter.createCounter('ballast.auth.jwks.fetches', {
+        description: 'JWKS and discovery fetches, by outcome',
+      }),
+    };
+  });
+}
+
+/** A token source's tracer and instruments, created from the global providers on first use. @internal */
+export function clientInstruments(): Instruments<ClientInstruments> {
+  return lazily((api) => {
+    const meter = api.metrics.getMeter(NAME);
+    return {
+      api,
+      tracer: api.trace.getTracer(NAME),
+      tokenFetches: meter.createCounter('ballast.auth.token.fetches', {
+        description: 'Client-credentials token requests, by outcome',
+      }),
+      tokenFetchDuration: meter.createHistogram('ballast.auth.token.fetch.duration', {
+        description: 'Duration of client-credentials token requests, all attempts included',
+        unit: 'ms',
+      }),
+      tokenCache: meter.createCounter('ballast.auth.token.cache', {
+        description: 'getToken calls, by cache result',
+      }),
+    };
+  });
 }
 
 /** Counts a request the bearer interceptor sent again after a 401 invalid_token. @internal */
 export function recordBearerRetry(origin: string): void {
-  metrics
-    .getMeter(NAME)
+  otel()
+    ?.metrics.getMeter(NAME)
     .createCounter('ballast.auth.bearer.retries', {
       description: 'Requests resent once with a fresh token after 401 invalid_token',
     })
     .add(1, { 'server.address': origin });
 }
+
+/** Marks `span` failed with `message` and ends it. @internal */
+export function endWithError(api: OpenTelemetryApi, span: Span, message: string): void {
+  span.setStatus({ code: api.SpanStatusCode.ERROR, message });
+  span.end();
+}
+
+export type { Span };

@@ -1,6 +1,7 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { o } from '@ballast/kernel';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
@@ -15,9 +16,7 @@ import {
   type KeyObject,
   SignJWT,
 } from 'jose';
-import { z } from 'zod';
-import { AuthError } from './errors.ts';
-import { parseOptions } from './parse-options.ts';
+import { optionError, parseAuthOptions } from './parse-options.ts';
 import { ASYMMETRIC_ALGORITHMS } from './verifier-options.ts';
 
 /** Signing algorithms the test issuer can create keys for. */
@@ -230,67 +229,85 @@ const MAX_FORM_BYTES = 64 * 1024;
 const HUGE_BYTES = 5 * 1024 * 1024;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
-const clientSchema = z
+const nonEmpty = () => o.string({ minLength: 1 });
+const positiveInt = () => o.number({ integer: true, gt: 0 });
+
+const clientSchema = o
   .object({
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1).optional(),
-    publicKey: z
-      .custom<CryptoKey | KeyObject | JWK>((v) => typeof v === 'object' && v !== null, {
-        message: 'expected a CryptoKey, KeyObject or public JWK',
-      })
+    clientId: nonEmpty(),
+    clientSecret: nonEmpty().optional(),
+    publicKey: o
+      .custom<CryptoKey | KeyObject | JWK>(
+        (v) => typeof v === 'object' && v !== null,
+        'a CryptoKey, KeyObject or public JWK',
+      )
       .optional(),
-    scopes: z
-      .array(z.string().regex(SCOPE_TOKEN, 'a scope is one token without spaces'))
+    scopes: o
+      .array(
+        o.string({ pattern: { regex: SCOPE_TOKEN, expected: 'one scope token without spaces' } }),
+      )
       .optional(),
-    audiences: z.array(z.string().min(1)).optional(),
-    claims: z.record(z.string(), z.unknown()).optional(),
-    tokenTtlMs: z.number().int().positive().optional(),
+    audiences: o.array(nonEmpty()).optional(),
+    claims: o.record(o.unknown()).optional(),
+    tokenTtlMs: positiveInt().optional(),
   })
-  .refine((c) => c.clientSecret !== undefined || c.publicKey !== undefined, {
-    message: 'a client needs a clientSecret or a publicKey',
-  });
+  .refine(
+    (c) => c.clientSecret !== undefined || c.publicKey !== undefined,
+    'needs a clientSecret or a publicKey',
+  );
 
-const faultSchema = z.union([
-  z.enum(['down', 'reset', 'hang', 'slow', 'garbage', 'huge']),
-  z.object({
-    status: z.number().int().min(100).max(599),
-    body: z.union([z.string(), z.record(z.string(), z.unknown())]).optional(),
-    headers: z.record(z.string(), z.string()).optional(),
+const faultSchema = o.union(
+  o.oneOf(['down', 'reset', 'hang', 'slow', 'garbage', 'huge']),
+  o.object({
+    status: o.number({ integer: true, min: 100, max: 599 }),
+    body: o.union(o.string(), o.record(o.unknown())).optional(),
+    headers: o.record(o.string()).optional(),
   }),
-  z.object({ delayMs: z.number().int().nonnegative() }),
-]);
+  o.object({ delayMs: o.number({ integer: true, min: 0 }) }),
+);
 
-const optionsSchema = z.object({
-  algorithms: z.array(z.enum(ALGORITHMS)).min(1).optional(),
-  defaultAlgorithm: z.enum(ALGORITHMS).optional(),
-  audience: z.string().min(1).default('https://api.test'),
-  tokenTtlMs: z.number().int().positive().default(3_600_000),
-  clients: z.array(clientSchema).default([]),
-  clock: z
+const privateJwkSchema = o.object(
+  {
+    kty: o.string(),
+    d: o.string(),
+    alg: o.oneOf(ALGORITHMS),
+    kid: nonEmpty().optional(),
+  },
+  { passthrough: true },
+);
+
+const optionsSchema = o.object({
+  algorithms: o.array(o.oneOf(ALGORITHMS), { minLength: 1 }).optional(),
+  defaultAlgorithm: o.oneOf(ALGORITHMS).optional(),
+  audience: nonEmpty().default('https://api.test'),
+  tokenTtlMs: positiveInt().default(3_600_000),
+  clients: o.array(clientSchema).default([]),
+  clock: o
     .custom<{ now(): number }>(
       (v) => typeof (v as { now?: unknown } | null)?.now === 'function',
-      'expected an object with now()',
+      'an object with now()',
     )
     .optional(),
-  host: z.string().min(1).default('127.0.0.1'),
-  port: z.number().int().min(0).max(65_535).default(0),
-  path: z
-    .string()
-    .regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/, 'expected "" or a path like "/realms/test"')
+  host: nonEmpty().default('127.0.0.1'),
+  port: o.number({ integer: true, min: 0, max: 65_535 }).default(0),
+  path: o
+    .string({
+      pattern: {
+        regex: /^(\/[A-Za-z0-9._~!$&'()*+,;=:@%-]+)*$/,
+        expected: '"" or a path like "/realms/test"',
+      },
+    })
     .default(''),
-  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
-  keys: z
-    .array(
-      z
-        .object({
-          kty: z.string(),
-          d: z.string({ error: 'expected a private JWK (with "d")' }),
-          alg: z.enum(ALGORITHMS, { error: 'expected alg RS256, ES256 or EdDSA' }),
-          kid: z.string().min(1).optional(),
-        })
-        .loose(),
-    )
-    .default([]),
+  publicUrl: o
+    .custom<string>((v) => {
+      try {
+        return typeof v === 'string' && /^https?:$/.test(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, 'an http(s) URL')
+    .optional(),
+  keys: o.array(privateJwkSchema).default([]),
 });
 
 interface KeyRecord {
@@ -350,15 +367,17 @@ class OAuthError extends Error {
  * ```
  */
 export async function createTestIssuer(options: TestIssuerOptions = {}): Promise<TestIssuer> {
-  const opts = parseOptions('createTestIssuer', optionsSchema, options);
+  const opts = parseAuthOptions(optionsSchema, options, 'createTestIssuer()');
   const algorithms = [
     ...new Set([...(opts.algorithms ?? ALGORITHMS), ...opts.keys.map((k) => k.alg)]),
   ];
   const defaultAlgorithm = opts.defaultAlgorithm ?? algorithms[0]!;
   if (!algorithms.includes(defaultAlgorithm)) {
-    throw new AuthError(
-      'INVALID_OPTIONS',
-      `createTestIssuer: option "defaultAlgorithm" (${defaultAlgorithm}) must be one of "algorithms" (${algorithms.join(', ')}).`,
+    throw optionError(
+      'createTestIssuer()',
+      'defaultAlgorithm',
+      defaultAlgorithm,
+      `must be one of "algorithms" (${algorithms.join(', ')})`,
     );
   }
   const clock = opts.clock ?? Date;
@@ -435,10 +454,12 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     try {
       privateKey = (await importJWK(jwk, jwk.alg, { extractable: true })) as CryptoKey;
     } catch (cause) {
-      throw new AuthError(
-        'INVALID_OPTIONS',
-        `createTestIssuer: option "keys" has a key jose cannot import as ${jwk.alg}: ${(cause as Error).message}. Pass private JWKs from exportKeys().`,
-        { cause },
+      throw optionError(
+        'createTestIssuer()',
+        'keys',
+        jwk.kid,
+        `has a key jose cannot import as ${jwk.alg} (${(cause as Error).message}); pass private JWKs from exportKeys()`,
+        cause,
       );
     }
     const { kid: _kid, alg: _alg, use: _use, key_ops: _ops, ...pub } = publicPart(jwk);
@@ -476,24 +497,30 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     if (signOptions.kid !== undefined) {
       key = keys.find((k) => k.kid === signOptions.kid);
       if (!key) {
-        throw new AuthError(
-          'INVALID_OPTIONS',
-          `TestIssuer.sign: option "kid" (${signOptions.kid}) names no key of this issuer; use a kid from keys().`,
+        throw optionError(
+          'TestIssuer.sign()',
+          'kid',
+          signOptions.kid,
+          'must name a key of this issuer; use a kid from keys()',
         );
       }
       if (signOptions.alg !== undefined && signOptions.alg !== key.alg) {
-        throw new AuthError(
-          'INVALID_OPTIONS',
-          `TestIssuer.sign: option "alg" (${signOptions.alg}) does not match key ${key.kid} (${key.alg}).`,
+        throw optionError(
+          'TestIssuer.sign()',
+          'alg',
+          signOptions.alg,
+          `must match key ${key.kid} (${key.alg})`,
         );
       }
     } else {
       const alg = signOptions.alg ?? defaultAlgorithm;
       key = keys.find((k) => k.alg === alg && k.current);
       if (!key) {
-        throw new AuthError(
-          'INVALID_OPTIONS',
-          `TestIssuer.sign: option "alg" (${String(alg)}) has no key; add it to createTestIssuer({ algorithms }).`,
+        throw optionError(
+          'TestIssuer.sign()',
+          'alg',
+          alg,
+          'must have a key; add it to createTestIssuer({ algorithms })',
         );
       }
     }
@@ -887,35 +914,40 @@ export async function createTestIssuer(options: TestIssuerOptions = {}): Promise
     removeKey(kid) {
       const key = keys.find((k) => k.kid === kid);
       if (!key) {
-        throw new AuthError(
-          'INVALID_OPTIONS',
-          `TestIssuer.removeKey: no key with kid ${kid}; use a kid from keys().`,
+        throw optionError(
+          'TestIssuer.removeKey()',
+          'kid',
+          kid,
+          'must name a key of this issuer; use a kid from keys()',
         );
       }
       key.published = false;
     },
     registerClient(client) {
-      const parsed = parseOptions('TestIssuer.registerClient', clientSchema, client);
+      const parsed = parseAuthOptions(clientSchema, client, 'TestIssuer.registerClient()');
       clients.set(parsed.clientId, toClientRecord(parsed));
     },
     setFault(endpoint, fault, faultOptions = {}) {
       if (!['metadata', 'jwks', 'token'].includes(endpoint)) {
-        throw new AuthError(
-          'INVALID_OPTIONS',
-          `TestIssuer.setFault: endpoint must be 'metadata', 'jwks' or 'token', not ${String(endpoint)}.`,
+        throw optionError(
+          'TestIssuer.setFault()',
+          'endpoint',
+          endpoint,
+          'must be one of "metadata", "jwks", "token"',
         );
       }
       if (fault === null) {
         faults.delete(endpoint);
         return;
       }
-      const parsed = parseOptions('TestIssuer.setFault', faultSchema, fault) as TestIssuerFault;
+      const parsed = parseAuthOptions(
+        faultSchema,
+        fault,
+        'TestIssuer.setFault()',
+      ) as TestIssuerFault;
       const times = faultOptions.times ?? Number.POSITIVE_INFINITY;
       if (!(times > 0)) {
-        throw new AuthError(
-          'INVALID_OPTIONS',
-          'TestIssuer.setFault: option "times" must be a positive number.',
-        );
+        throw optionError('TestIssuer.setFault()', 'times', times, 'must be a positive number');
       }
       faults.set(endpoint, { fault: parsed, remaining: times });
     },

@@ -1,7 +1,7 @@
 /** Options of one {@link TokenSource.getToken} call. */
 export interface GetTokenOptions {
   /** Stops waiting for the token (a shared fetch keeps going while other callers wait for it). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

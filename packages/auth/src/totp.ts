@@ -1,8 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import { o } from '@ballast/kernel';
 import { base32Decode, base32Encode } from './base32.ts';
-import { AuthError, TotpError, type TotpFailure } from './errors.ts';
-import { parseOptions } from './parse-options.ts';
+import { type InvalidOptionsError, TotpError, type TotpFailure } from './errors.ts';
+import { optionError, parseAuthOptions } from './parse-options.ts';
 
 /** HMAC hash of a TOTP (RFC 6238 allows SHA-1, SHA-256 and SHA-512). */
 export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
@@ -10,17 +10,17 @@ export type TotpAlgorithm = 'SHA1' | 'SHA256' | 'SHA512';
 /** Parameters shared by the generator and the authenticator app; they must match on both sides. */
 export interface TotpParameters {
   /** Default `'SHA1'` (the only one every authenticator app supports). */
-  algorithm?: TotpAlgorithm;
+  algorithm?: TotpAlgorithm | undefined;
   /** Code length, 6 to 8. Default 6. */
-  digits?: number;
+  digits?: number | undefined;
   /** Time step, a whole number of seconds in milliseconds. Default 30 000. */
-  periodMs?: number;
+  periodMs?: number | undefined;
 }
 
 /** Options of {@link totp}. */
 export interface TotpOptions extends TotpParameters {
   /** The moment the code is for (epoch milliseconds or a Date). Default: now. */
-  time?: number | Date;
+  time?: number | Date | undefined;
 }
 
 /** Options of {@link verifyTotp} and {@link assertTotp}. */
@@ -28,12 +28,12 @@ export interface VerifyTotpOptions extends TotpOptions {
   /** The user's secret: base32 text (as enrolled) or raw bytes. */
   secret: string | Uint8Array;
   /** Steps accepted either side of the current one, for clock drift. Default 1 (±30 s). */
-  window?: number;
+  window?: number | undefined;
   /**
    * The step returned by the last successful verification for this user; a code for this step or
    * an earlier one is refused as a replay. Persist the returned `step` and pass it here.
    */
-  lastUsedStep?: number;
+  lastUsedStep?: number | undefined;
 }
 
 /** Result of {@link verifyTotp}. */
@@ -47,6 +47,12 @@ export type TotpVerification =
     }
   | { readonly valid: false; readonly reason: TotpFailure };
 
+/** Options of {@link generateTotpSecret}. */
+export interface GenerateTotpSecretOptions {
+  /** Secret size in bytes, 16–64. Default 20 (160 bits, as RFC 4226 recommends). */
+  bytes?: number | undefined;
+}
+
 /** Options of {@link totpUri}. */
 export interface TotpUriOptions extends TotpParameters {
   /** Base32 secret, e.g. from {@link generateTotpSecret}. */
@@ -58,66 +64,56 @@ export interface TotpUriOptions extends TotpParameters {
 }
 
 const parametersShape = {
-  algorithm: z.enum(['SHA1', 'SHA256', 'SHA512']).default('SHA1'),
-  digits: z.number().int().min(6).max(8).default(6),
-  periodMs: z
-    .number()
-    .int()
-    .min(1_000)
-    .max(3_600_000)
+  algorithm: o.oneOf(['SHA1', 'SHA256', 'SHA512']).default('SHA1'),
+  digits: o.number({ integer: true, min: 6, max: 8 }).default(6),
+  periodMs: o
+    .number({ integer: true, min: 1_000, max: 3_600_000 })
     .refine((v) => v % 1_000 === 0, 'must be a whole number of seconds (in ms)')
     .default(30_000),
 };
-const timeSchema = z
-  .union([
-    z.number().finite().nonnegative(),
-    z.date().refine((d) => !Number.isNaN(d.getTime()), 'invalid date'),
-  ])
+const timeSchema = o
+  .union(
+    o.number({ min: 0 }).refine(Number.isFinite, 'must be a finite number'),
+    o.instanceOf(Date, 'a Date').refine((d) => !Number.isNaN(d.getTime()), 'must be a valid Date'),
+  )
   .optional();
-const secretSchema = z.union([z.string().min(1), z.instanceof(Uint8Array)]);
-
-const totpSchema = z.object({ ...parametersShape, time: timeSchema }).strict();
-const verifySchema = z
-  .object({
-    ...parametersShape,
-    time: timeSchema,
-    secret: secretSchema,
-    window: z.number().int().min(0).max(10).default(1),
-    lastUsedStep: z.number().int().min(0).optional(),
-  })
-  .strict();
-const uriSchema = z
-  .object({
-    ...parametersShape,
-    secret: z.string().min(1),
-    issuer: z
-      .string()
-      .min(1)
-      .regex(/^[^:]+$/, 'must not contain ":"'),
-    account: z
-      .string()
-      .min(1)
-      .regex(/^[^:]+$/, 'must not contain ":"'),
-  })
-  .strict();
-const generateSchema = z.object({ bytes: z.number().int().min(16).max(64).default(20) }).strict();
+// The secret is checked by hand (secretBytes), so that a rejected one never appears in a message.
+const totpSchema = o.object({ ...parametersShape, time: timeSchema });
+const verifySchema = o.object({
+  ...parametersShape,
+  time: timeSchema,
+  secret: o.unknown(),
+  window: o.number({ integer: true, min: 0, max: 10 }).default(1),
+  lastUsedStep: o.number({ integer: true, min: 0 }).optional(),
+});
+const noColon = () =>
+  o.string({
+    minLength: 1,
+    pattern: { regex: /^[^:]+$/, expected: 'a non-empty string without ":"' },
+  });
+const uriSchema = o.object({
+  ...parametersShape,
+  secret: o.unknown(),
+  issuer: noColon(),
+  account: noColon(),
+});
+const generateSchema = o.object({
+  bytes: o.number({ integer: true, min: 16, max: 64 }).default(20),
+});
 
 /**
  * Generates a random TOTP secret as base32 (default 20 bytes = 160 bits, as RFC 4226 recommends).
  * Store it encrypted; show it to the user once, via {@link totpUri}.
  */
-export function generateTotpSecret(options: { bytes?: number } = {}): string {
-  const { bytes } = parseOptions('generateTotpSecret', generateSchema, options);
+export function generateTotpSecret(options: GenerateTotpSecretOptions = {}): string {
+  const { bytes } = parseAuthOptions(generateSchema, options, 'generateTotpSecret()');
   return base32Encode(randomBytes(bytes));
 }
 
 /** The TOTP code (RFC 6238) of `secret` at `options.time` (default now). */
 export function totp(secret: string | Uint8Array, options: TotpOptions = {}): string {
-  const opts = parseOptions('totp', totpSchema, options);
-  const key = secretBytes(
-    'totp',
-    parseOptions('totp', z.object({ secret: secretSchema }), { secret }).secret,
-  );
+  const opts = parseAuthOptions(totpSchema, options, 'totp()');
+  const key = secretBytes('totp()', secret);
   return hotp(key, stepAt(opts.time, opts.periodMs), opts.algorithm, opts.digits);
 }
 
@@ -128,8 +124,8 @@ export function totp(secret: string | Uint8Array, options: TotpOptions = {}): st
  * Bad options or a secret that is not base32 throw `AuthError` `INVALID_OPTIONS`.
  */
 export function verifyTotp(code: string, options: VerifyTotpOptions): TotpVerification {
-  const opts = parseOptions('verifyTotp', verifySchema, options);
-  const key = secretBytes('verifyTotp', opts.secret);
+  const opts = parseAuthOptions(verifySchema, options, 'verifyTotp()');
+  const key = secretBytes('verifyTotp()', opts.secret);
   const typed = typeof code === 'string' ? code.replace(/\s+/g, '') : '';
   if (typed.length !== opts.digits || !/^\d+$/.test(typed))
     return { valid: false, reason: 'malformed' };
@@ -168,11 +164,12 @@ export function assertTotp(code: string, options: VerifyTotpOptions): number {
  * The URI contains the secret: send it only to the enrolling user, over TLS.
  */
 export function totpUri(options: TotpUriOptions): string {
-  const opts = parseOptions('totpUri', uriSchema, options);
-  secretBytes('totpUri', opts.secret);
+  const opts = parseAuthOptions(uriSchema, options, 'totpUri()');
+  secretBytes('totpUri()', opts.secret);
+  const secret = opts.secret as string;
   const label = `${encodeURIComponent(opts.issuer)}:${encodeURIComponent(opts.account)}`;
   const query = new URLSearchParams({
-    secret: opts.secret.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase(),
+    secret: secret.replace(/[\s-]/g, '').replace(/=+$/, '').toUpperCase(),
     issuer: opts.issuer,
     algorithm: opts.algorithm,
     digits: String(opts.digits),
@@ -181,22 +178,27 @@ export function totpUri(options: TotpUriOptions): string {
   return `otpauth://totp/${label}?${query.toString().replace(/\+/g, '%20')}`;
 }
 
-function secretBytes(where: string, secret: string | Uint8Array): Uint8Array {
+function secretBytes(where: string, secret: unknown): Uint8Array {
   if (typeof secret !== 'string') {
-    if (secret.length === 0) throw badSecret(where, 'it is empty');
+    if (!(secret instanceof Uint8Array))
+      throw badSecret(where, 'must be a base32 string or a Uint8Array');
+    if (secret.length === 0) throw badSecret(where, 'must not be empty');
     return secret;
   }
   const bytes = base32Decode(secret);
   if (!bytes || bytes.length === 0) {
-    throw badSecret(where, 'it is not base32 (letters A–Z and digits 2–7)');
+    throw badSecret(where, 'must be base32 (letters A–Z and digits 2–7)');
   }
   return bytes;
 }
 
-function badSecret(where: string, why: string): AuthError {
-  return new AuthError(
-    'INVALID_OPTIONS',
-    `${where}: option "secret" is invalid: ${why}. Pass the base32 secret stored at enrolment.`,
+function badSecret(where: string, rule: string): InvalidOptionsError {
+  // The secret itself never appears in the message.
+  return optionError(
+    where,
+    'secret',
+    '(hidden)',
+    `${rule}; pass the base32 secret stored at enrolment`,
   );
 }
 

@@ -1,8 +1,8 @@
 // `@ballast/auth/undici`: an undici interceptor that sends `Authorization: Bearer` per origin.
 
+import { o } from '@ballast/kernel';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
-import { parseOptions } from './parse-options.ts';
+import { parseAuthOptions } from './parse-options.ts';
 import { recordBearerRetry } from './telemetry.ts';
 import type { TokenSource } from './token-source.ts';
 
@@ -14,34 +14,42 @@ export interface BearerInterceptorOptions {
    * Token source per origin: a record keyed by origin (`'https://stock.internal:8443'`; paths are
    * ignored) or a function of the request origin. Requests to other origins pass untouched.
    */
-  tokens: Record<string, TokenSource> | ((origin: string) => TokenSource | undefined);
+  tokens: Readonly<Record<string, TokenSource>> | ((origin: string) => TokenSource | undefined);
   /**
    * On `401` with `WWW-Authenticate: Bearer error="invalid_token"`, invalidate the token, fetch a
    * new one and send an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) with a replayable body
    * once more. Default `true`.
    */
-  retryOnInvalidToken?: boolean;
+  retryOnInvalidToken?: boolean | undefined;
 }
 
-const tokenSourceSchema = z.custom<TokenSource>(
+const tokenSourceSchema = o.custom<TokenSource>(
   (v) =>
     typeof (v as TokenSource | null)?.getToken === 'function' &&
     typeof (v as TokenSource | null)?.invalidate === 'function',
-  'expected a token source with getToken() and invalidate()',
+  'a token source with getToken() and invalidate()',
 );
 
-const optionsSchema = z.object({
-  tokens: z.union([
-    z.custom<(origin: string) => TokenSource | undefined>(
-      (v) => typeof v === 'function',
-      'expected a record of origin to token source, or a function',
-    ),
-    z.record(
-      z.url({ protocol: /^https?$/, error: 'keys must be http(s) origins' }),
-      tokenSourceSchema,
-    ),
-  ]),
-  retryOnInvalidToken: z.boolean().default(true),
+const originKey = (key: string): boolean => {
+  try {
+    const url = new URL(key);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+};
+
+const optionsSchema = o.object({
+  tokens: o.union(
+    o.fn<(origin: string) => TokenSource | undefined>(),
+    o
+      .record(tokenSourceSchema)
+      .refine(
+        (record) => Object.keys(record).every(originKey),
+        'have http(s) origins as keys (e.g. "https://stock.internal:8443")',
+      ),
+  ),
+  retryOnInvalidToken: o.boolean().default(true),
 });
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -61,7 +69,7 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 export function bearerInterceptor(
   options: BearerInterceptorOptions,
 ): Dispatcher.DispatcherComposeInterceptor {
-  const opts = parseOptions('bearerInterceptor', optionsSchema, options);
+  const opts = parseAuthOptions(optionsSchema, options, 'bearerInterceptor()');
   let lookup: (origin: string) => TokenSource | undefined;
   if (typeof opts.tokens === 'function') {
     lookup = opts.tokens;

@@ -1,4 +1,4 @@
-import { context, type Span, SpanStatusCode, trace } from '@opentelemetry/api';
+import { type Clock, type Listener, type Subscription, systemClock } from '@ballast/kernel';
 import {
   compactVerify,
   type VerifyOptions as JoseVerifyOptions,
@@ -6,24 +6,24 @@ import {
   type JWTPayload,
 } from 'jose';
 import { type ClaimRules, checkClaims, normalizeTyp } from './claims.ts';
-import { type Clock, systemClock } from './clock.ts';
 import { discoverJwksUri } from './discovery.ts';
-import { AuthError, InvalidTokenError, type InvalidTokenReason, isAuthError } from './errors.ts';
 import {
-  type JwksEvent,
-  type JwksStatus,
-  type KeyRecord,
-  RemoteKeySet,
-  type Subscription,
-} from './jwks.ts';
-import { parseOptions } from './parse-options.ts';
+  AbortedError,
+  type AuthError,
+  ClosedError,
+  InvalidTokenError,
+  type InvalidTokenReason,
+  isAuthError,
+} from './errors.ts';
+import { type JwksEvent, type JwksStatus, type KeyRecord, RemoteKeySet } from './jwks.ts';
+import { optionError } from './parse-options.ts';
 import { scopesOf } from './scopes.ts';
-import { ATTR, verifierInstruments } from './telemetry.ts';
+import { ATTR, type Span, type VerifierInstruments, verifierInstruments } from './telemetry.ts';
 import { Doorkeeper, fingerprintOf, TokenCache } from './token-cache.ts';
 import {
   HMAC_ALGORITHMS,
+  resolveVerifierOptions,
   type VerifierOptions,
-  verifierOptionsSchema,
 } from './verifier-options.ts';
 
 /** What a valid access token says, as `verify()` returns it and middleware attaches as `auth`. */
@@ -42,7 +42,13 @@ export interface VerifiedToken<C extends JWTPayload = JWTPayload> {
 
 /** Per-call options of {@link Verifier.verify}. */
 export interface VerifyOptions {
-  /** Abandons a JWKS or discovery fetch this call waits for. */
+  /** Abandons a JWKS or discovery fetch this call waits for (the call rejects with `ABORTED`). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Options of {@link Verifier.refreshKeys}. */
+export interface RefreshKeysOptions {
+  /** Stops waiting for the fetch (it goes on for other callers); the call rejects with `ABORTED`. */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -59,17 +65,25 @@ export interface Verifier {
   /**
    * Verifies a compact JWS access token and returns its claims. Throws `InvalidTokenError`
    * (`INVALID_TOKEN`, with a stable `reason`), `JwksUnavailableError` (`JWKS_UNAVAILABLE`),
-   * `DiscoveryError` (`DISCOVERY_FAILED`) or `AuthError` `ABORTED`.
+   * `DiscoveryError` (`DISCOVERY_FAILED`), `AbortedError` (`ABORTED`) or, once the verifier is
+   * closed, `ClosedError` (`CLOSED`).
    */
   verify(token: string, options?: VerifyOptions): Promise<VerifiedToken>;
   /** Fetches the issuer's keys now (e.g. at start-up, to fail fast); later fetches are automatic. */
-  refreshKeys(signal?: AbortSignal): Promise<void>;
+  refreshKeys(options?: RefreshKeysOptions): Promise<void>;
   /** The key set's state (`fresh`, `stale`, `unavailable`, ...) and the cache size. */
   status(): VerifierStatus;
-  /** Subscribes to key-set events (`refreshed`, `refresh_failed`); returns a subscription. */
-  onJwksEvent(listener: (event: JwksEvent) => void): Subscription;
-  /** Stops fetching, drops cached tokens and listeners. */
-  close(): void;
+  /**
+   * Subscribes to key-set events (`refreshed`, `refresh_failed`); returns a subscription. A
+   * listener that throws does not stop verification; its error is rethrown on a microtask.
+   */
+  onJwksEvent(listener: Listener<JwksEvent>): Subscription;
+  /**
+   * Stops fetching, drops cached tokens and listeners; later `verify()` and `refreshKeys()` calls
+   * reject with `ClosedError` (`CLOSED`). Idempotent.
+   */
+  close(): Promise<void>;
+  /** Same as {@link Verifier.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -102,14 +116,15 @@ const VALID_MISS = { [ATTR.outcome]: 'valid', [ATTR.cache]: 'miss' };
  * const { subject, scopes } = await verifier.verify(token);
  */
 export function createVerifier(options: VerifierOptions): Verifier {
-  const o = parseOptions('createVerifier', verifierOptionsSchema, options);
+  const o = resolveVerifierOptions(options);
   const clock: Clock = o.clock ?? systemClock;
   const telemetry = verifierInstruments();
+  let closed = false;
   const jwksUri = o.jwksUri;
   const keys = new RemoteKeySet(
     jwksUri !== undefined
       ? async () => jwksUri
-      : (signal) =>
+      : (signal: AbortSignal) =>
           discoverJwksUri(o.issuer, {
             timeoutMs: o.jwks.timeoutMs,
             maxBodyBytes: o.jwks.maxBodyBytes,
@@ -145,19 +160,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
     typ: o.typ === undefined ? undefined : normalizeTyp(o.typ),
   };
 
-  /** Counts the outcome and sets it on the caller's active span (and the miss span, if any). */
+  /**
+   * Counts the outcome and sets it on the caller's active span (and the miss span, if any). Without
+   * OpenTelemetry (not installed, or no SDK registered) it does nothing.
+   */
   function record(
     attributes: Record<string, string>,
     header?: JWTHeaderParameters,
     span?: Span,
   ): void {
-    telemetry.verifications.add(1, attributes);
-    const active = trace.getActiveSpan();
+    const t = telemetry();
+    if (t === undefined) return;
+    t.verifications.add(1, attributes);
+    const active = t.api.trace.getActiveSpan();
     if (active) describe(active, attributes, header);
     if (span) describe(span, attributes, header);
   }
 
-  function refuse(error: AuthError, span?: Span): never {
+  function refuse(error: AuthError, span?: Span, t?: VerifierInstruments): never {
     const reason = error instanceof InvalidTokenError ? error.reason : error.code;
     const outcome = error.code === 'INVALID_TOKEN' ? 'invalid' : 'error';
     record(
@@ -165,12 +185,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
       undefined,
       span,
     );
-    if (span) {
-      if (outcome === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+    if (span && t) {
+      if (outcome === 'error')
+        span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: error.code });
       span.end();
     }
     throw error;
   }
+
+  const closedError = () =>
+    new ClosedError('verify(): the verifier is closed; create a new one with createVerifier()');
 
   /**
    * The key for a token's header: the shared secret for HMAC, else the JWKS key — handed to jose
@@ -186,6 +210,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const resolveKey = (h: JWTHeaderParameters) => keyFor(h);
 
   async function verify(token: string, call?: VerifyOptions): Promise<VerifiedToken> {
+    if (closed) refuse(closedError());
     if (typeof token !== 'string' || token.length === 0) {
       refuse(new InvalidTokenError('malformed', 'the token must be a non-empty string'));
     }
@@ -208,10 +233,12 @@ export function createVerifier(options: VerifierOptions): Verifier {
       cache.delete(token, print);
     }
     const signal = call?.signal;
-    if (signal?.aborted) refuse(new AuthError('ABORTED', 'verify() was aborted by its signal'));
+    if (signal?.aborted)
+      refuse(new AbortedError('verify() was aborted by its signal', { cause: signal.reason }));
     // A miss does the real work (crypto, maybe a JWKS fetch): it gets a span of its own, and the
     // fetch's spans nest under it.
-    const span = telemetry.tracer.startSpan('ballast.auth.verify');
+    const t = telemetry();
+    const span = t?.tracer.startSpan('ballast.auth.verify');
     let payload: JWTPayload;
     let header: JWTHeaderParameters;
     let key: unknown;
@@ -219,8 +246,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       signal === undefined ? resolveKey : (h: JWTHeaderParameters) => keyFor(h, signal);
     try {
       // Without a tracing SDK the span does not record: skip building a context for it.
-      const verified = await (span.isRecording()
-        ? context.with(trace.setSpan(context.active(), span), () =>
+      const verified = await (t !== undefined && span?.isRecording()
+        ? t.api.context.with(t.api.trace.setSpan(t.api.context.active(), span), () =>
             compactVerify(token, resolver, joseOptions),
           )
         : compactVerify(token, resolver, joseOptions));
@@ -229,10 +256,13 @@ export function createVerifier(options: VerifierOptions): Verifier {
       payload = checkClaims(header, verified.payload, rules, now);
     } catch (error) {
       refuse(
-        signal?.aborted && !isAuthError(error)
-          ? new AuthError('ABORTED', 'verify() was aborted by its signal', { cause: error })
-          : toAuthError(error),
+        closed
+          ? closedError()
+          : signal?.aborted && !isAuthError(error)
+            ? new AbortedError('verify() was aborted by its signal', { cause: error })
+            : toAuthError(error),
         span,
+        t,
       );
     }
     const result = buildResult(payload, header);
@@ -241,22 +271,47 @@ export function createVerifier(options: VerifierOptions): Verifier {
       cache.set(token, { result, expiresAt, record: keys.recordOf(key) ?? null }, print);
     }
     record(VALID_MISS, header, span);
-    span.end();
+    span?.end();
     return result;
   }
 
+  async function refreshKeys(refreshOptions: RefreshKeysOptions = {}): Promise<void> {
+    if (closed) {
+      throw new ClosedError(
+        'refreshKeys(): the verifier is closed; create a new one with createVerifier()',
+      );
+    }
+    if (refreshOptions instanceof AbortSignal) {
+      throw optionError(
+        'refreshKeys()',
+        '(options)',
+        refreshOptions,
+        'must be an options object: pass { signal }, not the AbortSignal itself',
+      );
+    }
+    const { signal } = refreshOptions;
+    try {
+      await keys.refresh(signal);
+    } catch (error) {
+      if (signal?.aborted && !isAuthError(error)) {
+        throw new AbortedError('refreshKeys() was aborted by its signal', { cause: error });
+      }
+      throw error;
+    }
+  }
+
+  const close = async (): Promise<void> => {
+    closed = true;
+    keys.close();
+    cache.clear();
+  };
   return {
     verify,
-    refreshKeys: (signal) => keys.refresh(signal),
+    refreshKeys,
     status: () => ({ jwks: keys.status(), cache: { entries: cache.size } }),
     onJwksEvent: (listener) => keys.onEvent(listener),
-    close() {
-      keys.close();
-      cache.clear();
-    },
-    async [Symbol.asyncDispose]() {
-      this.close();
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 

@@ -1,5 +1,4 @@
 import { flushMicrotasks, ManualClock } from '@ballast/test-utils';
-import { metrics, trace } from '@opentelemetry/api';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -17,6 +16,7 @@ import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError, TokenRequestError } from '../src/errors.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
+import { metrics, trace } from './otel-api.ts';
 
 /** A ManualClock that remembers every delay it was asked to wait for, and tells who waits for one. */
 class RecordingClock extends ManualClock {
@@ -78,7 +78,7 @@ describe('clientCredentials', () => {
   }
 
   it('fetches a token the issuer signed, with client_secret_basic, and caches it', async () => {
-    const tokens = source({ scope: ['stock:read'] });
+    const tokens = source({ scopes: ['stock:read'] });
     const token = await tokens.getToken();
     const { payload } = await jwtVerify(token, createRemoteJWKSet(new URL(issuer.jwksUri)), {
       issuer: issuer.url,
@@ -100,7 +100,7 @@ describe('clientCredentials', () => {
     const tokens = source({
       authMethod: 'client_secret_post',
       audience: 'https://stock.test',
-      scope: 'stock:write',
+      scopes: ['stock:write'],
       extraParams: { purpose: 'test' },
     });
     expect(decodeJwt(await tokens.getToken())).toMatchObject({
@@ -224,7 +224,7 @@ describe('clientCredentials', () => {
 
   it.each([
     ['invalid_client', 401, { clientSecret: 'wrong' }],
-    ['invalid_scope', 400, { scope: 'admin' }],
+    ['invalid_scope', 400, { scopes: ['admin'] }],
     ['invalid_client', 401, { clientId: 'nobody' }],
   ])(
     'does not retry %s (%i) and surfaces the RFC 6749 error body',
@@ -335,8 +335,12 @@ describe('clientCredentials', () => {
     const pending = tokens.getToken().catch((e: unknown) => e);
     await hanging.arrived();
     await tokens.close();
-    expect(isAuthError(await pending, 'ABORTED')).toBe(true);
-    await expect(tokens.getToken()).rejects.toThrow(/closed/);
+    const cancelled = await pending;
+    expect(isAuthError(cancelled, 'CLOSED')).toBe(true);
+    const later = await tokens.getToken().catch((e: unknown) => e);
+    expect(isAuthError(later, 'CLOSED')).toBe(true);
+    expect((later as Error).message).toMatch(/closed/);
+    await tokens.close(); // idempotent
   });
 
   describe('discovery', () => {
@@ -526,7 +530,8 @@ describe('clientCredentials', () => {
       [{ tokenEndpoint: 'http://auth.example.com/token' }, 'tokenEndpoint'],
       [{ tokenEndpoint: 'not a url' }, 'tokenEndpoint'],
       [{ clientId: '' }, 'clientId'],
-      [{ scope: ['a b'] }, 'scope'],
+      [{ scopes: ['a b'] }, 'scopes.0'],
+      [{ scope: ['a'] }, 'scope'],
       [{ jitter: 2 }, 'jitter'],
       [{ refreshAheadMs: -1 }, 'refreshAheadMs'],
       [{ retry: { attempts: 0 } }, 'retry.attempts'],

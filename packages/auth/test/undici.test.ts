@@ -320,7 +320,7 @@ describe('clientCredentials + bearerInterceptor against a real issuer and an Exp
       tokenEndpoint: issuer.tokenEndpoint,
       clientId: 'orders',
       clientSecret: 'orders-secret',
-      scope: 'stock:read',
+      scopes: ['stock:read'],
       clock: new ManualClock(Date.now()),
     });
     const agent = new Agent();

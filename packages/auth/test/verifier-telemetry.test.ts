@@ -1,14 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { ManualClock } from '@ballast/test-utils';
 import {
-  type Context,
-  type ContextManager,
-  context,
-  metrics,
-  ROOT_CONTEXT,
-  trace,
-} from '@opentelemetry/api';
-import {
   AggregationTemporality,
   InMemoryMetricExporter,
   MeterProvider,
@@ -22,6 +14,14 @@ import {
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createVerifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import {
+  type Context,
+  type ContextManager,
+  context,
+  metrics,
+  ROOT_CONTEXT,
+  trace,
+} from './otel-api.ts';
 
 const spans = new InMemorySpanExporter();
 const reader = new PeriodicExportingMetricReader({

@@ -3,7 +3,7 @@ import { extractBearer } from '../src/bearer.ts';
 import { type ClaimRules, checkClaims, normalizeTyp } from '../src/claims.ts';
 import { InvalidTokenError } from '../src/errors.ts';
 import { hasScopes, scopesOf } from '../src/index.ts';
-import { createGuard } from '../src/resource-server.ts';
+import { claimGuard, createGuard, scopeGuard, verifyingGuard } from '../src/resource-server.ts';
 import { Doorkeeper, fingerprintOf, TokenCache } from '../src/token-cache.ts';
 
 describe('TokenCache', () => {
@@ -144,28 +144,31 @@ describe('createGuard options', () => {
     [{ scopeMode: 'some' }, 'scopeMode'],
     [{ allowQueryToken: 'yes' }, 'allowQueryToken'],
     [{ claims: 5 }, 'claims'],
-    [{ scope: ['a'] }, '(options)'],
+    [{ scope: ['a'] }, 'scope'],
   ])('refuses %j naming "%s"', (options, name) => {
-    expect(() => createGuard(undefined, options as never)).toThrow(`option "${name}"`);
+    const verifier = { verify: async () => ({}) } as never;
+    expect(() => createGuard(verifier, options as never)).toThrow(`option "${name}"`);
   });
 
-  it('requires a verifier for requireAuth', () => {
-    expect(() => createGuard(undefined)).toThrow('createVerifier()');
-    expect(() => createGuard({} as never, {}, 'authenticate')).toThrow('authenticate:');
+  it('requires a verifier for requireAuth, naming the factory', () => {
+    expect(() => createGuard(undefined as never)).toThrow('createVerifier()');
+    expect(() => verifyingGuard({} as never, {}, 'authenticate()')).toThrow('authenticate():');
+  });
+
+  it('decides that a guard verifies by how it is built, not by its name in messages', () => {
+    // scopeGuard() named like requireAuth still only authorizes; verifyingGuard() always verifies.
+    expect(() => scopeGuard(['a'], {}, 'requireAuth()')).not.toThrow();
+    expect(() => verifyingGuard(undefined as never, {}, 'someFramework()')).toThrow(
+      'option "verifier"',
+    );
   });
 
   it('checks claims with values, lists and predicates', () => {
-    const guard = createGuard(
-      undefined,
-      {
-        claims: {
-          tenant: ['t1', 't2'],
-          level: (v) => typeof v === 'number' && v > 2,
-          active: true,
-        },
-      },
-      'requireClaims',
-    );
+    const guard = claimGuard({
+      tenant: ['t1', 't2'],
+      level: (v) => typeof v === 'number' && v > 2,
+      active: true,
+    });
     const auth = (claims: Record<string, unknown>) =>
       ({
         subject: 's',

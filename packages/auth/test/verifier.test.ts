@@ -282,7 +282,7 @@ describe('options', () => {
     [{ ...base, algorithms: ['RS256'], jwks: { cooldownMs: 'soon' } }, 'jwks.cooldownMs'],
     [{ ...base, algorithms: ['RS256'], cache: { maxEntries: -1 } }, 'cache.maxEntries'],
     [{ ...base, algorithms: ['RS256'], clock: {} }, 'clock'],
-    [{ ...base, algorithms: ['RS256'], jwksURI: 'x' }, '(options)'],
+    [{ ...base, algorithms: ['RS256'], jwksURI: 'x' }, 'jwksURI'],
     [{ ...base, algorithms: ['RS256'], issuer: '' }, 'issuer'],
     [{ ...base, algorithms: ['RS256'], audience: [] }, 'audience'],
     [{ ...base, algorithms: ['RS256'], discovery: 'yes' }, 'discovery'],

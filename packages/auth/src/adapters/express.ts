@@ -3,12 +3,12 @@ import { abortOnClose, nodeCredentials } from '../bearer.ts';
 import {
   type ClaimRequirement,
   claimGuard,
-  createGuard,
   type Guard,
   type RequireAuthOptions,
   type RequireClaimsOptions,
   type RequireScopesOptions,
   scopeGuard,
+  verifyingGuard,
   writeFailure,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
@@ -27,7 +27,7 @@ declare global {
  * token (and meets `options.scopes` / `options.claims`); then sets `req.auth` and calls `next()`.
  */
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): RequestHandler {
-  const guard = createGuard(verifier, options);
+  const guard = verifyingGuard(verifier, options, 'requireAuth()');
   return (req: Request, res: Response, next: NextFunction) => {
     guard.authenticate(nodeCredentials(req), abortOnClose(res)).then((outcome) => {
       if (!outcome.ok) return writeFailure(res, outcome.failure);

@@ -4,12 +4,12 @@ import {
   type AuthFailure,
   type ClaimRequirement,
   claimGuard,
-  createGuard,
   type Guard,
   type RequireAuthOptions,
   type RequireClaimsOptions,
   type RequireScopesOptions,
   scopeGuard,
+  verifyingGuard,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
 
@@ -32,7 +32,7 @@ export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise
  * app.get('/orders', { preHandler: requireScopes(['orders:read']) }, handler);
  */
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): AuthHook {
-  const guard = createGuard(verifier, options);
+  const guard = verifyingGuard(verifier, options, 'requireAuth()');
   return async (request, reply) => {
     const outcome = await guard.authenticate(nodeCredentials(request.raw), abortOnClose(reply.raw));
     if (!outcome.ok) return send(reply, outcome.failure);

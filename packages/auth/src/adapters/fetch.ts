@@ -3,12 +3,12 @@ import {
   type AuthFailure,
   type ClaimRequirement,
   claimGuard,
-  createGuard,
   type Guard,
   type RequireAuthOptions,
   type RequireClaimsOptions,
   type RequireScopesOptions,
   scopeGuard,
+  verifyingGuard,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
 
@@ -43,7 +43,7 @@ export function authenticate(
   verifier: Verifier,
   options?: RequireAuthOptions,
 ): (request: Request) => Promise<VerifiedToken | Response> {
-  const guard = createGuard(verifier, options, 'authenticate');
+  const guard = verifyingGuard(verifier, options, 'authenticate()');
   return async (request) => {
     const outcome = await guard.authenticate(fetchCredentials(request), request);
     return outcome.ok ? outcome.auth : toResponse(outcome.failure);

@@ -4,12 +4,12 @@ import {
   type AuthFailure,
   type ClaimRequirement,
   claimGuard,
-  createGuard,
   type Guard,
   type RequireAuthOptions,
   type RequireClaimsOptions,
   type RequireScopesOptions,
   scopeGuard,
+  verifyingGuard,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
 
@@ -25,7 +25,7 @@ declare module 'koa' {
  * token (and meets `options.scopes` / `options.claims`); then sets `ctx.state.auth`.
  */
 export function requireAuth(verifier: Verifier, options?: RequireAuthOptions): Middleware {
-  const guard = createGuard(verifier, options);
+  const guard = verifyingGuard(verifier, options, 'requireAuth()');
   return async (ctx: Context, next: Next) => {
     const outcome = await guard.authenticate(nodeCredentials(ctx.req), abortOnClose(ctx.res));
     if (!outcome.ok) return send(ctx, outcome.failure);

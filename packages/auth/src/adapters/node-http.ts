@@ -3,12 +3,12 @@ import { abortOnClose, nodeCredentials } from '../bearer.ts';
 import {
   type ClaimRequirement,
   claimGuard,
-  createGuard,
   type Guard,
   type RequireAuthOptions,
   type RequireClaimsOptions,
   type RequireScopesOptions,
   scopeGuard,
+  verifyingGuard,
   writeFailure,
 } from '../resource-server.ts';
 import type { VerifiedToken, Verifier } from '../verifier.ts';
@@ -32,7 +32,7 @@ export function requireAuth(
   verifier: Verifier,
   options?: RequireAuthOptions,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<VerifiedToken | undefined> {
-  const guard = createGuard(verifier, options);
+  const guard = verifyingGuard(verifier, options, 'requireAuth()');
   return async (req, res) => {
     const outcome = await guard.authenticate(nodeCredentials(req), abortOnClose(res));
     if (!outcome.ok) {
