@@ -7,3 +7,4 @@ export {
 } from './http-load.ts';
 export { countInstructions, netInstructions } from './instructions.ts';
 export { collectGarbage, median, nsPerOp, retainedHeapBytes } from './measure.ts';
+export { type CountingProxy, countingProxy, parseCommands } from './redis-count.ts';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { median } from './measure.ts';
-import { benchRoot, type CaseResult, type PackageResults, readAllResults } from './results.ts';
+import { type CaseResult, outputDir, type PackageResults, readAllResults } from './results.ts';
 
 function formatValue(value: number): string {
   if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
@@ -58,21 +58,23 @@ export function renderReport(all: PackageResults[]): string {
     parts.push(
       `Node ${results.node}, ${results.date}, ${results.rounds} rounds, \`${results.command}\`.`,
     );
-    const groups = [...new Set(results.cases.map((c) => c.group))];
+    const failed = results.failed ?? [];
+    const groups = [...new Set([...results.cases, ...failed].map((c) => c.group))];
     for (const group of groups) {
-      parts.push(
-        '',
-        `### ${group}`,
-        '',
-        groupTable(results.cases.filter((c) => c.group === group)),
-      );
+      const cases = results.cases.filter((c) => c.group === group);
+      parts.push('', `### ${group}`);
+      if (cases.length > 0) parts.push('', groupTable(cases));
+      const failures = failed.filter((c) => c.group === group);
+      if (failures.length > 0) parts.push('');
+      for (const f of failures)
+        parts.push(`- **FAILED** \`${f.name}\`: ${f.error.replaceAll('\n', ' ')}`);
     }
   }
   return `${parts.join('\n')}\n`;
 }
 
 export function writeReport(): string {
-  const file = join(benchRoot, 'RESULTS.md');
+  const file = join(outputDir, 'RESULTS.md');
   writeFileSync(file, renderReport(readAllResults()));
   return file;
 }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +15,13 @@ export interface CaseResult {
   samples?: number[];
 }
 
+/** A case that failed in the last run: no value, and why. */
+export interface FailedCase {
+  group: string;
+  name: string;
+  error: string;
+}
+
 /** The shape of `bench/results/<package>.json`. */
 export interface PackageResults {
   package: string;
@@ -23,10 +30,14 @@ export interface PackageResults {
   command: string;
   rounds: number;
   cases: CaseResult[];
+  /** Cases that failed in the run that wrote this file (absent when none did). */
+  failed?: FailedCase[];
 }
 
 export const benchRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-export const resultsDir = join(benchRoot, 'results');
+/** Where results/ and RESULTS.md go: the bench workspace, or BENCH_OUTPUT_DIR (the harness's own tests). */
+export const outputDir = process.env.BENCH_OUTPUT_DIR ?? benchRoot;
+export const resultsDir = join(outputDir, 'results');
 
 function resultsFile(packageName: string): string {
   return join(resultsDir, `${packageName.replace(/^@ballast\//, '')}.json`);
@@ -40,6 +51,7 @@ export function readResults(packageName: string): PackageResults | undefined {
 
 export function writeResults(results: PackageResults): string {
   const file = resultsFile(results.package);
+  mkdirSync(resultsDir, { recursive: true });
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   return file;
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { type BenchCase, defineBench, requestsPerSecond } from '@ballast/bench';
-import { Redis } from 'ioredis';
+import { type BenchCase, countingProxy, defineBench, requestsPerSecond } from '@ballast/bench';
 import { pay, startVariant, VARIANTS, type Variant, withRedis } from './support.ts';
 
 const DURATION_MS = 2_000;
@@ -45,56 +44,30 @@ async function throughput(variant: Variant, mode: 'fresh' | 'replay'): Promise<n
 }
 
 /**
- * Redis commands per request, counted by Redis itself: MONITOR lists every command a client sends
- * (commands a Lua script runs are marked "lua" and are not round trips, so they are left out).
+ * Redis commands per request, counted on the wire by a proxy between the server and Redis
+ * (commands a Lua script runs inside Redis are not round trips and never cross it).
  */
 async function roundTrips(variant: Variant, mode: 'first' | 'replay'): Promise<number> {
   return withRedis(async (redisUrl) => {
-    const server = await startVariant(variant, redisUrl);
-    const monitor = await new Redis(redisUrl).monitor();
-    const admin = new Redis(redisUrl);
+    const prefix = `bench-idem:${randomUUID()}:`;
+    const proxy = await countingProxy(redisUrl, prefix);
+    const server = await startVariant(variant, proxy.url, {}, prefix);
     try {
       const key = randomUUID();
       if (mode === 'replay') await pay(server.url, key);
-      await settle(monitor, admin); // fire-and-forget writes of the warm-up are done
-      let commands = 0;
-      monitor.on('monitor', (_time: string, args: string[], source: string) => {
-        if (!source.includes('lua') && args.some((a) => a.includes(server.prefix))) commands++;
-      });
+      await proxy.quiet(); // fire-and-forget writes of the warm-up are done
+      const before = proxy.count();
       for (let i = 0; i < ROUND_TRIP_REQUESTS; i++) {
         const status = await pay(server.url, mode === 'first' ? randomUUID() : key);
         if (status !== 201) throw new Error(`${variant}: answered ${status}`);
       }
-      await settle(monitor, admin);
-      return commands / ROUND_TRIP_REQUESTS;
+      await proxy.quiet();
+      return (proxy.count() - before) / ROUND_TRIP_REQUESTS;
     } finally {
-      monitor.disconnect();
-      admin.disconnect();
       await server.stop();
+      await proxy.close();
     }
   });
-}
-
-/**
- * Waits until MONITOR has shown a marker command sent after everything before it (Redis runs
- * commands one at a time, so every earlier command has been shown too).
- */
-async function settle(monitor: Redis, admin: Redis): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const marker = `marker-${randomUUID()}`;
-  const seen = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('MONITOR did not show the marker')), 5_000);
-    const onCommand = (_time: string, args: string[]) => {
-      if (args.includes(marker)) {
-        clearTimeout(timer);
-        monitor.off('monitor', onCommand);
-        resolve();
-      }
-    };
-    monitor.on('monitor', onCommand);
-  });
-  await admin.echo(marker);
-  await seen;
 }
 
 const cases: BenchCase[] = [];
