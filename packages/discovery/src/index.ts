@@ -1,3 +1,4 @@
+export type { Balancer, PickContext } from './balancer.ts';
 export type { ConsulClient, ConsulHttpCheck, ConsulRegistryOptions } from './consul-registry.ts';
 export { consulRegistry } from './consul-registry.ts';
 export type {
@@ -7,6 +8,7 @@ export type {
   DnsSrvRecord,
 } from './dns-registry.ts';
 export { dnsRegistry } from './dns-registry.ts';
+export type { Endpoint, Outcome } from './endpoint.ts';
 export type { DiscoveryErrorCode, DiscoveryErrors } from './errors.ts';
 export {
   DiscoveryError,
@@ -18,6 +20,11 @@ export {
   RegistryUnavailableError,
   ServiceNotFoundError,
 } from './errors.ts';
+export { leastOutstanding } from './least-outstanding.ts';
+export type { OutlierEjectionOptions } from './outlier-ejection.ts';
+export type { P2cPeakEwmaOptions } from './p2c-peak-ewma.ts';
+export { p2cPeakEwma } from './p2c-peak-ewma.ts';
+export { random } from './random.ts';
 export type { RedisRegistryOptions } from './redis-registry.ts';
 export { redisRegistry } from './redis-registry.ts';
 export type {
@@ -35,4 +42,16 @@ export type {
   WatchEvents,
 } from './registry.ts';
 export { normalizeInstance } from './registry.ts';
+export type {
+  EjectionEvent,
+  Pick,
+  PickOptions,
+  Resolver,
+  ResolverOptions,
+  ResolverState,
+  ResolverStatus,
+} from './resolver.ts';
+export { resolver } from './resolver.ts';
+export { roundRobin } from './round-robin.ts';
 export { staticRegistry } from './static-registry.ts';
+export { weighted } from './weighted.ts';

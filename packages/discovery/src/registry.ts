@@ -54,6 +54,8 @@ export interface WatchEvents {
   /**
    * Called with the full current list of the service's instances (healthy or not) once it is
    * first known and again after every change. An empty list means the registry knows no instance.
+   * After an `onError`, the next good read is pushed even when the list did not change: that is
+   * how resolvers learn that the registry is back.
    */
   onInstances(instances: readonly Instance[]): void;
   /**
