@@ -303,12 +303,7 @@ class ServiceResolver implements Resolver {
     this.#resolveTimeoutMs = options.resolveTimeoutMs;
     const warmth = (endpoint: Endpoint): number => this.#warmth(endpoint as EndpointState);
     this.#context = { now: 0, exclude: undefined, warmth };
-    this.#telemetry = resolverTelemetry(
-      this.service,
-      this.#registry.kind,
-      this.#balancer.name,
-      () => this.status(),
-    );
+    this.#telemetry = resolverTelemetry(this.service, this.#balancer.name, () => this.status());
     let watch: Subscription | undefined;
     try {
       watch = this.#registry.watch(this.service, {
