@@ -26,6 +26,4 @@ export class InvalidOptionsError extends TracingError<'INVALID_OPTIONS'> {
 }
 
 /** `isTracingError(e)` or `isTracingError(e, 'INVALID_OPTIONS')`; narrows, and works across copies. */
-export const isTracingError = errorGuard<{ INVALID_OPTIONS: InvalidOptionsError }>(
-  TracingError as unknown as abstract new () => InvalidOptionsError,
-);
+export const isTracingError = errorGuard<{ INVALID_OPTIONS: InvalidOptionsError }>(TracingError);

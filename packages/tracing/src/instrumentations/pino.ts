@@ -31,7 +31,8 @@ export function instrumentPino(): Uninstall {
               ? logFields
               : (m: object, l: number, g: unknown) => ({ ...own(m, l, g), ...logFields() }),
         };
-      } else args.unshift({ mixin: logFields });
+      } else if (first === undefined) args[0] = { mixin: logFields };
+      else args.unshift({ mixin: logFields });
       return original.apply(this, args);
     } as PinoFactory;
     Object.assign(pino, original);
