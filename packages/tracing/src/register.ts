@@ -7,7 +7,6 @@
  * @packageDocumentation
  */
 import module from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { requireHere } from './api.ts';
 import { parseTracingOptions, resolveConfig, sdkDisabled } from './options.ts';
 import { startTracing } from './start.ts';
@@ -29,12 +28,15 @@ function installLoaderHook(include: string[]): void {
   }
   // The loader thread: module.register() returns once the hook is initialized, and the list of
   // modules to wrap travels with it, so no module is imported before the hook knows about it.
-  const parent = typeof __filename === 'string' ? pathToFileURL(__filename).href : import.meta.url;
-  module.register('import-in-the-middle/hook.mjs', parent, { data: { include } });
+  module.register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
 }
 
+// `--require` (the CommonJS build) patches what is require()d, through require-in-the-middle alone:
+// a CommonJS app needs no ESM loader hook (and import-in-the-middle's in-thread hook, installed
+// from a --require preload, breaks `node -e`).
+const commonJs = typeof __filename === 'string';
 try {
-  if (!sdkDisabled(process.env)) {
+  if (!commonJs && !sdkDisabled(process.env)) {
     const config = resolveConfig(parseTracingOptions({}), process.env);
     installLoaderHook(PATCHED.filter((name) => config.instrumentations[name]));
   }

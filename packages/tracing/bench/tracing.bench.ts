@@ -1,0 +1,150 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  type BenchCase,
+  defineBench,
+  median,
+  requestsPerSecond,
+  startServerProcess,
+} from '@ballast/bench';
+
+// req/s of a hello-world node:http server and a one-route Express app, each variant in a process
+// of its own, with spans exported over OTLP/HTTP (protobuf) to a sink process that counts them;
+// and start-up time, from spawning the process to the server accepting connections.
+//
+//   bare       no tracing
+//   ballast    --import @ballast/tracing/register, defaults (metrics on, OTLP/protobuf)
+//   otel-lean  NodeSDK with only @opentelemetry/instrumentation-http, batch processor, OTLP/protobuf
+//   otel-auto  --import @opentelemetry/auto-instrumentations-node/register
+//
+// A variant that exports nothing would be a broken measurement: every traced case checks that the
+// sink received spans, and the counts per case and round are kept in bench/sink-counts.json.
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const HTTP_APP = here('./hello-http.mjs');
+const EXPRESS_APP = here('./hello-express.mjs');
+const SINK = here('./sink.mjs');
+const COUNTS = here('./sink-counts.json');
+const OTEL_LEAN = pathToFileURL(here('./otel-lean.mjs')).href;
+
+type Variant = 'bare' | 'ballast' | 'otel-lean' | 'otel-auto';
+
+function variantEnv(variant: Variant, ratio: number, endpoint: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    OTEL_SERVICE_NAME: `bench-${variant}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: String(ratio),
+    // No metric is recorded by these apps; only the periodic export would differ.
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+    NODE_OPTIONS: '',
+  };
+  if (variant === 'ballast') env.NODE_OPTIONS = '--import @ballast/tracing/register';
+  if (variant === 'otel-lean') env.NODE_OPTIONS = `--import ${OTEL_LEAN}`;
+  if (variant === 'otel-auto')
+    env.NODE_OPTIONS = '--import @opentelemetry/auto-instrumentations-node/register';
+  return env;
+}
+
+function recordCount(id: string, requests: number, spans: number): void {
+  const all = existsSync(COUNTS)
+    ? (JSON.parse(readFileSync(COUNTS, 'utf8')) as Record<string, unknown[]>)
+    : {};
+  (all[id] ??= []).push({ requests, spans });
+  writeFileSync(COUNTS, `${JSON.stringify(all, null, 2)}\n`);
+}
+
+async function throughput(
+  group: string,
+  variant: Variant,
+  app: string,
+  ratio: number,
+): Promise<number> {
+  const countFile = join(tmpdir(), `ballast-tracing-sink-${process.pid}`);
+  rmSync(countFile, { force: true });
+  const sink = await startServerProcess(SINK, [], { SINK_COUNT_FILE: countFile, NODE_OPTIONS: '' });
+  try {
+    const server = await startServerProcess(
+      app,
+      [],
+      variantEnv(variant, ratio, new URL(sink.url).origin),
+    );
+    let rps: number;
+    const durationMs = 5_000;
+    try {
+      await requestsPerSecond({ url: server.url, durationMs: 1_000 }); // warm-up
+      rps = await requestsPerSecond({ url: server.url, durationMs });
+    } finally {
+      await server.stop(); // SIGTERM: each variant flushes what it has left
+    }
+    await sink.stop();
+    const spans = Number(readFileSync(countFile, 'utf8'));
+    recordCount(`${group}/${variant}`, Math.round((rps * (durationMs + 1_000)) / 1_000), spans);
+    if (variant !== 'bare' && spans === 0)
+      throw new Error(`${group}/${variant}: the sink received no spans`);
+    return rps;
+  } finally {
+    rmSync(countFile, { force: true });
+  }
+}
+
+/** ms from spawn to the "listening" line (printed in the listen callback); median of fresh processes. */
+async function startupMs(variant: Variant): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const env = { ...process.env, ...variantEnv(variant, 1, 'http://127.0.0.1:9') };
+    const started = performance.now();
+    const child = spawn(process.execPath, [HTTP_APP], { env, stdio: ['ignore', 'pipe', 'ignore'] });
+    const ms = await new Promise<number>((resolve, reject) => {
+      child.stdout.once('data', () => resolve(performance.now() - started));
+      child.once('exit', (code) =>
+        reject(new Error(`${variant} exited with ${code} before listening`)),
+      );
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    if (i > 0) times.push(ms); // the first spawn warms the file system cache
+  }
+  return median(times);
+}
+
+const cases: BenchCase[] = [];
+for (const variant of ['bare', 'ballast', 'otel-lean', 'otel-auto'] as const)
+  cases.push({
+    group: 'http-server',
+    name: variant,
+    unit: 'req/s',
+    lowerIsBetter: false,
+    run: () => throughput('http-server', variant, HTTP_APP, 1),
+  });
+for (const variant of ['bare', 'ballast', 'otel-lean'] as const)
+  cases.push({
+    group: 'http-server-sampled',
+    name: variant,
+    unit: 'req/s',
+    lowerIsBetter: false,
+    run: () => throughput('http-server-sampled', variant, HTTP_APP, 0.1),
+  });
+for (const variant of ['bare', 'ballast', 'otel-auto'] as const)
+  cases.push({
+    group: 'express',
+    name: variant,
+    unit: 'req/s',
+    lowerIsBetter: false,
+    run: () => throughput('express', variant, EXPRESS_APP, 1),
+  });
+for (const variant of ['bare', 'ballast', 'otel-auto'] as const)
+  cases.push({
+    group: 'startup',
+    name: variant,
+    unit: 'ms',
+    lowerIsBetter: true,
+    run: () => startupMs(variant),
+  });
+
+export default defineBench(cases);
