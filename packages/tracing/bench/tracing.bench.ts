@@ -55,7 +55,7 @@ function recordCount(id: string, requests: number, spans: number): void {
   const all = existsSync(COUNTS)
     ? (JSON.parse(readFileSync(COUNTS, 'utf8')) as Record<string, unknown[]>)
     : {};
-  (all[id] ??= []).push({ requests, spans });
+  all[id] = [...(all[id] ?? []), { requests, spans }];
   writeFileSync(COUNTS, `${JSON.stringify(all, null, 2)}\n`);
 }
 
