@@ -2,11 +2,7 @@ import { type Clock, isReplayableRequest, o, systemClock } from '@ballast/kernel
 import { Dispatcher, Dispatcher1Wrapper, Pool } from 'undici';
 import type { Balancer } from './balancer.ts';
 import type { Outcome } from './endpoint.ts';
-import {
-  type DiscoveryError,
-  NoInstanceAvailableError,
-  ServiceNotFoundError,
-} from './errors.ts';
+import { type DiscoveryError, NoInstanceAvailableError, ServiceNotFoundError } from './errors.ts';
 import { parse } from './options.ts';
 import type { OutlierEjectionOptions } from './outlier-ejection.ts';
 import type { Instance, Registry } from './registry.ts';
