@@ -118,7 +118,7 @@ const file = writeResults({
   package: pkg.name,
   node: process.version,
   date: new Date().toISOString().slice(0, 10),
-  command: `npm run bench -w ${pkg.name}`,
+  command: process.env.BENCH_COMMAND ?? `npm run bench -w ${pkg.name}`,
   rounds,
   cases,
   ...(allFailed.length > 0 ? { failed: allFailed } : {}),
