@@ -100,6 +100,11 @@ export interface ConsulRegistryOptions {
    * all its checks pass. Default `true`.
    */
   passingOnly?: boolean | undefined;
+  /**
+   * Longest wait for the agent's answer to a request other than a blocking query (register,
+   * heartbeat, drain, deregister, `list()`), in ms; then `REGISTRY_UNAVAILABLE`. Default `10000`.
+   */
+  timeoutMs?: number | undefined;
   /** Longest a blocking query waits for a change, in ms (Consul caps it at 10 minutes). Default `60000`. */
   waitMs?: number | undefined;
   /**
@@ -149,6 +154,7 @@ const schema = o.object({
     .optional(),
   deregisterCriticalAfterMs: o.integer({ min: MINUTE }).default(MINUTE),
   passingOnly: o.boolean().default(true),
+  timeoutMs: o.integer({ min: 1 }).default(10_000),
   waitMs: o.integer({ min: 1000, max: 10 * MINUTE }).default(MINUTE),
   watchBurst: o.integer({ min: 1, max: 100 }).default(2),
   watchIntervalMs: o.integer({ min: 0, max: 10 * MINUTE }).default(1000),
@@ -282,8 +288,11 @@ class ConsulRegistry implements Registry {
     if (this.#closed) throw new RegistryUnavailableError('consul', 'the registry was closed');
   }
 
+  /** Options of every request: the ACL token, and the timeout (a blocking query sets its own). */
   #common(): Record<string, unknown> {
-    return this.#opts.token === undefined ? {} : { token: this.#opts.token };
+    const common: Record<string, unknown> = { timeout: this.#opts.timeoutMs };
+    if (this.#opts.token !== undefined) common.token = this.#opts.token;
+    return common;
   }
 
   async register(
@@ -416,8 +425,6 @@ class ConsulRegistry implements Registry {
       request.wait = goDuration(opts.waitMs);
       // Consul adds up to wait/16 of jitter to the wait; give the answer that long, plus a margin.
       request.timeout = opts.waitMs + Math.ceil(opts.waitMs / 16) + 5000;
-    } else {
-      request.timeout = 30_000;
     }
     const [res, body] = await withSignal(
       signal,

@@ -186,6 +186,9 @@ export function redisRegistry(options: RedisRegistryOptions = {}): Registry {
       });
     }
     client = new ioredis.Redis(opts.url ?? 'redis://127.0.0.1:6379');
+    // Connection errors reach callers as REGISTRY_UNAVAILABLE (and watches through onError); the
+    // listener only keeps ioredis from printing each reconnect attempt.
+    client.on('error', () => {});
     owned = true;
   }
   return new RedisRegistry(client, owned, opts);

@@ -9,6 +9,7 @@ import {
   type Instance,
   isDiscoveryError,
   type Registry,
+  register,
 } from '../src/index.ts';
 
 // Consul's HTTP API is exercised with nock: every answer below has the shape and headers that
@@ -200,6 +201,57 @@ describe('consulRegistry: registration', () => {
     } finally {
       nock.disableNetConnect();
     }
+  });
+
+  it('a hung agent is REGISTRY_UNAVAILABLE after timeoutMs, not a hang', async () => {
+    nock(AGENT).put('/v1/agent/service/register').delay(5000).reply(200);
+    const error = await registry({ timeoutMs: 200 })
+      .register({ service: 'orders', address: '10.0.0.5', port: 8080 })
+      .catch((e: unknown) => e);
+    expect(isDiscoveryError(error, 'REGISTRY_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain('timed out');
+  });
+
+  it('with register(): heartbeats every ttlMs / 3 on the clock; close() drains in maintenance mode, then deregisters', async () => {
+    const clock = new ManualClock();
+    const calls: string[] = [];
+    const scope = nock(AGENT)
+      .put('/v1/agent/service/register')
+      .reply(() => {
+        calls.push('register');
+        return [200];
+      })
+      .put('/v1/agent/check/pass/service%3Aorders-1')
+      .times(2)
+      .reply(() => {
+        calls.push('pass');
+        return [200];
+      })
+      .put('/v1/agent/service/maintenance/orders-1')
+      .query(true)
+      .reply(() => {
+        calls.push('maintenance');
+        return [200];
+      })
+      .put('/v1/agent/service/deregister/orders-1')
+      .reply(() => {
+        calls.push('deregister');
+        return [200];
+      });
+    const reg = await register(
+      registry({ ttlMs: 6000 }),
+      { id: 'orders-1', service: 'orders', address: '10.0.0.5', port: 8080 },
+      { clock, signals: [], drainMs: 0 },
+    );
+    await clock.advanceAsync(1999);
+    expect(calls).toEqual(['register']);
+    await clock.advanceAsync(1);
+    await vi.waitFor(() => expect(calls).toEqual(['register', 'pass']));
+    await clock.advanceAsync(2000);
+    await vi.waitFor(() => expect(calls).toEqual(['register', 'pass', 'pass']));
+    await reg.close();
+    expect(calls).toEqual(['register', 'pass', 'pass', 'maintenance', 'deregister']);
+    expect(scope.isDone()).toBe(true);
   });
 
   it('refuses a malformed instance before talking to Consul (INVALID_INSTANCE)', async () => {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { startRedisServer } from '@ballast/test-utils';
 import type {} from '@ballast/test-utils/global-setup';
@@ -10,7 +11,28 @@ import {
   type RedisRegistryOptions,
   type Registry,
   redisRegistry,
+  register,
 } from '../src/index.ts';
+
+/** A redis-server on a given port (to restart Redis where the clients expect it), empty. */
+async function redisServerOn(port: number): Promise<{ stop(): Promise<void> }> {
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0 });
+  probe.on('error', () => {});
+  await vi.waitFor(() => probe.ping(), { timeout: 5000, interval: 50 });
+  probe.disconnect();
+  return {
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
 
 // Every registry below has its own Redis connection and stands for a separate process; they share
 // only the Redis of the test run (and a key prefix of their own test).
@@ -224,6 +246,39 @@ describe('redisRegistry with several processes', () => {
     );
     sub.dispose();
   });
+
+  it('survives a Redis restart that lost every record: heartbeats register again, watches catch up', async () => {
+    const first = await startRedisServer();
+    cleanups.push(() => first.stop());
+    const prefix = newPrefix();
+    const service = redisRegistry({ url: first.url, prefix, ttlMs: 600, timeoutMs: 300 });
+    const watcher = redisRegistry({ url: first.url, prefix, timeoutMs: 300, resyncMs: 500 });
+    cleanups.push(() => watcher.close());
+    cleanups.push(() => service.close());
+    const registration = await register(
+      service,
+      { id: 'x', service: 'orders', address: '10.0.0.1', port: 80 },
+      { signals: [], drainMs: 0 },
+    );
+    cleanups.push(() => registration.close());
+    const heartbeatErrors: DiscoveryError[] = [];
+    registration.onError((e) => heartbeatErrors.push(e));
+    const rec = recorder();
+    const sub = watcher.watch('orders', rec.events);
+    await vi.waitFor(() => expect(rec.last()).toEqual(['x']));
+
+    await first.stop();
+    await vi.waitFor(() => expect(rec.errors.length).toBeGreaterThan(0));
+    await vi.waitFor(() => expect(heartbeatErrors.length).toBeGreaterThan(0));
+    expect(isDiscoveryError(heartbeatErrors[0], 'REGISTRY_UNAVAILABLE')).toBe(true);
+
+    // A new, empty Redis on the same port: the next heartbeat puts the instance back.
+    const second = await redisServerOn(first.port);
+    cleanups.push(() => second.stop());
+    await vi.waitFor(() => expect(rec.last()).toEqual(['x']), { timeout: 10_000 });
+    expect(rec.lists.some((list) => list.length === 0) || rec.errors.length > 0).toBe(true);
+    sub.dispose();
+  }, 20_000);
 
   it('validates its options (INVALID_OPTIONS names the option)', () => {
     const cases: [Record<string, unknown>, string][] = [
