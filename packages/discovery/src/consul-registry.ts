@@ -40,16 +40,16 @@ import {
 export interface ConsulClient {
   agent: {
     service: {
-      register(options: Record<string, unknown>): Promise<unknown>;
-      deregister(options: Record<string, unknown>): Promise<unknown>;
-      maintenance(options: Record<string, unknown>): Promise<unknown>;
+      register(options: object): Promise<unknown>;
+      deregister(options: object): Promise<unknown>;
+      maintenance(options: object): Promise<unknown>;
     };
     check: {
-      pass(options: Record<string, unknown>): Promise<unknown>;
+      pass(options: object): Promise<unknown>;
     };
   };
   health: {
-    service(options: Record<string, unknown>): Promise<unknown>;
+    service(options: object): Promise<unknown>;
   };
   destroy(): void;
 }

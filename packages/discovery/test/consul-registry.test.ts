@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { freePort, ManualClock } from '@ballast/test-utils';
+import Consul from 'consul';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
@@ -260,6 +261,31 @@ describe('consulRegistry: registration', () => {
       .register({ service: 'orders', address: '10.0.0.5', port: 0 })
       .catch((e: unknown) => e);
     expect(isDiscoveryError(error, 'INVALID_INSTANCE')).toBe(true);
+  });
+
+  it('works with a consul client you configured, and never destroys it', async () => {
+    nock('http://consul.internal:8501', { reqheaders: { 'x-consul-token': 'from-defaults' } })
+      .get('/v1/health/service/orders')
+      .query(true)
+      .twice()
+      .reply(200, fixture('health-service-orders'), consulHeaders(3));
+    const client = new Consul({
+      host: 'consul.internal',
+      port: 8501,
+      defaults: { token: 'from-defaults' },
+    });
+    let destroyed = false;
+    const original = client.destroy.bind(client);
+    client.destroy = () => {
+      destroyed = true;
+      original();
+    };
+    const r = consulRegistry({ client });
+    expect((await r.list('orders')).map((i) => i.id)).toEqual(['orders-1', 'orders-2']);
+    await r.close();
+    expect(destroyed).toBe(false);
+    // Still usable by its owner.
+    expect(await client.health.service({ service: 'orders' })).toHaveLength(2);
   });
 
   it('validates its options at construction (INVALID_OPTIONS names the option)', () => {
