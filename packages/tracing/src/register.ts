@@ -6,9 +6,11 @@
  *
  * @packageDocumentation
  */
+import { readFileSync } from 'node:fs';
 import module from 'node:module';
 import { requireHere } from './api.ts';
-import { parseTracingOptions, resolveConfig, sdkDisabled } from './options.ts';
+import { isTracingError } from './errors.ts';
+import { parseTracingOptions, resolveConfig, sdkDisabled, type TracingOptions } from './options.ts';
 import { startTracing } from './start.ts';
 import { warn } from './warnings.ts';
 
@@ -31,19 +33,43 @@ function installLoaderHook(include: string[]): void {
   module.register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include } });
 }
 
+/**
+ * Options from the JSON file `BALLAST_TRACING_CONFIG` names: the options object itself, or one
+ * under `ballast.tracing` (so the file can be a section of a larger configuration file).
+ */
+function fileOptions(): TracingOptions | undefined {
+  const path = process.env.BALLAST_TRACING_CONFIG;
+  if (path === undefined || path === '') return undefined;
+  try {
+    const json = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown> | null;
+    const ballast = json?.ballast as Record<string, unknown> | undefined;
+    return (ballast?.tracing ?? json?.['ballast.tracing'] ?? json) as TracingOptions;
+  } catch (error) {
+    warn(
+      `BALLAST_TRACING_CONFIG=${path} could not be read as JSON (${error instanceof Error ? error.message : String(error)}); using the environment only.`,
+      'BALLAST_TRACING_BAD_ENV',
+    );
+    return undefined;
+  }
+}
+
+const options = fileOptions();
+
 // `--require` (the CommonJS build) patches what is require()d, through require-in-the-middle alone:
 // a CommonJS app needs no ESM loader hook (and import-in-the-middle's in-thread hook, installed
 // from a --require preload, breaks `node -e`).
 const commonJs = typeof __filename === 'string';
 try {
   if (!commonJs && !sdkDisabled(process.env)) {
-    const config = resolveConfig(parseTracingOptions({}), process.env);
+    const config = resolveConfig(parseTracingOptions(options ?? {}), process.env);
     installLoaderHook(PATCHED.filter((name) => config.instrumentations[name]));
   }
 } catch (error) {
-  warn(
-    `The ESM loader hook could not be installed (${String(error)}); koa and pino imported with "import" are not instrumented.`,
-    'BALLAST_TRACING_LOADER_HOOK',
-  );
+  if (!isTracingError(error))
+    warn(
+      `The ESM loader hook could not be installed (${String(error)}); koa and pino imported with "import" are not instrumented.`,
+      'BALLAST_TRACING_LOADER_HOOK',
+    );
+  // bad options: startTracing() below reports them
 }
-startTracing();
+startTracing(options);

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +177,37 @@ describe('start-up mistakes', () => {
       expect(child.stderr()).toMatch(
         /BallastTracingWarning: 2 copies of @opentelemetry\/api are loaded/,
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads options from the JSON file BALLAST_TRACING_CONFIG names (under ballast.tracing)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tracing-config-'));
+    try {
+      const file = join(dir, 'config.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          ballast: {
+            tracing: {
+              serviceName: 'from-file',
+              exporter: 'none',
+              instrumentations: { pino: false, koa: false },
+            },
+          },
+        }),
+      );
+      const child = run(['--import', '@ballast/tracing/register'], 'app-status.mjs', {
+        BALLAST_TRACING_CONFIG: file,
+      });
+      await child.exited;
+      expect(JSON.parse(child.stdout[0] ?? '{}')).toEqual({
+        state: 'running',
+        serviceName: 'from-file',
+        instrumentations: ['http', 'undici', 'express', 'fastify', 'ioredis'],
+      });
+      expect(child.stderr()).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
