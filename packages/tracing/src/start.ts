@@ -203,7 +203,7 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
       ? new trace.NoopSpanProcessor()
       : config.exporter === 'console'
         ? new trace.SimpleSpanProcessor({ exporter })
-        : new trace.BatchSpanProcessor({ exporter }));
+        : new trace.BatchSpanProcessor({ exporter, ...batchSettings(env, say) }));
 
   const provider = new trace.TracerProvider({
     resource: getResource(),
@@ -340,6 +340,32 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
     [Symbol.asyncDispose]: shutdown,
   };
   return handle;
+}
+
+/** The batch span processor's `OTEL_BSP_*` variables (SDK 3 leaves reading them to its caller). */
+function batchSettings(env: NodeJS.ProcessEnv, say: (message: string, code: string) => void) {
+  const settings: {
+    maxQueueSize?: number;
+    maxExportBatchSize?: number;
+    scheduledDelayMillis?: number;
+    exportTimeoutMillis?: number;
+  } = {};
+  const read = (name: string, key: keyof typeof settings) => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return;
+    const value = Number(raw);
+    if (Number.isInteger(value) && value > 0) settings[key] = value;
+    else
+      say(
+        `${name}=${JSON.stringify(raw)} is not a positive whole number; ignored.`,
+        'BALLAST_TRACING_BAD_ENV',
+      );
+  };
+  read('OTEL_BSP_MAX_QUEUE_SIZE', 'maxQueueSize');
+  read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'maxExportBatchSize');
+  read('OTEL_BSP_SCHEDULE_DELAY', 'scheduledDelayMillis');
+  read('OTEL_BSP_EXPORT_TIMEOUT', 'exportTimeoutMillis');
+  return settings;
 }
 
 function createSampler(
