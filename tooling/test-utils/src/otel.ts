@@ -1,4 +1,4 @@
-import { context, metrics, trace } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AggregationTemporality,
@@ -13,6 +13,18 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+
+type OpenTelemetryApi = typeof import('@opentelemetry/api');
+
+/**
+ * The `@opentelemetry/api` copy that `@ballast/kernel`'s `otel()` loads. The globals are registered
+ * through it: an API copy only reads globals registered by its own or a newer minor version, and
+ * the SDK packages pin an older one (sdk-trace-base 2.x wants api < 1.10).
+ */
+function kernelApi(): OpenTelemetryApi {
+  const kernel = createRequire(import.meta.url).resolve('@ballast/kernel');
+  return createRequire(kernel)('@opentelemetry/api') as OpenTelemetryApi;
+}
 
 /** Options of {@link otelTestSdk}. */
 export interface OtelTestSdkOptions {
@@ -67,6 +79,7 @@ export function otelTestSdk(options: OtelTestSdkOptions = {}): OtelTestSdk {
   });
   const meterProvider = new MeterProvider({ readers: [reader] });
   const contextManager = new AsyncLocalStorageContextManager();
+  const { context, metrics, trace } = kernelApi();
   // A file may have installed one before (or a previous test file in the same worker).
   trace.disable();
   metrics.disable();
