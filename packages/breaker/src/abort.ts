@@ -1,4 +1,5 @@
-import { AbortedError, isBreakerError } from './errors.ts';
+import { describe } from '@ballast/kernel';
+import { AbortedError, InvalidOptionsError, isBreakerError } from './errors.ts';
 import type { AttemptContext, ExecuteOptions } from './policy.ts';
 
 /**
@@ -180,35 +181,47 @@ export function abortError(source: AbortSource): unknown {
   return isBreakerError(reason) ? reason : new AbortedError(reason);
 }
 
-/** True when `value` is a promise or another thenable. */
-export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+/** The signal of `source`, created now if it is a {@link Scope} nobody asked yet. */
+export function signalOf(source: AbortSource): AbortSignal | undefined {
+  return source instanceof Scope ? source.signal : source;
 }
 
 /**
- * Waits `ms` on `clock`, rejecting at once (timer cleared) when `source` aborts.
+ * What is wrong with the arguments of an `execute(fn, options)` call, or `undefined`: `fn` must be
+ * a function, `options` an object whose `signal`, if any, is an `AbortSignal`. Contexts handed down
+ * by another policy of this package are trusted as they are (a cheap check on every call).
  */
-export function sleep(
-  clock: { setTimeout(cb: () => void, ms: number): unknown; clearTimeout(handle: unknown): void },
-  ms: number,
-  source: AbortSource,
-): Promise<void> {
-  if (source?.aborted) return Promise.reject(abortError(source));
-  return new Promise<void>((resolve, reject) => {
-    let unsubscribe = noop;
-    const handle = clock.setTimeout(() => {
-      unsubscribe();
-      resolve();
-    }, ms);
-    if (source !== undefined) {
-      unsubscribe = subscribe(source, () => {
-        clock.clearTimeout(handle);
-        reject(abortError(source));
-      });
-    }
+export function callError(fn: unknown, options: unknown): InvalidOptionsError | undefined {
+  if (typeof fn !== 'function') {
+    return new InvalidOptionsError({
+      option: 'fn',
+      received: fn,
+      message: `execute(): the work must be a function (got ${describe(fn)}); pass (context) => work(context.signal).`,
+    });
+  }
+  if (options === undefined || options instanceof Scope || options instanceof Attempt)
+    return undefined;
+  if (typeof options !== 'object' || options === null) {
+    return new InvalidOptionsError({
+      option: '(options)',
+      received: options,
+      message: `execute(): the options must be an object such as { signal } (got ${describe(options)}).`,
+    });
+  }
+  const signal = (options as { signal?: unknown }).signal;
+  if (signal === undefined || isSignal(signal)) return undefined;
+  return new InvalidOptionsError({
+    option: 'signal',
+    received: signal,
+    message: `execute(): option "signal" must be an AbortSignal (got ${describe(signal)}); pass controller.signal.`,
   });
+}
+
+function isSignal(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).aborted === 'boolean' &&
+    typeof (value as AbortSignal).addEventListener === 'function'
+  );
 }

@@ -1,5 +1,10 @@
-import type { BreakerIsolatedError, BreakerOpenError, BreakerStateName } from './errors.ts';
-import { ListenerList } from './events.ts';
+import { ListenerList } from '@ballast/kernel';
+import {
+  type BreakerIsolatedError,
+  type BreakerOpenError,
+  type BreakerStateName,
+  InvalidOptionsError,
+} from './errors.ts';
 
 /** Why the breaker changed state. */
 export type TransitionReason =
@@ -65,11 +70,11 @@ export interface SlowCallEvent {
 export class BreakerEvents {
   /** True when some listener wants call durations (then every call reads the clock). */
   timed = false;
-  readonly stateChange = new ListenerList<StateChangeEvent>();
+  readonly stateChange = new ListenerList<StateChangeEvent>({ error: InvalidOptionsError });
   readonly success: ListenerList<SuccessEvent>;
   readonly failure: ListenerList<FailureEvent>;
   readonly ignored: ListenerList<IgnoredEvent>;
-  readonly rejected = new ListenerList<RejectedEvent>();
+  readonly rejected = new ListenerList<RejectedEvent>({ error: InvalidOptionsError });
   readonly slowCall: ListenerList<SlowCallEvent>;
 
   constructor() {
@@ -77,10 +82,10 @@ export class BreakerEvents {
       this.timed =
         this.success.size + this.failure.size + this.ignored.size + this.slowCall.size > 0;
     };
-    this.success = new ListenerList(update);
-    this.failure = new ListenerList(update);
-    this.ignored = new ListenerList(update);
-    this.slowCall = new ListenerList(update);
+    this.success = new ListenerList({ onChange: update, error: InvalidOptionsError });
+    this.failure = new ListenerList({ onChange: update, error: InvalidOptionsError });
+    this.ignored = new ListenerList({ onChange: update, error: InvalidOptionsError });
+    this.slowCall = new ListenerList({ onChange: update, error: InvalidOptionsError });
   }
 
   /** Every list, to clear them all. */

@@ -1,6 +1,5 @@
-import { z } from 'zod';
-import { systemClock } from './clock.ts';
-import { fnSchema, parseOptions } from './validate.ts';
+import { type Infer, o, systemClock } from '@ballast/kernel';
+import { finite, invalidOption, parseOptions } from './validate.ts';
 
 /** How the breaker decides that a dependency is failing. */
 export type WindowType = 'count' | 'time' | 'consecutive';
@@ -92,97 +91,80 @@ export interface ResolvedBreakerOptions {
   readonly clock: BreakerClock;
 }
 
-const rate = z.number().gt(0, 'must be > 0').max(1, 'must be ≤ 1 (a fraction, not a percentage)');
-const positiveInt = z.number().int('must be an integer').positive('must be > 0');
-const predicate = fnSchema<(value: unknown) => boolean>();
+const rate = o
+  .number({ gt: 0 })
+  .refine((value) => value <= 1, 'must be ≤ 1 (a fraction, not a percentage)');
+const positiveInt = (max?: number) => o.integer({ min: 1, max });
+const predicate = o.fn<(value: unknown) => boolean>();
 
-/** Zod schema of {@link BreakerOptions}: shape and ranges (cross-option rules follow). */
-export const breakerOptionsSchema = z
-  .object({
-    name: z.string().min(1, 'must not be empty').max(256, 'must be ≤ 256 characters').optional(),
-    windowType: z.enum(['count', 'time', 'consecutive']).optional(),
-    windowSize: positiveInt.max(10_000_000, 'must be ≤ 10 000 000').optional(),
-    windowMs: positiveInt.optional(),
-    windowBuckets: positiveInt.max(10_000, 'must be ≤ 10 000').optional(),
-    consecutiveFailures: positiveInt.optional(),
-    minimumCalls: positiveInt.optional(),
-    failureRateThreshold: rate.optional(),
-    slowCallDurationMs: z.number().positive('must be > 0').finite().optional(),
-    slowCallRateThreshold: rate.optional(),
-    openMs: z
-      .union([
-        z.number().nonnegative('must be ≥ 0').finite(),
-        fnSchema<(openedCount: number) => number>(),
-      ])
-      .optional(),
-    halfOpenCalls: positiveInt.max(1_000_000, 'must be ≤ 1 000 000').optional(),
-    maxWaitInHalfOpenMs: z.number().positive('must be > 0').finite().optional(),
-    recordError: predicate.optional(),
-    ignoreError: predicate.optional(),
-    isFailureResult: predicate.optional(),
-    recordAborts: z.boolean().optional(),
-    clock: z
-      .custom<BreakerClock>(
-        (value) =>
-          typeof value === 'object' &&
-          value !== null &&
-          typeof (value as { now?: unknown }).now === 'function',
-        { message: 'must be an object with a now() method returning milliseconds' },
-      )
-      .optional(),
-  })
-  .strict()
-  .superRefine((o, ctx) => {
-    const type = o.windowType ?? 'count';
-    // Options that belong to another window type are almost always a mistake: say so.
-    const belongs: Record<string, WindowType> = {
-      windowSize: 'count',
-      windowMs: 'time',
-      windowBuckets: 'time',
-      consecutiveFailures: 'consecutive',
-    };
-    for (const [option, owner] of Object.entries(belongs)) {
-      if (o[option as keyof typeof o] !== undefined && owner !== type) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [option],
-          message: `applies to windowType "${owner}" only (windowType is "${type}")`,
-        });
-      }
+/** Schema of {@link BreakerOptions}: shape and ranges (cross-option rules are in `crossCheck`). */
+const breakerOptionsSchema = o.object({
+  name: o.string({ minLength: 1, maxLength: 256 }).optional(),
+  windowType: o.oneOf(['count', 'time', 'consecutive']).optional(),
+  windowSize: positiveInt(10_000_000).optional(),
+  windowMs: positiveInt().optional(),
+  windowBuckets: positiveInt(10_000).optional(),
+  consecutiveFailures: positiveInt().optional(),
+  minimumCalls: positiveInt().optional(),
+  failureRateThreshold: rate.optional(),
+  slowCallDurationMs: finite({ gt: 0 }).optional(),
+  slowCallRateThreshold: rate.optional(),
+  openMs: o.union(finite({ min: 0 }), o.fn<(openedCount: number) => number>()).optional(),
+  halfOpenCalls: positiveInt(1_000_000).optional(),
+  maxWaitInHalfOpenMs: finite({ gt: 0 }).optional(),
+  recordError: predicate.optional(),
+  ignoreError: predicate.optional(),
+  isFailureResult: predicate.optional(),
+  recordAborts: o.boolean().optional(),
+  clock: o
+    .custom<BreakerClock>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        typeof (value as { now?: unknown }).now === 'function',
+      'an object with a now() method returning milliseconds',
+    )
+    .optional(),
+});
+
+type ParsedBreakerOptions = Infer<typeof breakerOptionsSchema>;
+
+/** Options that belong to one window type: given with another, they are almost always a mistake. */
+const BELONGS: Readonly<Record<string, WindowType>> = {
+  windowSize: 'count',
+  windowMs: 'time',
+  windowBuckets: 'time',
+  consecutiveFailures: 'consecutive',
+};
+
+/** The rules between options; the first broken one as `[option, rule]`. */
+function crossCheck(o: ParsedBreakerOptions): [keyof ParsedBreakerOptions, string] | undefined {
+  const type = o.windowType ?? 'count';
+  for (const [option, owner] of Object.entries(BELONGS)) {
+    if (o[option as keyof ParsedBreakerOptions] !== undefined && owner !== type) {
+      return [
+        option as keyof ParsedBreakerOptions,
+        `applies to windowType "${owner}" only (windowType is "${type}")`,
+      ];
     }
-    if (type === 'consecutive' && o.minimumCalls !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['minimumCalls'],
-        message: 'does not apply to windowType "consecutive" (use consecutiveFailures)',
-      });
-    }
-    if (
-      type === 'count' &&
-      o.minimumCalls !== undefined &&
-      o.minimumCalls > (o.windowSize ?? 100)
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['minimumCalls'],
-        message: `must be ≤ windowSize (${o.windowSize ?? 100}), or the breaker could never trip`,
-      });
-    }
-    if (type === 'time' && (o.windowMs ?? 60_000) < (o.windowBuckets ?? 10)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['windowBuckets'],
-        message: `must be ≤ windowMs (${o.windowMs ?? 60_000}): a bucket spans at least 1 ms`,
-      });
-    }
-    if (o.slowCallRateThreshold !== undefined && o.slowCallDurationMs === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['slowCallRateThreshold'],
-        message: 'needs slowCallDurationMs (what counts as slow)',
-      });
-    }
-  });
+  }
+  if (type === 'consecutive' && o.minimumCalls !== undefined)
+    return ['minimumCalls', 'does not apply to windowType "consecutive" (use consecutiveFailures)'];
+  if (type === 'count' && o.minimumCalls !== undefined && o.minimumCalls > (o.windowSize ?? 100)) {
+    return [
+      'minimumCalls',
+      `must be ≤ windowSize (${o.windowSize ?? 100}), or the breaker could never trip`,
+    ];
+  }
+  if (type === 'time' && (o.windowMs ?? 60_000) < (o.windowBuckets ?? 10))
+    return [
+      'windowBuckets',
+      `must be ≤ windowMs (${o.windowMs ?? 60_000}): a bucket spans at least 1 ms`,
+    ];
+  if (o.slowCallRateThreshold !== undefined && o.slowCallDurationMs === undefined)
+    return ['slowCallRateThreshold', 'needs slowCallDurationMs (what counts as slow)'];
+  return undefined;
+}
 
 /**
  * Validates `input` once and resolves every default. The result is frozen and may be shared by
@@ -193,6 +175,8 @@ export function resolveBreakerOptions(
   factory = 'circuitBreaker()',
 ): ResolvedBreakerOptions {
   const o = parseOptions(breakerOptionsSchema, input, factory);
+  const broken = crossCheck(o);
+  if (broken !== undefined) throw invalidOption(factory, broken[0], o[broken[0]], broken[1]);
   const windowSize = o.windowSize ?? 100;
   const resolved: ResolvedBreakerOptions = Object.freeze({
     name: o.name ?? 'default',

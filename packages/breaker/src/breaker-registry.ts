@@ -1,12 +1,12 @@
-import { z } from 'zod';
+import { o } from '@ballast/kernel';
 import {
   type BreakerOptions,
   type ResolvedBreakerOptions,
   resolveBreakerOptions,
 } from './breaker-options.ts';
-import { CircuitBreaker, touchBreaker } from './circuit-breaker.ts';
-import { InvalidOptionsError } from './errors.ts';
-import { nestedOptions, parseOptions } from './validate.ts';
+import { CircuitBreaker } from './circuit-breaker.ts';
+import { InvalidOptionsError, PolicyClosedError } from './errors.ts';
+import { finite, invalidOption, nestedOptions, parseOptions } from './validate.ts';
 
 /** Options of {@link createBreakerRegistry}. */
 export interface BreakerRegistryOptions {
@@ -18,18 +18,22 @@ export interface BreakerRegistryOptions {
   idleMs?: number;
 }
 
-const registrySchema = z
-  .object({
-    breaker: z.unknown().optional(),
-    maxBreakers: z
-      .number()
-      .int('must be an integer')
-      .positive('must be > 0')
-      .max(10_000_000, 'must be ≤ 10 000 000')
-      .optional(),
-    idleMs: z.number().positive('must be > 0').optional(),
-  })
-  .strict();
+const registrySchema = o.object({
+  breaker: o
+    .custom<Omit<BreakerOptions, 'name'>>(
+      (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+      'an object of circuitBreaker() options',
+    )
+    .optional(),
+  maxBreakers: o.integer({ min: 1, max: 10_000_000 }).optional(),
+  idleMs: finite({ gt: 0 }).optional(),
+});
+
+/** A breaker the registry holds, with the clock time (relative to the registry's) of its last `get()`. */
+interface Entry {
+  readonly breaker: CircuitBreaker;
+  usedAt: number;
+}
 
 /**
  * Per-key circuit breakers (per host, per tenant, per route) built from one options object.
@@ -49,7 +53,7 @@ export class BreakerRegistry implements AsyncDisposable {
    */
   readonly #refreshMs: number;
   /** Insertion order is recency order: `get()` moves a key to the end. */
-  readonly #entries = new Map<string, CircuitBreaker>();
+  readonly #entries = new Map<string, Entry>();
   /** Clock time at creation: last-use times are stored relative to it (small integers). */
   readonly #origin: number;
   #closed = false;
@@ -58,21 +62,17 @@ export class BreakerRegistry implements AsyncDisposable {
 
   constructor(options?: BreakerRegistryOptions) {
     const o = parseOptions(registrySchema, options, 'createBreakerRegistry()');
-    if (o.breaker !== undefined && (typeof o.breaker !== 'object' || o.breaker === null)) {
-      throw new InvalidOptionsError(
-        'breaker',
-        'createBreakerRegistry(): option "breaker" must be an object of circuitBreaker() options.',
-      );
-    }
     if (o.breaker !== undefined && 'name' in o.breaker) {
-      throw new InvalidOptionsError(
+      throw invalidOption(
+        'createBreakerRegistry()',
         'breaker.name',
-        'createBreakerRegistry(): option "breaker.name" is not allowed: each breaker is named by its key.',
+        (o.breaker as BreakerOptions).name,
+        'is not allowed: each breaker is named by its key',
       );
     }
     // Validated once for every key; a bad option is named `breaker.<option>`.
     this.#options = nestedOptions('createBreakerRegistry()', 'breaker', () =>
-      resolveBreakerOptions(o.breaker as BreakerOptions | undefined, 'createBreakerRegistry()'),
+      resolveBreakerOptions(o.breaker, 'createBreakerRegistry()'),
     );
     this.#max = o.maxBreakers ?? 1000;
     this.#idleMs = o.idleMs ?? 600_000;
@@ -88,48 +88,43 @@ export class BreakerRegistry implements AsyncDisposable {
   /** The breaker of `key`, created on first use; marks it as recently used. */
   get(key: string): CircuitBreaker {
     if (typeof key !== 'string') {
-      throw new InvalidOptionsError(
-        'key',
-        `BreakerRegistry.get(): the key must be a string (got ${typeof key}).`,
-      );
+      throw new InvalidOptionsError({
+        option: 'key',
+        received: key,
+        message: `BreakerRegistry.get(): the key must be a string (got ${typeof key}).`,
+      });
     }
-    if (this.#closed) {
-      throw new InvalidOptionsError(
-        'registry',
-        'BreakerRegistry.get(): the registry is closed; create a new one.',
-      );
-    }
+    if (this.#closed) throw new PolicyClosedError('breakerRegistry');
     const now = this.#options.clock.now() - this.#origin;
     const entries = this.#entries;
-    let breaker = entries.get(key);
-    if (breaker !== undefined) {
-      if (now - touchBreaker(breaker) >= this.#refreshMs) {
+    let entry = entries.get(key);
+    if (entry !== undefined) {
+      if (now - entry.usedAt >= this.#refreshMs) {
         entries.delete(key);
-        entries.set(key, breaker);
-        touchBreaker(breaker, now);
+        entries.set(key, entry);
+        entry.usedAt = now;
       }
     } else {
       if (entries.size >= this.#max) this.#evictOldest();
-      breaker = new CircuitBreaker(this.#options as BreakerOptions, key);
-      entries.set(key, breaker);
-      touchBreaker(breaker, now);
+      entry = { breaker: new CircuitBreaker(this.#options as BreakerOptions, key), usedAt: now };
+      entries.set(key, entry);
       if (this.#sweepAt === Number.POSITIVE_INFINITY) this.#sweepAt = now + this.#idleFor;
     }
     if (now >= this.#sweepAt) this.#evictIdle(now);
-    return breaker;
+    return entry.breaker;
   }
 
   /** The breaker of `key` if the registry holds one; does not create, touch or evict. */
   peek(key: string): CircuitBreaker | undefined {
-    return this.#entries.get(key);
+    return this.#entries.get(key)?.breaker;
   }
 
   /** Drops (and closes) the breaker of `key`; true if there was one. */
   delete(key: string): boolean {
-    const breaker = this.#entries.get(key);
-    if (breaker === undefined) return false;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
     this.#entries.delete(key);
-    breaker.close();
+    entry.breaker.close();
     return true;
   }
 
@@ -139,10 +134,6 @@ export class BreakerRegistry implements AsyncDisposable {
   }
 
   /**
-   * Drops the least recently used breakers idle for `idleMs` or more (called only once the
-   * oldest one may be idle, so a `get()` usually skips it).
-   */
-  /**
    * How long after its recorded time a breaker is surely idle for `idleMs`: a breaker's time is
    * refreshed at most every `#refreshMs`, so its last use may be up to that much later.
    */
@@ -150,10 +141,13 @@ export class BreakerRegistry implements AsyncDisposable {
     return this.#idleMs + this.#refreshMs;
   }
 
+  /**
+   * Drops the least recently used breakers idle for `idleMs` or more (called only once the
+   * oldest one may be idle, so a `get()` usually skips it).
+   */
   #evictIdle(now: number): void {
     const limit = now - this.#idleFor;
-    for (const [key, breaker] of this.#entries) {
-      const usedAt = touchBreaker(breaker);
+    for (const [key, { breaker, usedAt }] of this.#entries) {
       if (usedAt > limit) {
         this.#sweepAt = usedAt + this.#idleFor; // the oldest left: nothing is idle before then
         return;
@@ -165,9 +159,9 @@ export class BreakerRegistry implements AsyncDisposable {
   }
 
   #evictOldest(): void {
-    for (const [key, breaker] of this.#entries) {
+    for (const [key, entry] of this.#entries) {
       this.#entries.delete(key);
-      breaker.close();
+      entry.breaker.close();
       return;
     }
   }
@@ -175,7 +169,7 @@ export class BreakerRegistry implements AsyncDisposable {
   /** Closes and drops every breaker; `get()` throws afterwards. */
   close(): void {
     this.#closed = true;
-    for (const breaker of this.#entries.values()) breaker.close();
+    for (const entry of this.#entries.values()) entry.breaker.close();
     this.#entries.clear();
   }
 

@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import { describe, OptionFailure, o } from '@ballast/kernel';
 import { type BreakerStateName, InvalidSnapshotError } from './errors.ts';
 import type { WindowSnapshot } from './sliding-window.ts';
+import { finite } from './validate.ts';
 
 /** What `breaker.toJSON()` returns and `breaker.hydrate()` accepts (plain JSON). */
 export interface BreakerSnapshot {
@@ -21,60 +22,62 @@ export interface BreakerSnapshot {
   readonly window: WindowSnapshot | null;
 }
 
-const count = z.number().int().nonnegative();
-const windowSchema = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('count'),
-      size: z.number().int().positive(),
-      outcomes: z.array(z.number().int().min(0).max(3)),
-    })
-    .refine((w) => w.outcomes.length <= w.size, {
-      message: 'holds more outcomes than its size',
-      path: ['outcomes'],
-    }),
-  z.object({
-    type: z.literal('time'),
-    bucketMs: z.number().positive().finite(),
-    head: z.number().int(),
-    buckets: z.array(
-      z
-        .tuple([count, count, count])
-        .refine(([calls, failed, slow]) => failed <= calls && slow <= calls, {
-          message: 'counts more failed or slow calls than calls',
-        }),
-    ),
-  }),
-]);
+const count = o.integer({ min: 0 });
+const countWindow = o.object({
+  type: o.literal('count'),
+  size: o.integer({ min: 1 }),
+  outcomes: o.array(o.integer({ min: 0, max: 3 })),
+});
+const timeWindow = o.object({
+  type: o.literal('time'),
+  bucketMs: finite({ gt: 0 }),
+  head: o.number({ integer: true }),
+  buckets: o.array(
+    o
+      .array(count, { minLength: 3, maxLength: 3 })
+      .refine(
+        ([calls, failed, slow]) => failed! <= calls! && slow! <= calls!,
+        'counts more failed or slow calls than calls',
+      ),
+  ),
+});
 
-const snapshotSchema = z.object({
-  version: z.literal(1),
-  name: z.string(),
-  state: z.enum(['CLOSED', 'OPEN', 'HALF_OPEN', 'FORCED_OPEN', 'DISABLED', 'METRICS_ONLY']),
+const snapshotSchema = o.object({
+  version: o.literal(1),
+  name: o.string(),
+  state: o.oneOf(['CLOSED', 'OPEN', 'HALF_OPEN', 'FORCED_OPEN', 'DISABLED', 'METRICS_ONLY']),
   openedCount: count,
-  openUntil: z.number().finite().nullable(),
+  openUntil: o.union(o.literal(null), finite()),
   consecutiveFailures: count,
   rejectedCalls: count,
-  window: windowSchema.nullable(),
+  window: o.union(o.literal(null), countWindow, timeWindow),
 });
 
 /** Validates a snapshot (from `toJSON()`, possibly after a JSON round trip). */
 export function parseSnapshot(input: unknown): BreakerSnapshot {
-  const result = snapshotSchema.safeParse(input);
-  if (result.success) {
-    const snapshot = result.data as BreakerSnapshot;
-    if (snapshot.state === 'OPEN' && snapshot.openUntil === null) {
-      throw new InvalidSnapshotError(
-        'openUntil',
-        'hydrate(): an OPEN snapshot needs openUntil; pass what breaker.toJSON() returned.',
-      );
-    }
-    return snapshot;
+  let snapshot: BreakerSnapshot;
+  try {
+    snapshot = snapshotSchema.parse(input) as BreakerSnapshot;
+  } catch (error) {
+    if (!(error instanceof OptionFailure)) throw error;
+    const field = error.path || '(snapshot)';
+    throw new InvalidSnapshotError(
+      field,
+      `hydrate(): field "${field}" of the snapshot ${error.expected} (got ${describe(error.received)}). Pass what breaker.toJSON() returned.`,
+    );
   }
-  const issue = result.error.issues[0]!;
-  const field = issue.path.map(String).join('.') || '(snapshot)';
-  throw new InvalidSnapshotError(
-    field,
-    `hydrate(): field "${field}" of the snapshot is invalid: ${issue.message}. Pass what breaker.toJSON() returned.`,
-  );
+  const window = snapshot.window;
+  if (window?.type === 'count' && window.outcomes.length > window.size) {
+    throw new InvalidSnapshotError(
+      'window.outcomes',
+      'hydrate(): field "window.outcomes" of the snapshot holds more outcomes than its size; pass what breaker.toJSON() returned.',
+    );
+  }
+  if (snapshot.state === 'OPEN' && snapshot.openUntil === null) {
+    throw new InvalidSnapshotError(
+      'openUntil',
+      'hydrate(): an OPEN snapshot needs openUntil; pass what breaker.toJSON() returned.',
+    );
+  }
+  return snapshot;
 }

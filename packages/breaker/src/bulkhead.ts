@@ -1,9 +1,15 @@
-import { z } from 'zod';
-import { type AbortSource, abortError, contextFor, sourceOf, subscribe } from './abort.ts';
-import { type Clock, systemClock } from './clock.ts';
-import { AbortedError, BulkheadFullError } from './errors.ts';
+import { type Clock, o, systemClock } from '@ballast/kernel';
+import {
+  type AbortSource,
+  abortError,
+  callError,
+  contextFor,
+  sourceOf,
+  subscribe,
+} from './abort.ts';
+import { AbortedError, BulkheadFullError, PolicyClosedError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
-import { clockSchema, parseOptions } from './validate.ts';
+import { clockSchema, finite, parseOptions } from './validate.ts';
 
 /** Options of {@link bulkhead}. */
 export interface BulkheadOptions {
@@ -13,18 +19,16 @@ export interface BulkheadOptions {
   maxQueue?: number;
   /** Longest wait in the queue, in milliseconds; then `BulkheadFullError`. Default: no limit. */
   queueTimeoutMs?: number;
-  /** Time source of `queueTimeoutMs`. Default: the system clock (timers `unref()`ed). */
+  /** Time source of `queueTimeoutMs`. Default: the system clock (its timers keep the process alive while you await them). */
   clock?: Clock;
 }
 
-const bulkheadSchema = z
-  .object({
-    maxConcurrent: z.number().int().positive(),
-    maxQueue: z.number().int().min(0).default(0),
-    queueTimeoutMs: z.number().finite().positive().optional(),
-    clock: clockSchema.optional(),
-  })
-  .strict();
+const bulkheadSchema = o.object({
+  maxConcurrent: o.integer({ min: 1 }),
+  maxQueue: o.integer({ min: 0 }).default(0),
+  queueTimeoutMs: finite({ gt: 0 }).optional(),
+  clock: clockSchema.optional(),
+});
 
 /** A caller waiting for a slot. */
 interface Waiter {
@@ -48,6 +52,7 @@ export class BulkheadPolicy implements Policy {
   readonly #clock: Clock;
   readonly #queue = new Set<Waiter>();
   #running = 0;
+  #closed = false;
 
   constructor(options: BulkheadOptions) {
     const parsed = parseOptions(bulkheadSchema, options, 'bulkhead()');
@@ -67,8 +72,11 @@ export class BulkheadPolicy implements Policy {
     return this.#queue.size;
   }
 
-  /** Runs `fn` in a slot, waiting in the queue if needed. */
+  /** Runs `fn` in a slot, waiting in the queue if needed; refused with `PolicyClosedError` once closed. */
   async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    if (this.#closed) throw new PolicyClosedError('bulkhead');
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) throw invalid;
     const source = sourceOf(options);
     if (source?.aborted) throw abortError(source);
     if (this.#running < this.maxConcurrent) this.#running++;
@@ -81,10 +89,12 @@ export class BulkheadPolicy implements Policy {
   }
 
   /**
-   * Empties the queue: every waiting caller is rejected with `AbortedError` and its timer cleared.
-   * Running calls finish normally; later calls are admitted as usual.
+   * Closes the bulkhead: every waiting caller is rejected with `AbortedError` and its timer
+   * cleared; running calls finish normally; later calls are refused with `PolicyClosedError`
+   * (code `POLICY_CLOSED`). Idempotent.
    */
   close(): void {
+    this.#closed = true;
     const waiters = [...this.#queue];
     this.#queue.clear();
     for (const waiter of waiters) {

@@ -1,4 +1,5 @@
-import { abortError, contextFor, sourceOf } from './abort.ts';
+import { attempt, type Listener, type Subscription } from '@ballast/kernel';
+import { abortError, callError, contextFor, sourceOf } from './abort.ts';
 import {
   BreakerEvents,
   type FailureEvent,
@@ -23,8 +24,8 @@ import {
   type BreakerStateName,
   InvalidOptionsError,
   isBreakerError,
+  PolicyClosedError,
 } from './errors.ts';
-import type { Listener, Subscription } from './events.ts';
 import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
 import { FAILED, SLOW, type SlidingWindow, type WindowSnapshot } from './sliding-window.ts';
 import { type BreakerTelemetry, spanStateChange, telemetryFor } from './telemetry.ts';
@@ -37,6 +38,8 @@ const HALF_OPEN = 2;
 const FORCED_OPEN = 3;
 const DISABLED = 4;
 const METRICS_ONLY = 5;
+/** After `close()`: every call is refused; `state` still reports the state it was closed in. */
+const SHUT = 6;
 const STATE_NAMES: readonly BreakerStateName[] = [
   'CLOSED',
   'OPEN',
@@ -85,9 +88,6 @@ interface Observers {
   readonly fail: (error: unknown) => never;
 }
 
-/** Reads (and with `now`, sets) a breaker's last-use time; for the registry's idle eviction. */
-export let touchBreaker: (breaker: CircuitBreaker, now?: number) => number;
-
 /** Trial bookkeeping of one HALF_OPEN period. */
 interface Trials {
   admitted: number;
@@ -110,6 +110,8 @@ class Cold {
   rejected = 0;
   trials: Trials | undefined = undefined;
   isolation: Isolation | undefined = undefined;
+  /** The state `close()` found (reported by `state` once SHUT). */
+  shutIn = CLOSED;
 }
 
 /** The sliding window the options ask for (count or time). */
@@ -117,15 +119,6 @@ function newWindow(o: ResolvedBreakerOptions, successes = 0): SlidingWindow {
   return o.windowType === 'count'
     ? new CountWindow(o.windowSize, successes)
     : new TimeWindow(o.windowMs, o.windowBuckets);
-}
-
-/** Runs `fn` without the breaker (DISABLED), still as a promise. */
-function passThrough<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
-  try {
-    return Promise.resolve(fn(contextFor(options)));
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 /**
@@ -176,8 +169,6 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * anything that could change the answer (a booking, a transition, a listener, `close()`).
    */
   #quickFail: Observers['fail'] | undefined = undefined;
-  /** Registry bookkeeping: clock time of the last `get()`. */
-  #usedAt = 0;
   /** State that only a breaker that has opened or rejected needs (keeps healthy breakers small). */
   #cold: Cold | undefined = undefined;
   #events: BreakerEvents | undefined = undefined;
@@ -194,17 +185,9 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     this.name = name ?? o.name;
   }
 
-  static {
-    touchBreaker = (breaker, now) => {
-      const previous = breaker.#usedAt;
-      if (now !== undefined) breaker.#usedAt = now;
-      return previous;
-    };
-  }
-
   /** The current state. OPEN turns into HALF_OPEN on the first call after `openMs`, not before. */
   get state(): BreakerStateName {
-    return STATE_NAMES[this.#state]!;
+    return STATE_NAMES[this.#state === SHUT ? this.#c().shutIn : this.#state]!;
   }
 
   /** The state as a number (0 CLOSED … 5 METRICS_ONLY), as the state gauge reports it. */
@@ -233,18 +216,16 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       const promise = pending instanceof Promise ? pending : Promise.resolve(pending);
       return promise.then(undefined, quickFail) as Promise<T>;
     }
-    if (typeof fn !== 'function') {
-      return Promise.reject(
-        new InvalidOptionsError('fn', `execute(): the work must be a function (got ${typeof fn}).`),
-      );
-    }
+    if (typeof fn !== 'function') return Promise.reject(callError(fn, options));
     if (options !== undefined) {
+      const invalid = callError(fn, options);
+      if (invalid !== undefined) return Promise.reject(invalid);
       const source = sourceOf(options);
       if (source?.aborted) return Promise.reject(abortError(source));
     }
     const state = this.#state;
     if (state !== CLOSED && state !== METRICS_ONLY) {
-      if (state === DISABLED) return passThrough(fn, options);
+      if (state === DISABLED) return attempt(fn, contextFor(options));
       const refusal = this.#admit(state);
       if (refusal !== undefined) return Promise.reject(refusal);
     }
@@ -352,7 +333,8 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   /** Admission outside CLOSED/METRICS_ONLY/DISABLED: `undefined` admits, an error refuses. */
-  #admit(current: number): BreakerOpenError | BreakerIsolatedError | undefined {
+  #admit(current: number): BreakerOpenError | BreakerIsolatedError | PolicyClosedError | undefined {
+    if (current === SHUT) return new PolicyClosedError('circuitBreaker', this.name);
     const o = this.#o;
     const cold = this.#c();
     if (current === FORCED_OPEN) return this.#reject(FORCED_OPEN, undefined);
@@ -604,12 +586,14 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * handles are held, `InvalidOptionsError` for an unknown state.
    */
   transitionTo(state: BreakerStateName): void {
+    this.#refuseIfShut();
     const code = STATE_NAMES.indexOf(state);
     if (code < 0) {
-      throw new InvalidOptionsError(
-        'state',
-        `transitionTo(): unknown state ${JSON.stringify(state)}; use one of ${STATE_NAMES.join(', ')}.`,
-      );
+      throw new InvalidOptionsError({
+        option: 'state',
+        received: state,
+        message: `transitionTo(): unknown state ${JSON.stringify(state)}; use one of ${STATE_NAMES.join(', ')}.`,
+      });
     }
     if (this.#cold?.isolation !== undefined) throw new BreakerIsolatedError(this.name);
     this.#enter(code, 'manual');
@@ -621,6 +605,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * FORCED_OPEN, DISABLED or METRICS_ONLY if it was in one of those, else to a fresh CLOSED.
    */
   isolate(): Subscription {
+    this.#refuseIfShut();
     const cold = this.#c();
     if (cold.isolation !== undefined) {
       cold.isolation.handles++;
@@ -711,6 +696,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    */
   hydrate(snapshot: BreakerSnapshot): void {
     const parsed = parseSnapshot(snapshot);
+    this.#refuseIfShut();
     if (this.#cold?.isolation !== undefined) throw new BreakerIsolatedError(this.name);
     const o = this.#o;
     const state = STATE_NAMES.indexOf(parsed.state);
@@ -765,6 +751,10 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     return this.#listeners().slowCall.add(listener);
   }
 
+  #refuseIfShut(): void {
+    if (this.#state === SHUT) throw new PolicyClosedError('circuitBreaker', this.name);
+  }
+
   #c(): Cold {
     let cold = this.#cold;
     if (cold === undefined) {
@@ -785,10 +775,15 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   /**
-   * Drops every listener and leaves the state gauge. The breaker holds no timer or socket, so
-   * this is all there is to release; it still runs calls afterwards (without telemetry).
+   * Closes the breaker: later calls are refused with `PolicyClosedError` (code `POLICY_CLOSED`),
+   * calls in flight finish but are no longer recorded, every listener is dropped and the breaker
+   * leaves the state gauge. It holds no timer or socket. Idempotent.
    */
   close(): void {
+    if (this.#state === SHUT) return;
+    this.#c().shutIn = this.#state;
+    this.#state = SHUT;
+    this.#epoch++;
     for (const list of this.#events?.all() ?? []) list.clear();
     this.#otel?.close();
     this.#otel = CLOSED_TELEMETRY;

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import { type Clock, unrefTimer } from '@ballast/kernel';
 
 /** Something with a deadline on a {@link DeadlineTimer}. */
 export interface DeadlineEntry {
@@ -56,7 +56,8 @@ export class DeadlineTimer {
       // Quiet until now: read the clock, stamp this call exactly and start ticking.
       entry.deadline = this.#clock.now() + this.#durationMs;
       this.#unstamped = this.#tail;
-      this.#handle = this.#clock.setTimeout(this.#tick, this.#tickMs);
+      // Housekeeping shared by every call: it must not hold a process that is otherwise done.
+      this.#handle = unrefTimer(this.#clock.setTimeout(this.#tick, this.#tickMs));
     } else {
       entry.deadline = Number.NaN;
       this.#addedSinceTick = true;
@@ -110,7 +111,7 @@ export class DeadlineTimer {
       queue[this.#head++] = undefined;
     }
     if (this.#live === 0) this.#reset();
-    this.#handle = busy ? this.#clock.setTimeout(this.#tick, this.#tickMs) : undefined;
+    this.#handle = busy ? unrefTimer(this.#clock.setTimeout(this.#tick, this.#tickMs)) : undefined;
   };
 
   /** No call is pending: drop the references and reuse the slots from the start. */

@@ -1,4 +1,4 @@
-const BRAND = Symbol.for('@ballast/breaker.error');
+import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
 
 /** Stable codes of every error this package throws. */
 export type BreakerErrorCode =
@@ -10,52 +10,39 @@ export type BreakerErrorCode =
   | 'BULKHEAD_FULL'
   | 'RATE_LIMITED'
   | 'RETRY_BUDGET_EXHAUSTED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'POLICY_CLOSED';
 
 /**
- * Base class of every error thrown by `@ballast/breaker`. Carries a stable `code`; use
- * {@link isBreakerError} rather than `instanceof` so that a check still works when two copies of
- * the package are installed.
+ * Base class of every error thrown by `@ballast/breaker`, with a stable `code`. Check one with
+ * {@link isBreakerError} (it narrows to the subclass of the code) or `instanceof`: both work when
+ * two copies of the package are installed (two versions, or its ESM and CJS builds).
  */
-export class BreakerError extends Error {
-  /** Stable machine-readable code, e.g. `BREAKER_OPEN`. */
-  readonly code: BreakerErrorCode;
-  declare readonly [BRAND]: true;
-
-  constructor(code: BreakerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-    this.name = new.target.name;
-    Object.defineProperty(this, BRAND, { value: true });
-  }
-}
-
-/** True when `error` was thrown by any copy of `@ballast/breaker`; narrows by `code` when given. */
-export function isBreakerError<C extends BreakerErrorCode>(
-  error: unknown,
-  code?: C,
-): error is BreakerError & { code: C } {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    (error as Record<symbol, unknown>)[BRAND] === true &&
-    (code === undefined || (error as BreakerError).code === code)
-  );
+export class BreakerError<C extends BreakerErrorCode = BreakerErrorCode> extends BallastError<C> {
+  /** Brand shared by every copy of this package's errors. */
+  static override readonly brand: symbol = Symbol.for('@ballast/breaker.error');
 }
 
 /** An option passed to a factory of this package is missing, of the wrong type or out of range. */
-export class InvalidOptionsError extends BreakerError {
-  /** Dotted path of the offending option, e.g. `backoff.maxDelayMs`. */
+export class InvalidOptionsError extends BreakerError<'INVALID_OPTIONS'> {
+  /** The code this class stands for. */
+  static override readonly code = 'INVALID_OPTIONS';
+  /** Dotted path of the offending option, e.g. `budget.ratio`; `(options)` for the object itself. */
   readonly option: string;
+  /** The value that was passed. */
+  readonly received: unknown;
 
-  constructor(option: string, message: string) {
-    super('INVALID_OPTIONS', message);
-    this.option = option;
+  constructor(issue: OptionIssue) {
+    super('INVALID_OPTIONS', issue.message);
+    this.option = issue.option;
+    this.received = issue.received;
   }
 }
 
 /** The work did not finish within the `timeout` policy's `timeoutMs`. */
-export class TimeoutError extends BreakerError {
+export class TimeoutError extends BreakerError<'TIMEOUT'> {
+  /** The code this class stands for. */
+  static override readonly code = 'TIMEOUT';
   /** The deadline that passed, in milliseconds. */
   readonly timeoutMs: number;
 
@@ -70,7 +57,9 @@ export class TimeoutError extends BreakerError {
 }
 
 /** The `bulkhead` had every slot busy and its queue full (or the caller waited longer than `queueTimeoutMs`). */
-export class BulkheadFullError extends BreakerError {
+export class BulkheadFullError extends BreakerError<'BULKHEAD_FULL'> {
+  /** The code this class stands for. */
+  static override readonly code = 'BULKHEAD_FULL';
   /** `maxConcurrent` of the bulkhead that refused the call. */
   readonly maxConcurrent: number;
   /** `maxQueue` of the bulkhead that refused the call. */
@@ -89,7 +78,9 @@ export class BulkheadFullError extends BreakerError {
 }
 
 /** The `rateLimiter` had no token for the call. */
-export class RateLimitedError extends BreakerError {
+export class RateLimitedError extends BreakerError<'RATE_LIMITED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'RATE_LIMITED';
   /** How long until a token is available, in milliseconds. */
   readonly retryAfterMs: number;
 
@@ -106,7 +97,9 @@ export class RateLimitedError extends BreakerError {
  * The `retry` policy wanted to retry but its retry budget (shared by every call through the
  * policy) was spent. `cause` is the last error. (A result that asked for a retry is returned as is.)
  */
-export class RetryBudgetExhaustedError extends BreakerError {
+export class RetryBudgetExhaustedError extends BreakerError<'RETRY_BUDGET_EXHAUSTED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'RETRY_BUDGET_EXHAUSTED';
   /** Attempts made before the budget stopped the retries. */
   readonly attempts: number;
 
@@ -121,7 +114,9 @@ export class RetryBudgetExhaustedError extends BreakerError {
 }
 
 /** The caller's `AbortSignal` aborted the call (its reason is the `cause`). */
-export class AbortedError extends BreakerError {
+export class AbortedError extends BreakerError<'ABORTED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'ABORTED';
   constructor(cause?: unknown) {
     super('ABORTED', 'The call was aborted by its AbortSignal; see cause for the reason.', {
       cause,
@@ -142,7 +137,9 @@ export type BreakerStateName =
  * The circuit breaker refused the call without running it: it is OPEN, FORCED_OPEN, or HALF_OPEN
  * with every trial slot taken. Retry after `retryAfterMs`, or serve a fallback.
  */
-export class BreakerOpenError extends BreakerError {
+export class BreakerOpenError extends BreakerError<'BREAKER_OPEN'> {
+  /** The code this class stands for. */
+  static override readonly code = 'BREAKER_OPEN';
   /** The breaker's state when it refused the call. */
   readonly state: BreakerStateName;
   /**
@@ -170,7 +167,9 @@ export class BreakerOpenError extends BreakerError {
 }
 
 /** The circuit breaker is held open by `isolate()`; dispose every isolation handle to let calls through. */
-export class BreakerIsolatedError extends BreakerError {
+export class BreakerIsolatedError extends BreakerError<'BREAKER_ISOLATED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'BREAKER_ISOLATED';
   /** Name of the breaker (its registry key for keyed breakers). */
   readonly breaker: string;
 
@@ -184,7 +183,9 @@ export class BreakerIsolatedError extends BreakerError {
 }
 
 /** `hydrate()` was given something that is not a breaker snapshot from `toJSON()`. */
-export class InvalidSnapshotError extends BreakerError {
+export class InvalidSnapshotError extends BreakerError<'INVALID_SNAPSHOT'> {
+  /** The code this class stands for. */
+  static override readonly code = 'INVALID_SNAPSHOT';
   /** Dotted path of the offending field, e.g. `window.outcomes.3`. */
   readonly field: string;
 
@@ -193,3 +194,45 @@ export class InvalidSnapshotError extends BreakerError {
     this.field = field;
   }
 }
+
+/** Which policy refused work because it was closed. */
+export type ClosedPolicyName = 'circuitBreaker' | 'bulkhead' | 'timeout' | 'breakerRegistry';
+
+/**
+ * The policy was closed (`close()` or `await using`) and refuses new work; create a new one, or
+ * stop sending work before closing it.
+ */
+export class PolicyClosedError extends BreakerError<'POLICY_CLOSED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'POLICY_CLOSED';
+  /** The kind of policy that was closed. */
+  readonly policy: ClosedPolicyName;
+
+  constructor(policy: ClosedPolicyName, name?: string) {
+    super(
+      'POLICY_CLOSED',
+      `The ${policy}${name === undefined ? '' : ` "${name}"`} is closed and refuses new work; create a new one, or stop sending work before close().`,
+    );
+    this.policy = policy;
+  }
+}
+
+/** Every error class of the package, by code: what {@link isBreakerError} narrows to. */
+export type BreakerErrorMap = {
+  INVALID_OPTIONS: InvalidOptionsError;
+  BREAKER_OPEN: BreakerOpenError;
+  BREAKER_ISOLATED: BreakerIsolatedError;
+  INVALID_SNAPSHOT: InvalidSnapshotError;
+  TIMEOUT: TimeoutError;
+  BULKHEAD_FULL: BulkheadFullError;
+  RATE_LIMITED: RateLimitedError;
+  RETRY_BUDGET_EXHAUSTED: RetryBudgetExhaustedError;
+  ABORTED: AbortedError;
+  POLICY_CLOSED: PolicyClosedError;
+};
+
+/**
+ * True when `error` was thrown by any copy of `@ballast/breaker`; with a `code`, true only for that
+ * code, and `error` is narrowed to its class: `isBreakerError(e, 'TIMEOUT') && e.timeoutMs`.
+ */
+export const isBreakerError = errorGuard<BreakerErrorMap>(BreakerError);

@@ -1,8 +1,8 @@
-import { z } from 'zod';
-import { contextFor } from './abort.ts';
+import { o } from '@ballast/kernel';
+import { callError, contextFor } from './abort.ts';
 import { isBreakerError } from './errors.ts';
 import type { ExecuteOptions, Work } from './policy.ts';
-import { fnSchema, parseOptions } from './validate.ts';
+import { invalidOption, parseOptions, predicateSchema } from './validate.ts';
 
 /** What the fallback is computed from. */
 export type FallbackOutcome = { readonly error: unknown } | { readonly result: unknown };
@@ -19,18 +19,12 @@ export interface FallbackOptions<F> {
   handleResult?: (result: unknown) => boolean;
 }
 
-const fallbackSchema = z
-  .object({
-    value: z.unknown().optional(),
-    fn: fnSchema<(outcome: FallbackOutcome) => unknown>().optional(),
-    handleError: fnSchema<(error: unknown) => boolean>().optional(),
-    handleResult: fnSchema<(result: unknown) => boolean>().optional(),
-  })
-  .strict()
-  .refine((o) => 'value' in o !== (o.fn !== undefined), {
-    message: 'give exactly one of `value` or `fn`',
-    path: ['value'],
-  });
+const fallbackSchema = o.object({
+  value: o.unknown(),
+  fn: o.fn<(outcome: FallbackOutcome) => unknown>().optional(),
+  handleError: predicateSchema.optional(),
+  handleResult: predicateSchema.optional(),
+});
 
 function replaceableByDefault(error: unknown): boolean {
   return !isBreakerError(error, 'ABORTED');
@@ -49,6 +43,15 @@ export class FallbackPolicy<F> {
 
   constructor(options: FallbackOptions<F>) {
     const parsed = parseOptions(fallbackSchema, options, 'fallback()');
+    const hasValue = typeof options === 'object' && options !== null && 'value' in options;
+    if (hasValue === (parsed.fn !== undefined)) {
+      throw invalidOption(
+        'fallback()',
+        'value',
+        options?.value,
+        'needs exactly one of `value` or `fn`',
+      );
+    }
     const value = options.value as F;
     this.#compute = options.fn ?? (() => value);
     this.#handleError = parsed.handleError ?? replaceableByDefault;
@@ -57,6 +60,8 @@ export class FallbackPolicy<F> {
 
   /** Runs `fn`; returns the fallback when it throws a handled error or returns a handled result. */
   async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | F> {
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) throw invalid; // a programming error, never replaced by the fallback
     let result: T;
     try {
       result = await fn(contextFor(options));

@@ -1,9 +1,8 @@
-import { z } from 'zod';
-import { abortError, Scope, sourceOf, subscribe } from './abort.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, o, systemClock } from '@ballast/kernel';
+import { abortError, callError, Scope, sourceOf, subscribe } from './abort.ts';
 import { AbortedError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
-import { clockSchema, parseOptions } from './validate.ts';
+import { clockSchema, finite, invalidOption, parseOptions } from './validate.ts';
 
 /** Options of {@link hedge}. */
 export interface HedgeOptions {
@@ -20,24 +19,21 @@ export interface HedgeOptions {
   minSamples?: number;
   /** Extra attempts at most (the first is not counted). Default `1`. */
   maxHedgedAttempts?: number;
-  /** Time source of the delays and latencies. Default: the system clock (timers `unref()`ed). */
+  /** Time source of the delays and latencies. Default: the system clock (its timers keep the process alive while you await them). */
   clock?: Clock;
 }
 
-const hedgeSchema = z
-  .object({
-    delayMs: z.number().finite().min(0),
-    quantile: z.number().gt(0).lt(1).optional(),
-    windowSize: z.number().int().min(1).max(100_000).default(100),
-    minSamples: z.number().int().min(1).default(20),
-    maxHedgedAttempts: z.number().int().min(1).max(10).default(1),
-    clock: clockSchema.optional(),
-  })
-  .strict()
-  .refine((o) => o.minSamples <= o.windowSize, {
-    message: 'must not exceed windowSize',
-    path: ['minSamples'],
-  });
+const hedgeSchema = o.object({
+  delayMs: finite({ min: 0 }),
+  quantile: o
+    .number({ gt: 0 })
+    .refine((q) => q < 1, 'must be < 1')
+    .optional(),
+  windowSize: o.integer({ min: 1, max: 100_000 }).default(100),
+  minSamples: o.integer({ min: 1 }).default(20),
+  maxHedgedAttempts: o.integer({ min: 1, max: 10 }).default(1),
+  clock: clockSchema.optional(),
+});
 
 /**
  * A policy that fights tail latency: when an attempt has not answered after the delay (fixed,
@@ -60,6 +56,14 @@ export class HedgePolicy implements Policy {
 
   constructor(options: HedgeOptions) {
     const parsed = parseOptions(hedgeSchema, options, 'hedge()');
+    if (parsed.minSamples > parsed.windowSize) {
+      throw invalidOption(
+        'hedge()',
+        'minSamples',
+        parsed.minSamples,
+        `must not exceed windowSize (${parsed.windowSize})`,
+      );
+    }
     this.maxHedgedAttempts = parsed.maxHedgedAttempts;
     this.#fixedDelayMs = parsed.delayMs;
     this.#quantile = parsed.quantile;
@@ -82,6 +86,8 @@ export class HedgePolicy implements Policy {
 
   /** Runs `fn`, hedging it as configured; resolves with the first success. */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) return Promise.reject(invalid);
     const source = sourceOf(options);
     if (source?.aborted) return Promise.reject(abortError(source));
     const clock = this.#clock;

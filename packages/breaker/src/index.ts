@@ -12,6 +12,7 @@ export {
   InvalidOptionsError,
   InvalidSnapshotError,
   isBreakerError,
+  PolicyClosedError,
   RateLimitedError,
   RetryBudgetExhaustedError,
   TimeoutError,
@@ -25,6 +26,7 @@ export { TimeoutPolicy, timeout } from './timeout.ts';
 
 // Types
 
+export type { Clock, Listener, Subscription } from '@ballast/kernel';
 export type { BackoffFunction, BackoffKind } from './backoff.ts';
 export type {
   FailureEvent,
@@ -40,9 +42,12 @@ export type { BreakerRegistryOptions } from './breaker-registry.ts';
 export type { BreakerSnapshot } from './breaker-snapshot.ts';
 export type { BulkheadOptions } from './bulkhead.ts';
 export type { BreakerMetrics } from './circuit-breaker.ts';
-export type { Clock } from './clock.ts';
-export type { BreakerErrorCode, BreakerStateName } from './errors.ts';
-export type { Listener, Subscription } from './events.ts';
+export type {
+  BreakerErrorCode,
+  BreakerErrorMap,
+  BreakerStateName,
+  ClosedPolicyName,
+} from './errors.ts';
 export type { FallbackOptions, FallbackOutcome } from './fallback.ts';
 export type { HedgeOptions } from './hedge.ts';
 export type { AnyPolicy, FallbackTypes, WideningPolicy } from './pipeline.ts';

@@ -1,4 +1,5 @@
-import { contextFor } from './abort.ts';
+import { attempt } from '@ballast/kernel';
+import { callError, contextFor } from './abort.ts';
 import { InvalidOptionsError } from './errors.ts';
 import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
 
@@ -31,10 +32,11 @@ export class Pipeline<F = never> {
   constructor(policies: readonly AnyPolicy[]) {
     policies.forEach((policy, index) => {
       if (typeof (policy as { execute?: unknown } | null)?.execute !== 'function') {
-        throw new InvalidOptionsError(
-          `policies[${index}]`,
-          `pipeline(): argument ${index + 1} is not a policy (an object with an execute(fn, options) method); pass retry(), timeout(), circuitBreaker(), … instances.`,
-        );
+        throw new InvalidOptionsError({
+          option: `policies[${index}]`,
+          received: policy,
+          message: `pipeline(): argument ${index + 1} is not a policy (an object with an execute(fn, options) method); pass retry(), timeout(), circuitBreaker(), … instances.`,
+        });
       }
     });
     this.policies = [...policies];
@@ -42,25 +44,19 @@ export class Pipeline<F = never> {
 
   /** Runs `fn` through every policy, outer to inner. */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T | F> {
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) return Promise.reject(invalid);
     return this.#run(0, fn, options) as Promise<T | F>;
   }
 
   #run<T>(index: number, fn: Work<T>, options: ExecuteOptions | undefined): Promise<unknown> {
     const policies = this.policies;
     if (index === policies.length - 1) return policies[index]!.execute(fn, options);
-    if (index >= policies.length) return runBare(fn, options);
+    if (index >= policies.length) return attempt(fn, contextFor(options));
     return policies[index]!.execute(
       (context: AttemptContext) => this.#run(index + 1, fn, context),
       options,
     );
-  }
-}
-
-function runBare<T>(fn: Work<T>, options: ExecuteOptions | undefined): Promise<T> {
-  try {
-    return Promise.resolve(fn(contextFor(options)));
-  } catch (error) {
-    return Promise.reject(error);
   }
 }
 

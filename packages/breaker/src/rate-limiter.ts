@@ -1,9 +1,8 @@
-import { z } from 'zod';
-import { abortError, contextFor, sourceOf } from './abort.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, o, systemClock } from '@ballast/kernel';
+import { abortError, callError, contextFor, sourceOf } from './abort.ts';
 import { RateLimitedError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
-import { clockSchema, parseOptions } from './validate.ts';
+import { clockSchema, finite, parseOptions } from './validate.ts';
 
 /** Options of {@link rateLimiter}. */
 export interface RateLimiterOptions {
@@ -15,13 +14,11 @@ export interface RateLimiterOptions {
   clock?: Clock;
 }
 
-const rateLimiterSchema = z
-  .object({
-    ratePerSecond: z.number().finite().positive(),
-    burst: z.number().finite().min(1).optional(),
-    clock: clockSchema.optional(),
-  })
-  .strict();
+const rateLimiterSchema = o.object({
+  ratePerSecond: finite({ gt: 0 }),
+  burst: finite({ min: 1 }).optional(),
+  clock: clockSchema.optional(),
+});
 
 /**
  * A token-bucket rate limiter: the bucket holds `burst` tokens and refills at `ratePerSecond`
@@ -66,6 +63,8 @@ export class RateLimiterPolicy implements Policy {
 
   /** Runs `fn` if a token is available, else rejects with `RateLimitedError`. */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) return Promise.reject(invalid);
     const source = sourceOf(options);
     if (source?.aborted) return Promise.reject(abortError(source));
     const waitMs = this.tryAcquire();

@@ -1,4 +1,4 @@
-import type { Clock } from './clock.ts';
+import type { Clock } from '@ballast/kernel';
 
 /** Options of the retry budget shared by every call through one `retry` policy. */
 export interface RetryBudgetOptions {

@@ -1,18 +1,25 @@
-import { trace } from '@opentelemetry/api';
-import { z } from 'zod';
-import { Attempt, abortError, Scope, sleep, sourceOf } from './abort.ts';
+import {
+  type Clock,
+  type Infer,
+  type Listener,
+  ListenerList,
+  o,
+  otel,
+  type Subscription,
+  sleep,
+  systemClock,
+} from '@ballast/kernel';
+import { Attempt, abortError, callError, Scope, signalOf, sourceOf } from './abort.ts';
 import {
   type BackoffFunction,
   type BackoffKind,
   backoffDelay,
   parseRetryAfter,
 } from './backoff.ts';
-import { type Clock, systemClock } from './clock.ts';
-import { isBreakerError, RetryBudgetExhaustedError } from './errors.ts';
-import { type Listener, ListenerList, type Subscription } from './events.ts';
+import { InvalidOptionsError, isBreakerError, RetryBudgetExhaustedError } from './errors.ts';
 import type { AttemptContext, ExecuteOptions, Policy, Work } from './policy.ts';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.ts';
-import { clockSchema, fnSchema, parseOptions } from './validate.ts';
+import { clockSchema, finite, parseOptions, predicateSchema } from './validate.ts';
 
 /** What a failed attempt produced: an error, or a result that `handleResult` asked to retry. */
 export type RetryOutcome = { readonly error: unknown } | { readonly result: unknown };
@@ -53,44 +60,38 @@ export interface RetryOptions {
   retryAfter?: (outcome: RetryOutcome) => string | number | null | undefined;
   /** The retry budget shared by every call through this policy, or `false` to disable it. */
   budget?: RetryBudgetOptions | false;
-  /** Time source for delays and the budget. Default: the system clock (timers `unref()`ed). */
+  /** Time source for delays and the budget. Default: the system clock (its timers keep the process alive while you await them). */
   clock?: Clock;
   /** Random source in [0, 1) for the jittered backoffs. Default `Math.random`. */
   random?: () => number;
 }
 
-const retrySchema = z
-  .object({
-    maxAttempts: z.number().int().min(1).max(100).default(3),
-    backoff: z
-      .union([
-        z.enum(['constant', 'exponential', 'full-jitter', 'decorrelated-jitter']),
-        fnSchema<BackoffFunction>(),
-      ])
-      .default('full-jitter'),
-    initialDelayMs: z.number().finite().min(0).default(100),
-    maxDelayMs: z.number().finite().min(0).default(10_000),
-    multiplier: z.number().finite().min(1).default(2),
-    handleError: fnSchema<(error: unknown) => boolean>().optional(),
-    handleResult: fnSchema<(result: unknown) => boolean>().optional(),
-    retryAfter:
-      fnSchema<(outcome: RetryOutcome) => string | number | null | undefined>().optional(),
-    budget: z
-      .union([
-        z.literal(false),
-        z
-          .object({
-            ratio: z.number().finite().min(0).max(10).default(0.2),
-            minPerSecond: z.number().finite().min(0).default(10),
-            windowMs: z.number().finite().positive().default(10_000),
-          })
-          .strict(),
-      ])
-      .default({ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 }),
-    clock: clockSchema.optional(),
-    random: fnSchema<() => number>().optional(),
-  })
-  .strict();
+const budgetSchema = o.object({
+  ratio: finite({ min: 0, max: 10 }).default(0.2),
+  minPerSecond: finite({ min: 0 }).default(10),
+  windowMs: finite({ gt: 0 }).default(10_000),
+});
+
+const retrySchema = o.object({
+  maxAttempts: o.integer({ min: 1, max: 100 }).default(3),
+  backoff: o
+    .union(
+      o.oneOf(['constant', 'exponential', 'full-jitter', 'decorrelated-jitter']),
+      o.fn<BackoffFunction>(),
+    )
+    .default('full-jitter'),
+  initialDelayMs: finite({ min: 0 }).default(100),
+  maxDelayMs: finite({ min: 0 }).default(10_000),
+  multiplier: finite({ min: 1 }).default(2),
+  handleError: predicateSchema.optional(),
+  handleResult: predicateSchema.optional(),
+  retryAfter: o.fn<(outcome: RetryOutcome) => string | number | null | undefined>().optional(),
+  budget: o
+    .union(o.literal(false), budgetSchema)
+    .default({ ratio: 0.2, minPerSecond: 10, windowMs: 10_000 }),
+  clock: clockSchema.optional(),
+  random: o.fn<() => number>().optional(),
+});
 
 const NOT_RETRIED = new Set([
   'BREAKER_OPEN',
@@ -130,13 +131,13 @@ export class RetryPolicy implements Policy {
   readonly maxAttempts: number;
   /** The shared retry budget, or `undefined` when disabled. */
   readonly budget: RetryBudget | undefined;
-  readonly #options: z.output<typeof retrySchema>;
+  readonly #options: Infer<typeof retrySchema>;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #handleError: (error: unknown) => boolean;
   readonly #handleResult: ((result: unknown) => boolean) | undefined;
   readonly #retryAfter: (outcome: RetryOutcome) => string | number | null | undefined;
-  readonly #onRetry = new ListenerList<RetryEvent>();
+  readonly #onRetry = new ListenerList<RetryEvent>({ error: InvalidOptionsError });
 
   constructor(options: RetryOptions = {}) {
     const parsed = parseOptions(retrySchema, options, 'retry()');
@@ -156,6 +157,8 @@ export class RetryPolicy implements Policy {
    * or `RetryBudgetExhaustedError` (cause: the last error) when the budget stopped a retry.
    */
   async execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) throw invalid;
     const source = sourceOf(options);
     if (source?.aborted) throw abortError(source);
     this.budget?.deposit();
@@ -179,7 +182,10 @@ export class RetryPolicy implements Policy {
         if (next === undefined) throw error;
       }
       delay = next;
-      await sleep(this.#clock, delay, source);
+      // The back-off keeps the process alive (the caller awaits it); an abort ends it at once.
+      await sleep(delay, { clock: this.#clock, signal: signalOf(source) }).catch(() => {
+        throw abortError(source);
+      });
     }
   }
 
@@ -205,10 +211,12 @@ export class RetryPolicy implements Policy {
     let delay = backoffDelay(o.backoff, attempt, previousDelayMs, this.#random(), o);
     const requested = parseRetryAfter(this.#retryAfter(outcome), Date.now());
     if (requested !== undefined) delay = Math.min(Math.max(delay, requested), o.maxDelayMs);
-    trace.getActiveSpan()?.addEvent('retry', {
-      'ballast.breaker.retry.attempt': attempt + 1,
-      'ballast.breaker.retry.delay_ms': delay,
-    });
+    otel()
+      ?.trace.getActiveSpan()
+      ?.addEvent('retry', {
+        'ballast.breaker.retry.attempt': attempt + 1,
+        'ballast.breaker.retry.delay_ms': delay,
+      });
     if (this.#onRetry.size > 0)
       this.#onRetry.emit({ ...outcome, attempt: attempt + 1, delayMs: delay });
     return delay;

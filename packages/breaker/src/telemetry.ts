@@ -1,11 +1,5 @@
-import {
-  type Attributes,
-  type Counter,
-  createNoopMeter,
-  type MeterProvider,
-  metrics,
-  trace,
-} from '@opentelemetry/api';
+import { otel } from '@ballast/kernel';
+import type { Attributes, Counter, MeterProvider } from '@opentelemetry/api';
 
 /** Tracer and meter name (the package name). */
 export const INSTRUMENTATION_NAME = '@ballast/breaker';
@@ -39,11 +33,13 @@ let cachedProvider: MeterProvider | undefined;
 let cached: Instruments | null = null;
 
 function instruments(): Instruments | null {
-  const provider = metrics.getMeterProvider();
+  const api = otel(); // undefined: @opentelemetry/api is not installed, or no SDK registered
+  if (api === undefined) return null;
+  const provider = api.metrics.getMeterProvider();
   if (provider === cachedProvider) return cached;
   cachedProvider = provider;
   const meter = provider.getMeter(INSTRUMENTATION_NAME);
-  if (meter === createNoopMeter()) {
+  if (meter === api.createNoopMeter()) {
     cached = null;
     return null;
   }
@@ -112,7 +108,7 @@ export function telemetryFor(source: GaugeSource): BreakerTelemetry | null {
 
 /** Adds a `ballast.breaker.state_change` event to the active span, if there is one. */
 export function spanStateChange(name: string, from: string, to: string, reason: string): void {
-  const span = trace.getActiveSpan();
+  const span = otel()?.trace.getActiveSpan();
   if (span === undefined || !span.isRecording()) return;
   span.addEvent('ballast.breaker.state_change', {
     [ATTR_NAME]: name,

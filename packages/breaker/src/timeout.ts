@@ -1,18 +1,15 @@
-import { z } from 'zod';
-import { abortError, attemptOf, Scope, sourceOf } from './abort.ts';
-import { type Clock, systemClock } from './clock.ts';
+import { type Clock, o, systemClock } from '@ballast/kernel';
+import { abortError, attemptOf, callError, Scope, sourceOf } from './abort.ts';
 import { type DeadlineEntry, DeadlineTimer } from './deadline-timer.ts';
-import { AbortedError, isBreakerError, TimeoutError } from './errors.ts';
+import { AbortedError, isBreakerError, PolicyClosedError, TimeoutError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
-import { clockSchema, parseOptions } from './validate.ts';
+import { clockSchema, finite, parseOptions } from './validate.ts';
 
-const timeoutSchema = z
-  .object({
-    timeoutMs: z.number().finite().positive(),
-    strategy: z.enum(['cooperative', 'aggressive']).default('cooperative'),
-    clock: clockSchema.optional(),
-  })
-  .strict();
+const timeoutSchema = o.object({
+  timeoutMs: finite({ gt: 0 }),
+  strategy: o.oneOf(['cooperative', 'aggressive']).default('cooperative'),
+  clock: clockSchema.optional(),
+});
 
 /** Options of {@link timeout}. */
 export interface TimeoutOptions {
@@ -24,7 +21,7 @@ export interface TimeoutOptions {
    * `aggressive`: additionally rejects with the `TimeoutError` at once, without waiting.
    */
   strategy?: 'cooperative' | 'aggressive';
-  /** Time source (tests inject a manual clock). Default: the system clock, timers `unref()`ed. */
+  /** Time source (tests inject a manual clock). Default: the system clock. */
   clock?: Clock;
 }
 
@@ -59,6 +56,7 @@ export class TimeoutPolicy implements Policy {
   /** `cooperative` or `aggressive`, see {@link TimeoutOptions.strategy}. */
   readonly strategy: 'cooperative' | 'aggressive';
   readonly #timer: DeadlineTimer;
+  #closed = false;
 
   constructor(options: TimeoutOptions) {
     const parsed = parseOptions(timeoutSchema, options, 'timeout()');
@@ -74,6 +72,9 @@ export class TimeoutPolicy implements Policy {
 
   /** Runs `fn` under the deadline; rejects with `TimeoutError` (code `TIMEOUT`) when it passes. */
   execute<T>(fn: Work<T>, options?: ExecuteOptions): Promise<T> {
+    if (this.#closed) return Promise.reject(new PolicyClosedError('timeout'));
+    const invalid = callError(fn, options);
+    if (invalid !== undefined) return Promise.reject(invalid);
     const call = new TimeoutCall(options, this.timeoutMs);
     if (call.aborted) return Promise.reject(abortError(call));
     this.#timer.add(call);
@@ -82,8 +83,12 @@ export class TimeoutPolicy implements Policy {
       : this.#aggressive(call, fn);
   }
 
-  /** Cancels the shared timer if no call is pending. */
+  /**
+   * Closes the policy: later calls are refused with `PolicyClosedError` (code `POLICY_CLOSED`);
+   * calls still running keep their deadline; the shared timer stops once none is pending.
+   */
   close(): void {
+    this.#closed = true;
     this.#timer.close();
   }
 

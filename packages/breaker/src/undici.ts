@@ -1,12 +1,11 @@
+import { type Clock, o, systemClock } from '@ballast/kernel';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
 import type { BreakerOptions } from './breaker-options.ts';
 import { BreakerRegistry } from './breaker-registry.ts';
-import { type Clock, systemClock } from './clock.ts';
 import { AbortedError, RetryBudgetExhaustedError, TimeoutError } from './errors.ts';
 import type { Policy } from './policy.ts';
 import { type RetryOptions, RetryPolicy } from './retry.ts';
-import { clockSchema, fnSchema, nestedOptions, parseOptions } from './validate.ts';
+import { clockSchema, finite, nestedOptions, parseOptions } from './validate.ts';
 
 type DispatchHandler = Dispatcher.DispatchHandler;
 type DispatchController = Dispatcher.DispatchController;
@@ -46,7 +45,7 @@ export interface BreakerInterceptorOptions {
   timeoutMs?: number;
   /** Which status codes count as breaker failures (and are retried). Default `status >= 500`. */
   isFailure?: (statusCode: number) => boolean;
-  /** Time source of `timeoutMs` and retry delays. Default: the system clock (timers `unref()`ed). */
+  /** Time source of `timeoutMs` and retry delays. Default: the system clock (its timers keep the process alive while you await them). */
   clock?: Clock;
 }
 
@@ -56,22 +55,21 @@ export interface InterceptedResponse {
   readonly headers: IncomingHttpHeaders;
 }
 
-const interceptorSchema = z
-  .object({
-    breaker: z.object({}).passthrough().optional(),
-    breakers: z
-      .custom<BreakerSource>(
-        (v) =>
-          typeof v === 'object' && v !== null && typeof (v as BreakerSource).get === 'function',
-        { message: 'must have a get(origin) method returning a breaker' },
-      )
-      .optional(),
-    retry: z.union([z.literal(false), z.object({}).passthrough()]).optional(),
-    timeoutMs: z.number().finite().positive().optional(),
-    isFailure: fnSchema<(statusCode: number) => boolean>().optional(),
-    clock: clockSchema.optional(),
-  })
-  .strict();
+const anObject = o.object({}, { passthrough: true });
+
+const interceptorSchema = o.object({
+  breaker: anObject.optional(),
+  breakers: o
+    .custom<BreakerSource>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as BreakerSource).get === 'function',
+      'an object with a get(origin) method returning a breaker',
+    )
+    .optional(),
+  retry: o.union(o.literal(false), anObject).optional(),
+  timeoutMs: finite({ gt: 0 }).optional(),
+  isFailure: o.fn<(statusCode: number) => boolean>().optional(),
+  clock: clockSchema.optional(),
+});
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 

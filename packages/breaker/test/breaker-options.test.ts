@@ -19,11 +19,16 @@ function invalid(build: () => unknown): InvalidOptionsError {
 
 describe('circuitBreaker() options', () => {
   const cases: [string, unknown, string, RegExp][] = [
-    ['unknown option', { windowSzie: 10 }, '(options)', /windowSzie/],
-    ['windowType', { windowType: 'sliding' }, 'windowType', /invalid/],
-    ['windowSize 0', { windowSize: 0 }, 'windowSize', /> 0/],
+    ['unknown option', { windowSzie: 10 }, 'windowSzie', /did you mean "windowSize"/],
+    [
+      'windowType',
+      { windowType: 'sliding' },
+      'windowType',
+      /one of "count", "time", "consecutive"/,
+    ],
+    ['windowSize 0', { windowSize: 0 }, 'windowSize', />= 1/],
     ['windowSize fraction', { windowSize: 2.5 }, 'windowSize', /integer/],
-    ['windowSize huge', { windowSize: 1e9 }, 'windowSize', /10 000 000/],
+    ['windowSize huge', { windowSize: 1e9 }, 'windowSize', /<= 10000000/],
     ['windowMs on a count window', { windowMs: 1000 }, 'windowMs', /windowType "time" only/],
     [
       'windowSize on a time window',
@@ -31,7 +36,7 @@ describe('circuitBreaker() options', () => {
       'windowSize',
       /"count" only/,
     ],
-    ['windowMs negative', { windowType: 'time', windowMs: -1 }, 'windowMs', /> 0/],
+    ['windowMs negative', { windowType: 'time', windowMs: -1 }, 'windowMs', />= 1/],
     [
       'windowBuckets > windowMs',
       { windowType: 'time', windowMs: 5, windowBuckets: 10 },
@@ -42,7 +47,7 @@ describe('circuitBreaker() options', () => {
       'windowBuckets huge',
       { windowType: 'time', windowBuckets: 20_000 },
       'windowBuckets',
-      /10 000/,
+      /<= 10000/,
     ],
     [
       'consecutiveFailures on a count window',
@@ -54,7 +59,7 @@ describe('circuitBreaker() options', () => {
       'consecutiveFailures 0',
       { windowType: 'consecutive', consecutiveFailures: 0 },
       'consecutiveFailures',
-      /> 0/,
+      />= 1/,
     ],
     [
       'minimumCalls on consecutive',
@@ -68,7 +73,7 @@ describe('circuitBreaker() options', () => {
       'minimumCalls',
       /≤ windowSize/,
     ],
-    ['minimumCalls 0', { minimumCalls: 0 }, 'minimumCalls', /> 0/],
+    ['minimumCalls 0', { minimumCalls: 0 }, 'minimumCalls', />= 1/],
     [
       'failureRateThreshold as percent',
       { failureRateThreshold: 50 },
@@ -87,7 +92,7 @@ describe('circuitBreaker() options', () => {
       'slowCallDurationMs Infinity',
       { slowCallDurationMs: Number.POSITIVE_INFINITY },
       'slowCallDurationMs',
-      /invalid/,
+      /finite/,
     ],
     [
       'slowCallRateThreshold alone',
@@ -101,16 +106,16 @@ describe('circuitBreaker() options', () => {
       'slowCallRateThreshold',
       /≤ 1/,
     ],
-    ['openMs negative', { openMs: -5 }, 'openMs', /invalid/],
-    ['openMs string', { openMs: '10s' }, 'openMs', /invalid/],
-    ['halfOpenCalls 0', { halfOpenCalls: 0 }, 'halfOpenCalls', /> 0/],
+    ['openMs negative', { openMs: -5 }, 'openMs', />= 0 or a function/],
+    ['openMs string', { openMs: '10s' }, 'openMs', /a number >= 0 or a function/],
+    ['halfOpenCalls 0', { halfOpenCalls: 0 }, 'halfOpenCalls', />= 1/],
     ['maxWaitInHalfOpenMs 0', { maxWaitInHalfOpenMs: 0 }, 'maxWaitInHalfOpenMs', /> 0/],
     ['recordError not a function', { recordError: true }, 'recordError', /function/],
     ['ignoreError not a function', { ignoreError: 'ECONNRESET' }, 'ignoreError', /function/],
     ['isFailureResult not a function', { isFailureResult: 503 }, 'isFailureResult', /function/],
     ['recordAborts not a boolean', { recordAborts: 'yes' }, 'recordAborts', /boolean/],
     ['clock without now', { clock: {} }, 'clock', /now\(\)/],
-    ['empty name', { name: '' }, 'name', /empty/],
+    ['empty name', { name: '' }, 'name', /1 to 256 characters/],
   ];
 
   it.each(cases)('rejects %s, naming the option', (_label, options, option, message) => {
@@ -156,13 +161,13 @@ describe('circuitBreaker() options', () => {
 
 describe('createBreakerRegistry() options', () => {
   it.each([
-    ['maxBreakers 0', { maxBreakers: 0 }, 'maxBreakers', /> 0/],
+    ['maxBreakers 0', { maxBreakers: 0 }, 'maxBreakers', />= 1/],
     ['maxBreakers fraction', { maxBreakers: 1.5 }, 'maxBreakers', /integer/],
     ['idleMs negative', { idleMs: -1 }, 'idleMs', /> 0/],
-    ['unknown option', { maxSize: 10 }, '(options)', /maxSize/],
+    ['unknown option', { maxSize: 10 }, 'maxSize', /not a known option/],
     ['breaker not an object', { breaker: 5 }, 'breaker', /object/],
     ['breaker.name', { breaker: { name: 'x' } }, 'breaker.name', /named by its key/],
-    ['a bad breaker option', { breaker: { windowSize: -1 } }, 'breaker.windowSize', /> 0/],
+    ['a bad breaker option', { breaker: { windowSize: -1 } }, 'breaker.windowSize', />= 1/],
   ])('rejects %s, naming the option', (_label, options, option, message) => {
     const error = invalid(() => createBreakerRegistry(options as never));
     expect(error.option).toBe(option);

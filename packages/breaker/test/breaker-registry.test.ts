@@ -122,9 +122,14 @@ describe('createBreakerRegistry()', () => {
     a.onStateChange((event) => changes.push(event));
     await breakers[Symbol.asyncDispose]();
     expect(breakers.size).toBe(0);
-    a.transitionTo('OPEN');
-    expect(changes).toEqual([]); // its listeners were dropped
-    expect(() => breakers.get('a')).toThrowError(/closed/);
+    // Its breakers are closed too: they refuse work, and their listeners were dropped.
+    await expect(a.execute(async () => 1)).rejects.toSatisfy((e) =>
+      isBreakerError(e, 'POLICY_CLOSED'),
+    );
+    expect(changes).toEqual([]);
+    expect(() => breakers.get('a')).toThrowError(
+      expect.objectContaining({ code: 'POLICY_CLOSED', policy: 'breakerRegistry' }),
+    );
   });
 
   it('rejects a key that is not a string', () => {

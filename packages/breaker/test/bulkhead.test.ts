@@ -117,7 +117,7 @@ describe('bulkhead', () => {
     expect(getEventListeners(caller.signal, 'abort')).toHaveLength(0);
   });
 
-  it('close() rejects the waiting callers and clears their timers; running calls finish', async () => {
+  it('close() rejects the waiting callers and clears their timers; running calls finish; new work is refused', async () => {
     const clock = new ManualClock();
     const policy = bulkhead({ maxConcurrent: 1, maxQueue: 2, queueTimeoutMs: 1_000, clock });
     const g = gate();
@@ -134,7 +134,13 @@ describe('bulkhead', () => {
     expect(clock.pending).toBe(0);
     g.open();
     await expect(running).resolves.toBe('done');
-    await expect(policy.execute(async () => 'after')).resolves.toBe('after');
+    let ran = false;
+    await expect(
+      policy.execute(async () => {
+        ran = true;
+      }),
+    ).rejects.toSatisfy((e) => isBreakerError(e, 'POLICY_CLOSED') && e.policy === 'bulkhead');
+    expect(ran).toBe(false);
   });
 
   it.each([
@@ -144,7 +150,7 @@ describe('bulkhead', () => {
     [{ maxConcurrent: 1, maxQueue: -1 }, 'maxQueue'],
     [{ maxConcurrent: 1, queueTimeoutMs: 0 }, 'queueTimeoutMs'],
     [{ maxConcurrent: 1, clock: {} }, 'clock'],
-    [{ maxConcurrent: 1, limit: 3 }, '(options)'],
+    [{ maxConcurrent: 1, limit: 3 }, 'limit'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => bulkhead(options as unknown as BulkheadOptions)).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTIONS', option }),

@@ -622,11 +622,23 @@ describe('events', () => {
     expect(() => breaker.onSuccess('nope' as never)).toThrowError(/listener must be a function/);
   });
 
-  it('close() drops every listener', async () => {
+  it('close() drops every listener and refuses new work (POLICY_CLOSED), idempotently', async () => {
     const { breaker, changes } = setup({ windowSize: 2, minimumCalls: 2 });
+    await run(breaker, fail, 1);
+    const inFlight = breaker.execute(() => Promise.resolve('late'));
     breaker.close();
-    await run(breaker, fail, 2);
-    expect(breaker.state).toBe('OPEN');
+    await expect(inFlight).resolves.toBe('late'); // admitted before close(): finishes
+    let ran = 0;
+    const refused = await breaker
+      .execute(async () => {
+        ran++;
+      })
+      .catch((e: unknown) => e);
+    expect(isBreakerError(refused, 'POLICY_CLOSED') && refused.policy).toBe('circuitBreaker');
+    expect(ran).toBe(0);
+    expect(breaker.state).toBe('CLOSED'); // the state it was closed in
+    expect(() => breaker.transitionTo('OPEN')).toThrowError(/closed/);
+    expect(() => breaker.isolate()).toThrowError(/closed/);
     expect(changes).toEqual([]);
     await breaker[Symbol.asyncDispose]();
   });

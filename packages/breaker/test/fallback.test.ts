@@ -56,7 +56,7 @@ describe('fallback', () => {
     [{ fn: 'x' }, 'fn'],
     [{ value: 1, handleError: 1 }, 'handleError'],
     [{ value: 1, handleResult: {} }, 'handleResult'],
-    [{ value: 1, default: 2 }, '(options)'],
+    [{ value: 1, default: 2 }, 'default'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => fallback(options as unknown as FallbackOptions<unknown>)).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTIONS', option }),

@@ -131,7 +131,7 @@ describe('hedge', () => {
     [{ delayMs: 1, maxHedgedAttempts: 0 }, 'maxHedgedAttempts'],
     [{ delayMs: 1, maxHedgedAttempts: 11 }, 'maxHedgedAttempts'],
     [{ delayMs: 1, clock: 'now' }, 'clock'],
-    [{ delayMs: 1, delay: 2 }, '(options)'],
+    [{ delayMs: 1, delay: 2 }, 'delay'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => hedge(options as unknown as HedgeOptions)).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTIONS', option }),

@@ -56,7 +56,7 @@ describe('rateLimiter', () => {
     [{ ratePerSecond: -1 }, 'ratePerSecond'],
     [{ ratePerSecond: 1, burst: 0.5 }, 'burst'],
     [{ ratePerSecond: 1, clock: 1 }, 'clock'],
-    [{ ratePerSecond: 1, rate: 1 }, '(options)'],
+    [{ ratePerSecond: 1, rate: 1 }, 'rate'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => rateLimiter(options as unknown as RateLimiterOptions)).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTIONS', option }),

@@ -401,10 +401,10 @@ describe('retry', () => {
       [{ budget: { ratio: -0.1 } }, 'budget.ratio'],
       [{ budget: { minPerSecond: Number.NaN } }, 'budget.minPerSecond'],
       [{ budget: { windowMs: 0 } }, 'budget.windowMs'],
-      [{ budget: { typo: 1 } }, 'budget'],
+      [{ budget: { typo: 1 } }, 'budget.typo'],
       [{ clock: { now: () => 0 } }, 'clock'],
       [{ random: 0.5 }, 'random'],
-      [{ maxAttemps: 3 }, '(options)'],
+      [{ maxAttemps: 3 }, 'maxAttemps'],
     ])('rejects %j naming %s', (options, option) => {
       let error: unknown;
       try {

@@ -214,7 +214,7 @@ describe('timeout', () => {
     expect(ran).toBe(false);
   });
 
-  it('uses unref()ed real timers and close() cancels the idle timer', async () => {
+  it('its shared deadline ticker is unref()ed housekeeping, and close() cancels it', async () => {
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const policy = timeout({ timeoutMs: 60_000 });
     await policy.execute(async () => 1);
@@ -229,6 +229,28 @@ describe('timeout', () => {
     await flushMicrotasks();
   });
 
+  it('refuses new work once closed (POLICY_CLOSED); a call in flight keeps its deadline', async () => {
+    const clock = new ManualClock();
+    const policy = timeout({ timeoutMs: 100, clock });
+    const inFlight = policy.execute(
+      ({ signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason));
+        }),
+    );
+    policy.close();
+    let ran = false;
+    await expect(
+      policy.execute(async () => {
+        ran = true;
+      }),
+    ).rejects.toSatisfy((e) => isBreakerError(e, 'POLICY_CLOSED') && e.policy === 'timeout');
+    expect(ran).toBe(false);
+    const outcome = inFlight.catch((e: unknown) => e);
+    await clock.advanceAsync(200);
+    expect(isBreakerError(await outcome, 'TIMEOUT')).toBe(true);
+  });
+
   it.each([
     [{}, 'timeoutMs'],
     [{ timeoutMs: 0 }, 'timeoutMs'],
@@ -237,7 +259,7 @@ describe('timeout', () => {
     [{ timeoutMs: Number.POSITIVE_INFINITY }, 'timeoutMs'],
     [{ timeoutMs: 10, strategy: 'rude' }, 'strategy'],
     [{ timeoutMs: 10, clock: Date }, 'clock'],
-    [{ timeoutMs: 10, timeout: 5 }, '(options)'],
+    [{ timeoutMs: 10, timeout: 5 }, 'timeout'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => timeout(options as unknown as TimeoutOptions)).toThrow(
       expect.objectContaining({ code: 'INVALID_OPTIONS', option }),

@@ -304,7 +304,7 @@ describe('breakerInterceptor (undici) against a real HTTP server', () => {
     [{ breaker: 5 }, 'breaker'],
     [{ retry: { budget: { ratio: -1 } } }, 'retry.budget.ratio'],
     [{ clock: {} }, 'clock'],
-    [{ retries: 3 }, '(options)'],
+    [{ retries: 3 }, 'retries'],
   ])('rejects %j naming %s', (options, option) => {
     expect(() => breakerInterceptor(options as unknown as BreakerInterceptorOptions)).toThrow(
       expect.objectContaining({
