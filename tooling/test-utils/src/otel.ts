@@ -19,7 +19,8 @@ type OpenTelemetryApi = typeof import('@opentelemetry/api');
 /**
  * The `@opentelemetry/api` copy that `@ballast/kernel`'s `otel()` loads. The globals are registered
  * through it: an API copy only reads globals registered by its own or a newer minor version, and
- * the SDK packages pin an older one (sdk-trace-base 2.x wants api < 1.10).
+ * the SDK packages pin an older one (sdk-trace-base 2.x wants api < 1.10). `@ballast/kernel` is
+ * found through the workspace (not declared: the kernel's own tests use this package).
  */
 function kernelApi(): OpenTelemetryApi {
   const kernel = createRequire(import.meta.url).resolve('@ballast/kernel');
