@@ -4,7 +4,7 @@
 // HANDLER_DELAY_MS makes the handler slower (the duplicates scenario); COUNT_RUNS=1 counts
 // handler runs in Redis (INCR <PREFIX>runs).
 import { createServer } from 'node:http';
-import { RedisStore } from '@ballast/idempotency';
+import { redisStore } from '@ballast/idempotency';
 import { idempotency as ballast } from '@ballast/idempotency/express';
 import { Idempotency } from '@node-idempotency/core';
 import { RedisStorageAdapter } from '@node-idempotency/storage-adapter-redis';
@@ -37,7 +37,7 @@ if (variant === 'bare') {
     res.status(201).json(await charge(req));
   });
 } else if (variant === 'ballast') {
-  app.use(ballast({ store: new RedisStore({ client: new Redis(url), prefix }) }));
+  app.use(ballast({ store: redisStore({ client: new Redis(url), prefix }) }));
   app.post('/payments', async (req, res) => {
     res.status(201).json(await charge(req));
   });

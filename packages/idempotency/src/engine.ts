@@ -1,11 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import type { Span } from '@opentelemetry/api';
-import { type Clock, sleep, systemClock } from './clock.ts';
-import { abortError, IdempotencyError, isIdempotencyError } from './errors.ts';
+import { type Clock, sleep, systemClock, unrefTimer } from '@ballast/kernel';
+import {
+  AbortedError,
+  abortedBy,
+  IdempotencyError,
+  isIdempotencyError,
+  StoreUnavailableError,
+} from './errors.ts';
 import type { IdempotencyEvent } from './events.ts';
+import { nodeCrypto } from './fingerprint.ts';
 import type { EngineOptions } from './options.ts';
-import type { IdempotencyStore } from './store.ts';
-import { Telemetry } from './telemetry.ts';
+import type { ClaimResult, IdempotencyStore } from './store.ts';
+import { Telemetry, type TelemetrySpan } from './telemetry.ts';
 
 /** What the engine decided for one request or call. */
 export type Decision =
@@ -18,46 +23,42 @@ export type Decision =
 
 /** Arguments of {@link Engine.begin}. */
 export interface BeginInput {
-  /** The key as the client sent it (for events). */
+  /** The parsed key (for events). */
   readonly key: string;
-  /** The scoped, hashed store key. */
+  /** The scoped store key (see `storeKeyOf`). */
   readonly storeKey: string;
   readonly fingerprint: string;
-  readonly span?: Span;
-  readonly signal?: AbortSignal;
+  readonly span?: TelemetrySpan | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
- * The lock one execution holds. It is extended every third of `lockTtlMs` until `complete` or
- * `release`; `signal` aborts when the lock is lost or released early.
+ * The lock one execution holds, until `complete` or `release`. It is not extended by a timer of
+ * its own: the engine's wheel extends the leases that have lived long enough (see {@link Engine}),
+ * so work that ends well inside `lockTtlMs` costs no timer at all. `signal` aborts when the lock
+ * is lost or the lease is released early.
  */
 export class Lease {
   readonly #engine: Engine;
   readonly #input: BeginInput;
-  readonly #owner = randomUUID();
+  /** The fencing token this lease claimed with. */
+  readonly owner: string = nodeCrypto().randomUUID();
+  /** The wheel tick at which the lock's expiry was last set (claim or extension). */
+  tick: number;
   #controller: AbortController | undefined;
-  #timer: unknown;
   #settled = false;
+  #extending = false;
 
-  constructor(engine: Engine, input: BeginInput) {
+  constructor(engine: Engine, input: BeginInput, tick: number) {
     this.#engine = engine;
     this.#input = input;
-  }
-
-  /** The fencing token this lease claimed with. */
-  get owner(): string {
-    return this.#owner;
+    this.tick = tick;
   }
 
   /** Aborted when the lease ends early (lock lost, connection lost, released). */
   get signal(): AbortSignal {
     this.#controller ??= new AbortController();
     return this.#controller.signal;
-  }
-
-  /** Starts extending the lock (called by the engine once the claim succeeded). */
-  start(): void {
-    this.#schedule();
   }
 
   /** Stores the result for `retentionMs`, unless the lock was lost meanwhile. */
@@ -67,7 +68,7 @@ export class Lease {
     try {
       const stored = await store.complete({
         key: this.#input.storeKey,
-        owner: this.#owner,
+        owner: this.owner,
         fingerprint: this.#input.fingerprint,
         payload,
         retentionMs: options.retentionMs,
@@ -92,24 +93,19 @@ export class Lease {
     if (this.#settled) return;
     this.#engine.emit(this.#input, { type: 'abandoned', reason });
     this.#controller?.abort(
-      new IdempotencyError(
-        'ABORTED',
-        `The client went away (${reason}); the result will not be stored.`,
-      ),
+      new AbortedError(`The client went away (${reason}); the result will not be stored.`),
     );
   }
 
   /** Releases the key without storing, so that a retry runs again; `reason` goes to the event. */
   async release(reason: string): Promise<void> {
     if (!this.#finish()) return;
-    this.#controller?.abort(
-      new IdempotencyError('ABORTED', `The idempotency lease was released: ${reason}.`),
-    );
+    this.#controller?.abort(new AbortedError(`The idempotency lease was released: ${reason}.`));
     this.#engine.emit(this.#input, { type: 'not-stored', reason });
     try {
       await this.#engine.store.release({
         key: this.#input.storeKey,
-        owner: this.#owner,
+        owner: this.owner,
         fingerprint: this.#input.fingerprint,
       });
     } catch (error) {
@@ -120,25 +116,20 @@ export class Lease {
   #finish(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    this.#engine.clock.clearTimeout(this.#timer);
+    this.#engine.untrack(this);
     return true;
   }
 
-  #schedule(): void {
-    const { lockTtlMs } = this.#engine.options;
-    this.#timer = this.#engine.clock.setTimeout(
-      () => void this.#extend(),
-      Math.max(1, Math.floor(lockTtlMs / 3)),
-    );
-  }
-
-  async #extend(): Promise<void> {
-    if (this.#settled) return;
+  /** Called by the wheel: pushes the lock's expiry to now + `lockTtlMs` if this owner holds it. */
+  async extend(tick: number): Promise<void> {
+    if (this.#settled || this.#extending) return;
+    this.#extending = true;
+    this.tick = tick;
     let held: boolean;
     try {
       held = await this.#engine.store.extend({
         key: this.#input.storeKey,
-        owner: this.#owner,
+        owner: this.owner,
         fingerprint: this.#input.fingerprint,
         lockTtlMs: this.#engine.options.lockTtlMs,
       });
@@ -146,46 +137,84 @@ export class Lease {
       // A failed extension is retried at the next tick; the lock may still be valid.
       this.#engine.emit(this.#input, { type: 'store-error', error });
       held = true;
+    } finally {
+      this.#extending = false;
     }
-    if (this.#settled) return;
-    if (held) return this.#schedule();
+    if (this.#settled || held) return;
+    this.#engine.untrack(this);
     this.#engine.emit(this.#input, { type: 'lock-lost' });
-    this.#controller?.abort(
-      new IdempotencyError('ABORTED', 'The idempotency lock was lost (it expired).'),
-    );
+    this.#controller?.abort(new AbortedError('The idempotency lock was lost (it expired).'));
   }
 }
 
-/** The framework-independent core: claim, wait, replay, lock extension, telemetry. */
+/**
+ * The framework-independent core: claim, wait, replay, lock extension, telemetry.
+ *
+ * Lock extension is one wheel per engine, not a timer per lease: a single (unref'd) timer ticks
+ * every sixth of `lockTtlMs` while leases are held, and extends each lease whose lock was last set
+ * two ticks ago or more — at most a third of `lockTtlMs` old, so a lock is always extended well
+ * before it expires. A lease that ends before its second tick is never extended and never armed a
+ * timer; the wheel disarms itself at the first tick that finds no lease.
+ */
 export class Engine {
   readonly options: EngineOptions;
   readonly store: IdempotencyStore;
   readonly clock: Clock;
   readonly telemetry: Telemetry;
+  readonly #leases = new Set<Lease>();
+  readonly #tickMs: number;
+  #tick = 0;
+  #armed = false;
 
   constructor(options: EngineOptions) {
     this.options = options;
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
     this.telemetry = new Telemetry(options.onEvent);
+    this.#tickMs = Math.max(1, Math.floor(options.lockTtlMs / 6));
   }
 
-  emit(input: { key?: string; span?: Span | undefined }, event: IdempotencyEvent): void {
-    this.telemetry.emit(input.span, { key: input.key, ...event });
+  emit(
+    input: { key?: string | undefined; span?: TelemetrySpan | undefined },
+    event: IdempotencyEvent,
+  ): void {
+    this.telemetry.emit(input.span, input.key === undefined ? event : { key: input.key, ...event });
   }
+
+  /** Stops extending `lease` (it completed, was released, or lost its lock). */
+  untrack(lease: Lease): void {
+    this.#leases.delete(lease);
+  }
+
+  #track(lease: Lease): void {
+    this.#leases.add(lease);
+    if (!this.#armed) this.#arm();
+  }
+
+  #arm(): void {
+    this.#armed = true;
+    unrefTimer(this.clock.setTimeout(this.#onTick, this.#tickMs));
+  }
+
+  readonly #onTick = (): void => {
+    this.#armed = false;
+    const tick = ++this.#tick;
+    for (const lease of this.#leases) if (tick - lease.tick >= 2) void lease.extend(tick);
+    if (this.#leases.size > 0) this.#arm();
+  };
 
   /**
-   * Claims the key. Answers `execute` with a started {@link Lease}, `replay` with the stored
+   * Claims the key. Answers `execute` with a tracked {@link Lease}, `replay` with the stored
    * payload, `conflict`, `mismatch`, or `fail-open`; a store failure without `failOpen` throws
    * `STORE_UNAVAILABLE`.
    */
   async begin(input: BeginInput): Promise<Decision> {
     const { waitForInFlightMs, pollIntervalMs } = this.options;
-    const deadline = this.clock.now() + waitForInFlightMs;
+    const deadline = waitForInFlightMs > 0 ? this.clock.now() + waitForInFlightMs : 0;
     for (;;) {
-      if (input.signal?.aborted) throw abortError(input.signal);
-      const lease = new Lease(this, input);
-      let result: Awaited<ReturnType<IdempotencyStore['claim']>>;
+      if (input.signal?.aborted) throw abortedBy(input.signal);
+      const lease = new Lease(this, input, this.#tick);
+      let result: ClaimResult;
       try {
         result = await this.store.claim({
           key: input.storeKey,
@@ -195,22 +224,22 @@ export class Engine {
           signal: input.signal,
         });
       } catch (error) {
+        if (isIdempotencyError(error, 'ABORTED')) throw error;
         this.emit(input, { type: 'store-error', error });
         if (this.options.failOpen) {
           this.emit(input, { type: 'fail-open' });
           return { outcome: 'fail-open' };
         }
-        throw isIdempotencyError(error)
+        throw error instanceof IdempotencyError
           ? error
-          : new IdempotencyError(
-              'STORE_UNAVAILABLE',
-              `The idempotency store failed: ${String(error)}.`,
-              { cause: error },
-            );
+          : new StoreUnavailableError(`The idempotency store failed: ${String(error)}.`, {
+              cause: error,
+            });
       }
       switch (result.state) {
         case 'claimed':
-          lease.start();
+          lease.tick = this.#tick;
+          this.#track(lease);
           return { outcome: 'execute', lease };
         case 'completed':
           this.emit(input, { type: 'replayed' });
@@ -228,9 +257,10 @@ export class Engine {
         return { outcome: 'conflict' };
       }
       try {
-        await sleep(this.clock, Math.min(pollIntervalMs, left), input.signal);
+        // Not unref'd: the caller awaits this wait, so it keeps the process alive.
+        await sleep(Math.min(pollIntervalMs, left), { clock: this.clock, signal: input.signal });
       } catch {
-        throw abortError(input.signal!);
+        throw abortedBy(input.signal!);
       }
     }
   }

@@ -8,11 +8,11 @@ export type IdempotencyEventType =
   | 'conflict'
   /** The key was reused with a different request (422). */
   | 'mismatch'
-  /** The key was missing or malformed (400). */
+  /** Refused before claiming (`reason`): key `missing` or `invalid` (400), `body-too-large` (413), `scope-missing` (500). */
   | 'rejected'
   /** The client went away while the work ran (`reason`: connection-lost): its result will not be stored, and the key stays locked until the work ends. */
   | 'abandoned'
-  /** The work ran but its result was not stored (`reason`: too-large, streamed, server-error, thrown, connection-lost, lock-lost); the key was released. */
+  /** The work ran but its result was not stored (`reason`: too-large, streamed, server-error, thrown, not-encodable, connection-lost, lock-lost); the key was released. */
   | 'not-stored'
   /** The lock could not be extended: another owner may run (the late result will not be stored). */
   | 'lock-lost'
@@ -24,10 +24,10 @@ export type IdempotencyEventType =
 /** One event, passed to `onEvent` and recorded on the span. */
 export interface IdempotencyEvent {
   readonly type: IdempotencyEventType;
-  /** The idempotency key as the client sent it (absent for `rejected` without a key). */
-  readonly key?: string;
+  /** The idempotency key as parsed from the request (absent for `rejected` without a key). */
+  readonly key?: string | undefined;
   /** Why (for `not-stored`, `rejected`, `conflict`). */
-  readonly reason?: string;
+  readonly reason?: string | undefined;
   /** The underlying error (for `store-error`). */
   readonly error?: unknown;
 }

@@ -1,4 +1,22 @@
-import { hash } from 'node:crypto';
+import { createRequire } from 'node:module';
+
+type NodeCrypto = typeof import('node:crypto');
+let loaded: NodeCrypto | undefined;
+
+/**
+ * `node:crypto`, loaded on first use rather than at import: it is one of the slowest built-ins to
+ * load, and importing this package must stay cheap (test/install.test.ts lists what it loads).
+ */
+export function nodeCrypto(): NodeCrypto {
+  if (loaded === undefined) {
+    const base = typeof __filename === 'string' ? __filename : import.meta.url;
+    loaded = createRequire(base)('node:crypto') as NodeCrypto;
+  }
+  return loaded;
+}
+
+const hash = (algorithm: string, data: string | Uint8Array, encoding: 'base64url') =>
+  nodeCrypto().hash(algorithm, data, encoding);
 
 /** A canonical text of a value: JSON with object keys sorted, bytes as their SHA-256. */
 function canonical(value: unknown): string {
@@ -32,7 +50,8 @@ export function digest(value: unknown): string {
 }
 
 /**
- * The store key of an idempotency key within a scope. The scope is length-prefixed, so no choice
+ * The store key of an idempotency key within a scope: `<scope length>:<scope>:<key>`, in clear
+ * text (not hashed: a key is at most 255 characters). The scope is length-prefixed, so no choice
  * of scope and key can collide with another pair.
  */
 export function storeKeyOf(scope: string, key: string): string {

@@ -1,11 +1,10 @@
-import type { Span } from '@opentelemetry/api';
-import { z } from 'zod';
+import { o } from '@ballast/kernel';
 import { Engine, type Lease } from './engine.ts';
-import { IdempotencyError, isIdempotencyError } from './errors.ts';
+import { isIdempotencyError } from './errors.ts';
 import { digest, storeKeyOf } from './fingerprint.ts';
-import { parseIdempotencyKey } from './key.ts';
-import { type EngineInput, engineShape, fn, parseOptions } from './options.ts';
-import { problemResponse } from './problem.ts';
+import { parseIdempotencyKey, rememberKey } from './key.ts';
+import { type EngineInput, engineShape, parse } from './options.ts';
+import { type ProblemCode, problemResponse } from './problem.ts';
 import {
   bodyBytes,
   decodeResponse,
@@ -14,9 +13,10 @@ import {
   pickHeaders,
   type StoredResponse,
 } from './response.ts';
+import type { TelemetrySpan } from './telemetry.ts';
 
 /** Headers stored with a response and replayed, unless `storeHeaders` says otherwise. */
-export const DEFAULT_STORED_HEADERS = [
+export const DEFAULT_STORED_HEADERS: readonly string[] = Object.freeze([
   'content-type',
   'content-language',
   'content-encoding',
@@ -26,59 +26,61 @@ export const DEFAULT_STORED_HEADERS = [
   'last-modified',
   'cache-control',
   'link',
-];
+]);
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const token = (expected: string) => o.string({ pattern: { regex: TOKEN, expected } });
 
-const httpSchema = z
-  .object({
+/** What a `scope` function may return; nothing (undefined, null, '') refuses the request. */
+export type ScopeValue = string | number | undefined | null;
+
+function httpSchema<Req>() {
+  return o.object({
     ...engineShape,
-    headerName: z.string().regex(TOKEN, 'expected an HTTP header name').default('Idempotency-Key'),
-    methods: z
-      .array(z.string().regex(TOKEN, 'expected HTTP method names'))
-      .default(['POST', 'PATCH'])
-      .transform((methods) => methods.map((m) => m.toUpperCase())),
-    required: z.boolean().default(true),
-    scope: fn<(req: never) => unknown>().optional(),
-    fingerprint: fn<(req: never, body: unknown) => unknown>().optional(),
-    maxBodyBytes: z.number().int().nonnegative().default(1_048_576),
-    maxRequestBodyBytes: z.number().int().positive().default(1_048_576),
-    storeHeaders: z
-      .array(z.string().regex(TOKEN, 'expected HTTP header names'))
-      .default(DEFAULT_STORED_HEADERS),
-    storeServerErrors: z.boolean().default(true),
-    retryAfterSeconds: z.number().int().nonnegative().default(1),
-  })
-  .strict();
+    headerName: token('an HTTP header name').default('Idempotency-Key'),
+    methods: o.array(token('an HTTP method name')).default(['POST', 'PATCH']),
+    required: o.boolean().default(true),
+    scope: o.fn<(req: Req) => ScopeValue | Promise<ScopeValue>>().optional(),
+    fingerprint: o.fn<(req: Req, body: unknown) => unknown>().optional(),
+    maxBodyBytes: o.integer({ min: 0 }).default(1_048_576),
+    maxRequestBodyBytes: o.integer({ min: 1 }).default(1_048_576),
+    storeHeaders: o.array(token('an HTTP header name')).default([...DEFAULT_STORED_HEADERS]),
+    storeServerErrors: o.boolean().default(true),
+    retryAfterSeconds: o.integer({ min: 0 }).default(1),
+  });
+}
 
 /** Options of the HTTP middleware of every adapter; `Req` is the framework's request (or context). */
 export interface IdempotencyOptions<Req = unknown> extends EngineInput {
   /** Request header carrying the key. Default `Idempotency-Key`. */
-  headerName?: string;
+  headerName?: string | undefined;
   /** Methods that are covered; others pass through untouched. Default `['POST', 'PATCH']`. */
-  methods?: string[];
+  methods?: string[] | undefined;
   /** true (default): a covered request without a key gets 400. false: it passes through. */
-  required?: boolean;
-  /** Server-side namespace of keys (user id, tenant, …) so one client never sees another's responses. */
-  scope?: (
-    req: Req,
-  ) => string | number | undefined | null | Promise<string | number | undefined | null>;
+  required?: boolean | undefined;
+  /**
+   * Server-side namespace of keys, from something the server verified (the authenticated
+   * subject, a tenant from the token) so one client never sees another's responses. When set and
+   * it returns nothing (undefined, null or ''), the request is refused with
+   * `500 SCOPE_MISSING` instead of sharing one scope between every caller.
+   */
+  scope?: ((req: Req) => ScopeValue | Promise<ScopeValue>) | undefined;
   /** What identifies "the same request". Default: method, path and body. Return any value; it is digested. */
-  fingerprint?: (req: Req, body: unknown) => unknown;
+  fingerprint?: ((req: Req, body: unknown) => unknown) | undefined;
   /** Largest response body stored (bytes); larger responses are sent but not stored. Default 1 MiB. */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /**
    * Largest request body an adapter reads itself (node-http always; Express and Koa without a body
    * parser; fetch/Hono): a larger one gets 413 `REQUEST_TOO_LARGE` without claiming the key.
    * Default 1 MiB.
    */
-  maxRequestBodyBytes?: number;
+  maxRequestBodyBytes?: number | undefined;
   /** Response headers stored and replayed (case-insensitive). Default: content-*, location, etag, … */
-  storeHeaders?: string[];
+  storeHeaders?: string[] | undefined;
   /** Store 5xx responses too (Stripe does). false releases the key so a retry runs again. Default true. */
-  storeServerErrors?: boolean;
+  storeServerErrors?: boolean | undefined;
   /** Retry-After (seconds) sent with 409 and 503. Default 1. */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
 }
 
 /** What an adapter reads from the request. */
@@ -90,7 +92,7 @@ export interface RequestView {
   readonly key: string | undefined;
   /** Parsed body, raw bytes, or undefined. */
   readonly body: unknown;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** What an adapter does next. */
@@ -99,23 +101,33 @@ export type Begin =
   | { readonly kind: 'respond'; readonly response: StoredResponse }
   | { readonly kind: 'execute'; readonly attempt: Attempt };
 
+const PASS: Begin = Object.freeze({ kind: 'pass' });
+
 /** A response the handler produced, as the adapter captured it. */
 export interface CapturedResponse {
   readonly status: number;
   readonly headers: HeaderEntries;
   readonly body: string | Uint8Array | undefined | null;
-  readonly encoding?: BufferEncoding;
+  readonly encoding?: BufferEncoding | undefined;
+}
+
+/** What an {@link Attempt} needs to decide whether and what to store. */
+export interface StorePolicy {
+  readonly maxBodyBytes: number;
+  readonly storeServerErrors: boolean;
+  /** Lower-case names of the headers stored. */
+  readonly storedHeaders: ReadonlySet<string>;
 }
 
 /** One execution of a handler under a held lock. */
 export class Attempt {
-  readonly #core: HttpIdempotency<never>;
+  readonly #policy: StorePolicy;
   readonly #lease: Lease;
-  readonly #span: Span;
+  readonly #span: TelemetrySpan | undefined;
   #abandoned: string | undefined;
 
-  constructor(core: HttpIdempotency<never>, lease: Lease, span: Span) {
-    this.#core = core;
+  constructor(policy: StorePolicy, lease: Lease, span: TelemetrySpan | undefined) {
+    this.#policy = policy;
     this.#lease = lease;
     this.#span = span;
   }
@@ -143,84 +155,128 @@ export class Attempt {
   /** Stores the response (or releases the key when it may not be stored). */
   async finish(response: CapturedResponse): Promise<void> {
     if (this.#abandoned !== undefined) return this.release(this.#abandoned);
-    const { maxBodyBytes, storeServerErrors } = this.#core.options;
+    const { maxBodyBytes, storeServerErrors, storedHeaders } = this.#policy;
     const body = bodyBytes(response.body, response.encoding);
     if (body.byteLength > maxBodyBytes) return this.release('too-large');
     if (response.status >= 500 && !storeServerErrors) return this.release('server-error');
-    const headers = pickHeaders(response.headers, this.#core.storedHeaders);
+    const headers = pickHeaders(response.headers, storedHeaders);
     await this.#lease.complete(encodeResponse({ status: response.status, headers, body }));
-    this.#span.end();
+    this.#span?.end();
   }
 
   /** Releases the key without storing (`thrown`, `streamed`, `connection-lost`, …). */
   async release(reason: string): Promise<void> {
     await this.#lease.release(this.#abandoned ?? reason);
-    this.#span.end();
+    this.#span?.end();
   }
 }
 
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
 /**
- * The framework-independent HTTP core every adapter maps to: validates the key, fingerprints the
- * request, claims it, and tells the adapter to pass, respond (problem or replay) or execute.
+ * The framework-independent HTTP core every adapter maps to: validates the key, scopes and
+ * fingerprints the request, claims it, and tells the adapter to pass, respond (problem or replay)
+ * or execute. `Req` is what the adapter passes to `scope` and `fingerprint`.
  */
-export class HttpIdempotency<Req> {
-  readonly options: z.output<typeof httpSchema>;
+export class HttpCore<Req> implements StorePolicy {
   readonly engine: Engine;
   /** Lower-case name of the key header. */
   readonly header: string;
+  readonly headerName: string;
   readonly storedHeaders: ReadonlySet<string>;
+  readonly maxBodyBytes: number;
+  readonly maxRequestBodyBytes: number;
+  readonly storeServerErrors: boolean;
+  /** True when a duplicate may wait for the first (`waitForInFlightMs` > 0). */
+  readonly waits: boolean;
   readonly #methods: ReadonlySet<string>;
+  readonly #required: boolean;
+  readonly #retryAfterSeconds: number;
+  readonly #scope: ((req: Req) => ScopeValue | Promise<ScopeValue>) | undefined;
+  readonly #fingerprint: ((req: Req, body: unknown) => unknown) | undefined;
 
-  constructor(options: IdempotencyOptions<Req>, owner = 'idempotency()') {
-    this.options = parseOptions(httpSchema, options, owner);
-    this.engine = new Engine(this.options);
-    this.header = this.options.headerName.toLowerCase();
-    this.storedHeaders = new Set(this.options.storeHeaders.map((h) => h.toLowerCase()));
-    this.#methods = new Set(this.options.methods);
+  constructor(options: IdempotencyOptions<Req>, factory: string) {
+    const parsed = parse(httpSchema<Req>(), options, factory);
+    this.engine = new Engine(parsed);
+    this.headerName = parsed.headerName;
+    this.header = parsed.headerName.toLowerCase();
+    this.storedHeaders = new Set(parsed.storeHeaders.map((h) => h.toLowerCase()));
+    this.maxBodyBytes = parsed.maxBodyBytes;
+    this.maxRequestBodyBytes = parsed.maxRequestBodyBytes;
+    this.storeServerErrors = parsed.storeServerErrors;
+    this.waits = parsed.waitForInFlightMs > 0;
+    this.#methods = new Set(parsed.methods.map((m) => m.toUpperCase()));
+    this.#required = parsed.required;
+    this.#retryAfterSeconds = parsed.retryAfterSeconds;
+    this.#scope = parsed.scope;
+    this.#fingerprint = parsed.fingerprint;
+  }
+
+  /** True when requests with this method are covered. */
+  covers(method: string): boolean {
+    return this.#methods.has(method) || this.#methods.has(method.toUpperCase());
   }
 
   /** The 413 answer for a request body over `maxRequestBodyBytes` (the key is not claimed). */
   tooLarge(): StoredResponse {
     this.engine.emit({}, { type: 'rejected', reason: 'body-too-large' });
-    const limit = this.options.maxRequestBodyBytes;
+    const limit = this.maxRequestBodyBytes;
     const detail = `The request body is larger than ${limit} bytes, the limit of this endpoint; send a smaller body.`;
     const response = problemResponse('REQUEST_TOO_LARGE', detail);
     // The rest of the upload is not read: close the connection after answering.
     return { ...response, headers: [...response.headers, ['connection', 'close']] };
   }
 
-  /** Decides what to do with one request. Never throws for store failures (503 or pass). */
+  #refuse(code: ProblemCode, detail: string, retryAfter?: number): Begin {
+    return { kind: 'respond', response: problemResponse(code, detail, retryAfter) };
+  }
+
+  /**
+   * Decides what to do with one request. Store failures become answers (503, or pass with
+   * `failOpen`); a `scope` or `fingerprint` function that throws rejects, for the adapter to hand
+   * to the framework's error handling.
+   */
   async begin(req: Req, view: RequestView): Promise<Begin> {
-    if (!this.#methods.has(view.method.toUpperCase())) return { kind: 'pass' };
-    const { headerName, required, retryAfterSeconds } = this.options;
-    const engine = this.engine;
+    if (!this.covers(view.method)) return PASS;
+    const { headerName, engine } = this;
     if (view.key === undefined) {
-      if (!required) return { kind: 'pass' };
+      if (!this.#required) return PASS;
       engine.emit({}, { type: 'rejected', reason: 'missing' });
-      const detail = `This endpoint requires an ${headerName} header; send a unique key (a UUID v4) per operation and reuse it when you retry.`;
-      return { kind: 'respond', response: problemResponse('IDEMPOTENCY_KEY_MISSING', detail) };
+      return this.#refuse(
+        'IDEMPOTENCY_KEY_MISSING',
+        `This endpoint requires an ${headerName} header; send a unique key (a UUID v4) per operation and reuse it when you retry.`,
+      );
     }
     let key: string;
     try {
       key = parseIdempotencyKey(view.key, headerName);
     } catch (error) {
       engine.emit({}, { type: 'rejected', reason: 'invalid' });
-      return {
-        kind: 'respond',
-        response: problemResponse('IDEMPOTENCY_KEY_INVALID', (error as Error).message),
-      };
+      return this.#refuse('IDEMPOTENCY_KEY_INVALID', (error as Error).message);
     }
-    const span = engine.telemetry.startSpan(view.method);
-    const scope = this.options.scope
-      ? await (this.options.scope as (r: Req) => unknown)(req)
-      : undefined;
+    rememberKey(req, key);
+    let scope = '';
+    if (this.#scope) {
+      const returned = this.#scope(req);
+      const value = isThenable(returned) ? await returned : returned;
+      if (value === undefined || value === null || value === '') {
+        engine.emit({ key }, { type: 'rejected', reason: 'scope-missing' });
+        return this.#refuse(
+          'SCOPE_MISSING',
+          `The scope of this endpoint returned ${value === '' ? 'an empty string' : String(value)} for this request, so its ${headerName} cannot be kept apart from other callers' keys; the request was refused. Make scope return the authenticated caller (e.g. req.auth.subject from @ballast/auth) and run the idempotency middleware after authentication.`,
+        );
+      }
+      scope = String(value);
+    }
     const body = view.body;
-    const print = this.options.fingerprint
-      ? (this.options.fingerprint as (r: Req, b: unknown) => unknown)(req, body)
+    const print = this.#fingerprint
+      ? this.#fingerprint(req, body)
       : [view.method.toUpperCase(), view.path, body];
+    const span = engine.telemetry.startSpan(view.method);
     const input = {
       key,
-      storeKey: storeKeyOf(scope === undefined || scope === null ? '' : String(scope), key),
+      storeKey: storeKeyOf(scope, key),
       fingerprint: digest(print),
       span,
       signal: view.signal,
@@ -229,58 +285,39 @@ export class HttpIdempotency<Req> {
       const decision = await engine.begin(input);
       switch (decision.outcome) {
         case 'execute':
-          return {
-            kind: 'execute',
-            attempt: new Attempt(this as HttpIdempotency<never>, decision.lease, span),
-          };
+          return { kind: 'execute', attempt: new Attempt(this, decision.lease, span) };
         case 'fail-open':
-          span.end();
-          return { kind: 'pass' };
+          span?.end();
+          return PASS;
         case 'replay': {
-          span.end();
+          span?.end();
           const stored = decodeResponse(decision.payload);
           const headers = [...stored.headers, ['idempotent-replayed', 'true'] as const];
           return { kind: 'respond', response: { ...stored, headers } };
         }
         case 'conflict':
-          span.end();
-          return {
-            kind: 'respond',
-            response: problemResponse(
-              'IDEMPOTENCY_KEY_IN_PROGRESS',
-              `A request with this ${headerName} is still being processed; retry after it completes to get its response.`,
-              retryAfterSeconds,
-            ),
-          };
+          span?.end();
+          return this.#refuse(
+            'IDEMPOTENCY_KEY_IN_PROGRESS',
+            `A request with this ${headerName} is still being processed; retry after it completes to get its response.`,
+            this.#retryAfterSeconds,
+          );
         case 'mismatch':
-          span.end();
-          return {
-            kind: 'respond',
-            response: problemResponse(
-              'IDEMPOTENCY_KEY_REUSED',
-              `This ${headerName} was already used with a different request (method, path or body); use a new key for a new operation.`,
-            ),
-          };
+          span?.end();
+          return this.#refuse(
+            'IDEMPOTENCY_KEY_REUSED',
+            `This ${headerName} was already used with a different request (method, path or body); use a new key for a new operation.`,
+          );
       }
     } catch (error) {
-      span.end();
-      if (!isIdempotencyError(error) || error.code === 'ABORTED') throw error;
-      const detail = `${(error as IdempotencyError).message} Retry later.`;
-      return { kind: 'respond', response: problemResponse(error.code, detail, retryAfterSeconds) };
+      span?.end();
+      if (
+        isIdempotencyError(error, 'STORE_UNAVAILABLE') ||
+        isIdempotencyError(error, 'STORE_FULL')
+      ) {
+        return this.#refuse(error.code, `${error.message} Retry later.`, this.#retryAfterSeconds);
+      }
+      throw error;
     }
   }
-}
-
-/** Builds the HTTP core (validating options) — what every adapter calls first. */
-export function createHttpIdempotency<Req>(
-  options: IdempotencyOptions<Req>,
-  owner?: string,
-): HttpIdempotency<Req> {
-  if (typeof options !== 'object' || options === null) {
-    throw new IdempotencyError(
-      'INVALID_OPTIONS',
-      `Invalid option \`(options)\` of ${owner ?? 'idempotency()'}: expected an object with at least a store.`,
-    );
-  }
-  return new HttpIdempotency(options, owner);
 }

@@ -1,4 +1,4 @@
-import { IdempotencyError } from './errors.ts';
+import { IdempotencyKeyInvalidError } from './errors.ts';
 
 /** Longest key accepted, in characters (Stripe and most providers use 255). */
 export const MAX_KEY_LENGTH = 255;
@@ -6,9 +6,8 @@ export const MAX_KEY_LENGTH = 255;
 const BARE_KEY = /^[A-Za-z0-9][A-Za-z0-9._~:+/=-]*$/;
 const SF_NUMBER = /^-?\d{1,15}(\.\d{1,3})?$/;
 
-function invalid(header: string, why: string): IdempotencyError {
-  return new IdempotencyError(
-    'IDEMPOTENCY_KEY_INVALID',
+function invalid(header: string, why: string): IdempotencyKeyInvalidError {
+  return new IdempotencyKeyInvalidError(
     `The ${header} header is invalid: ${why}. Send one key per request, either as a structured-field ` +
       `string ("...") of printable ASCII or as a bare token of letters, digits and ._~:+/=- (starting with a letter or digit), at most ` +
       `${MAX_KEY_LENGTH} characters (a UUID v4 is ideal).`,
@@ -68,4 +67,23 @@ function parseSfString(text: string, header: string): string {
   }
   if (key.length === 0) throw invalid(header, 'it is empty');
   return key;
+}
+
+// The parsed key of each request being handled, by request object (the framework's request, the
+// Koa context or the fetch Request); entries go with the request.
+const keys = new WeakMap<object, string>();
+
+/** Remembers the parsed key of `request` for {@link idempotencyKeyOf}. */
+export function rememberKey(request: unknown, key: string): void {
+  if (typeof request === 'object' && request !== null) keys.set(request, key);
+}
+
+/**
+ * The idempotency key of a request the middleware handles, parsed (a structured-field string
+ * comes without its quotes and escapes): pass Express's `req`, Fastify's `request`, Koa's `ctx`,
+ * the `node:http` request, or the fetch `Request` (Hono: `c.req.raw`). `undefined` when the
+ * request carried no valid key or is not covered.
+ */
+export function idempotencyKeyOf(request: object): string | undefined {
+  return keys.get(request);
 }

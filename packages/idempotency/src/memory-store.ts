@@ -1,7 +1,6 @@
-import { z } from 'zod';
-import { type Clock, systemClock } from './clock.ts';
-import { IdempotencyError } from './errors.ts';
-import { parseOptions } from './options.ts';
+import { type Clock, o, systemClock } from '@ballast/kernel';
+import { StoreFullError } from './errors.ts';
+import { parse } from './options.ts';
 import type {
   ClaimInput,
   ClaimResult,
@@ -18,43 +17,54 @@ interface Entry {
   expiresAt: number;
 }
 
-const memoryStoreOptions = z
-  .object({
-    maxKeys: z.number().int().positive().default(10_000),
-    clock: z
-      .custom<Clock>(
-        (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function',
-        'expected an object with now()',
-      )
-      .optional(),
-  })
-  .strict();
+const memoryStoreSchema = o.object({
+  maxKeys: o.integer({ min: 1 }).default(10_000),
+  clock: o
+    .custom<Pick<Clock, 'now'>>(
+      (v) => typeof v === 'object' && v !== null && typeof (v as Clock).now === 'function',
+      'an object with now()',
+    )
+    .optional(),
+});
 
-/** Options of {@link MemoryStore}. */
+/** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /** Most records kept; when full, expired then the oldest completed records are dropped. Default 10 000. */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
   /** Time source for expiry (only `now()` is used). Default: the system clock. */
-  clock?: Pick<Clock, 'now'> & Partial<Clock>;
+  clock?: Pick<Clock, 'now'> | undefined;
+}
+
+/** An in-process {@link IdempotencyStore} (see {@link memoryStore}). */
+export interface MemoryStore extends IdempotencyStore {
+  /** Number of live records (locks and completed responses). */
+  readonly size: number;
+  /** Drops every record. Idempotent. */
+  close(): Promise<void>;
+  /** The same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
  * An in-process store for tests and single-instance services: bounded (`maxKeys`), with lock and
  * retention expiry read from an injectable clock. Records vanish with the process, and two
- * processes do not share them — use {@link RedisStore} behind a load balancer.
+ * processes do not share them — use `redisStore()` behind a load balancer.
  */
-export class MemoryStore implements IdempotencyStore {
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  return new InMemoryStore(options);
+}
+
+class InMemoryStore implements MemoryStore {
   readonly #entries = new Map<string, Entry>();
   readonly #maxKeys: number;
   readonly #clock: Pick<Clock, 'now'>;
 
   constructor(options: MemoryStoreOptions = {}) {
-    const parsed = parseOptions(memoryStoreOptions, options, 'MemoryStore');
+    const parsed = parse(memoryStoreSchema, options, 'memoryStore()');
     this.#maxKeys = parsed.maxKeys;
     this.#clock = parsed.clock ?? systemClock;
   }
 
-  /** Number of live records (locks and completed responses). */
   get size(): number {
     this.#sweep();
     return this.#entries.size;
@@ -98,9 +108,12 @@ export class MemoryStore implements IdempotencyStore {
     return entry !== undefined;
   }
 
-  /** Drops every record. */
   async close(): Promise<void> {
     this.#entries.clear();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   #live(key: string): Entry | undefined {
@@ -141,9 +154,8 @@ export class MemoryStore implements IdempotencyStore {
       this.#entries.delete(oldestCompleted);
       return;
     }
-    throw new IdempotencyError(
-      'STORE_FULL',
-      `MemoryStore holds ${this.#maxKeys} running requests (maxKeys); raise maxKeys or use RedisStore.`,
+    throw new StoreFullError(
+      `The memory store holds ${this.#maxKeys} running requests (maxKeys); raise maxKeys or use redisStore().`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Attempt, HttpIdempotency, RequestView } from './http.ts';
+import type { Attempt, RequestView } from './http.ts';
 import type { StoredResponse } from './response.ts';
 
 /** Writes a stored (or problem) response to a Node `ServerResponse`. */
@@ -57,19 +57,23 @@ export function headerValue(value: string | string[] | undefined): string | unde
  * An AbortSignal that aborts when the response closes (the client went away), so a duplicate that
  * waits for the first request (`waitForInFlightMs`) stops waiting. Only made when waiting is on.
  */
-export function closeSignal(
-  core: HttpIdempotency<never>,
-  res: ServerResponse,
-): AbortSignal | undefined {
-  if (core.options.waitForInFlightMs === 0) return undefined;
+export function closeSignal(waits: boolean, res: ServerResponse): AbortSignal | undefined {
+  if (!waits) return undefined;
   const controller = new AbortController();
   res.once('close', () => controller.abort(new Error('the client closed the connection')));
   return controller.signal;
 }
 
+/** What {@link nodeView} needs of the core: the key header and whether duplicates wait. */
+export interface ViewPolicy {
+  /** Lower-case name of the key header. */
+  readonly header: string;
+  readonly waits: boolean;
+}
+
 /** The `RequestView` of a Node request. */
 export function nodeView(
-  core: HttpIdempotency<never>,
+  policy: ViewPolicy,
   req: IncomingMessage,
   res: ServerResponse,
   body: unknown,
@@ -79,9 +83,9 @@ export function nodeView(
   return {
     method: req.method ?? 'GET',
     path: q === -1 ? url : url.slice(0, q),
-    key: headerValue(req.headers[core.header]),
+    key: headerValue(req.headers[policy.header]),
     body,
-    signal: closeSignal(core, res),
+    signal: closeSignal(policy.waits, res),
   };
 }
 
@@ -103,9 +107,22 @@ const CAPTURE = Symbol('@ballast/idempotency.capture');
 type Captured = ServerResponse & { [CAPTURE]?: Capture };
 type Fn = (...args: unknown[]) => unknown;
 
-// The patched methods are shared module-level functions that find their state on `this`: one
-// function identity for every response keeps V8's call sites monomorphic (a closure per
-// response measurably slows every request down).
+// Fast-path invariants of the response capture (change a line here only with these in mind):
+//
+// 1. Monomorphic patching: `end`, `write` and `writeHead` are replaced by the shared module-level
+//    functions below, which find their state on `this[CAPTURE]`; never by a closure per response.
+//    One function identity for every response keeps V8's call sites monomorphic (a closure per
+//    response measurably slowed every request; see the `fresh` group of bench/idempotency.bench.ts).
+// 2. Stored before sent: `capturedEnd` awaits `attempt.finish()` and only then calls the original
+//    `end`, so a client that saw a response always gets the same one on retry. Guarded by
+//    "runs the handler once and replays status, stored headers and body byte for byte" and
+//    "replays a binary body byte for byte" (test/behaviour.test.ts).
+// 3. One outcome per response: `capture.done` is set before finishing or releasing, so a close
+//    after the end, or an error handler after a release, never settles the attempt twice. Guarded
+//    by "keeps the key locked while an abandoned handler runs, then releases it unstored" and
+//    "releases the key when the handler throws, so the retry runs" (test/behaviour.test.ts).
+// 4. A `write()` makes the response unstorable but keeps the key locked until `end()`. Guarded by
+//    "does not store a streamed response, releases the key and says why" (test/behaviour.test.ts).
 
 function fail(res: Captured, reason: string): void {
   const capture = res[CAPTURE];

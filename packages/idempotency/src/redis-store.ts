@@ -1,7 +1,8 @@
-import { type Cluster, Redis } from 'ioredis';
-import { z } from 'zod';
-import { abortError, IdempotencyError } from './errors.ts';
-import { parseOptions } from './options.ts';
+import { createRequire } from 'node:module';
+import { ListenerList, o, raceAbort, type Subscription, unrefTimer } from '@ballast/kernel';
+import type { Cluster, Redis } from 'ioredis';
+import { abortedBy, InvalidOptionsError, StoreUnavailableError } from './errors.ts';
+import { parse } from './options.ts';
 import type {
   ClaimInput,
   ClaimResult,
@@ -54,35 +55,71 @@ function completedValue(fingerprint: string, payload: Uint8Array): Buffer {
   return out;
 }
 
-const redisStoreOptions = z
+/**
+ * The part of an ioredis `Redis` or `Cluster` client the store relies on. Structural, so these
+ * types do not need ioredis installed; pass the client itself.
+ */
+export interface RedisClientLike {
+  /** ioredis's connection status (`ready`, `connecting`, `reconnecting`, `end`, …). */
+  readonly status: string;
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void;
+  quit(): Promise<unknown>;
+  disconnect(): void;
+}
+
+const redisStoreSchema = o
   .object({
-    client: z
-      .custom<Redis | Cluster>(
+    client: o
+      .custom<RedisClientLike>(
         (v) =>
-          typeof v === 'object' && v !== null && typeof (v as Redis).defineCommand === 'function',
-        'expected an ioredis Redis or Cluster client',
+          typeof v === 'object' &&
+          v !== null &&
+          typeof (v as RedisClientLike).defineCommand === 'function',
+        'an ioredis Redis or Cluster client',
       )
       .optional(),
-    url: z.string().url().optional(),
-    prefix: z.string().default('idem:'),
-    operationTimeoutMs: z.number().int().positive().default(1_000),
+    url: o
+      .string({ pattern: { regex: /^rediss?:\/\/\S*$/, expected: 'a redis:// or rediss:// URL' } })
+      .optional(),
+    prefix: o.string().default('idem:'),
+    operationTimeoutMs: o.integer({ min: 1 }).default(1_000),
   })
-  .strict()
-  .refine((o) => (o.client === undefined) !== (o.url === undefined), {
-    message: 'pass exactly one of client or url',
-    path: ['client'],
-  });
+  .refine(
+    (v) => (v.client === undefined) !== (v.url === undefined),
+    'must have exactly one of client or url',
+  );
 
-/** Options of {@link RedisStore}. */
+/** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
-  /** An ioredis `Redis` or `Cluster` you own (the store never closes it). */
-  client?: Redis | Cluster;
-  /** Or a URL: the store opens (and on `close()` quits) its own client. */
-  url?: string;
+  /** An ioredis `Redis` or `Cluster` you own (the store never closes it). Either this or `url`. */
+  client?: RedisClientLike | undefined;
+  /**
+   * Or a URL: the store opens its own ioredis client (ioredis must be installed), reports its
+   * connection errors through `onError`, and quits it on `close()`.
+   */
+  url?: string | undefined;
   /** Prefix of every key; each record is `<prefix>{<scope and key>}` (a hash tag: Cluster keeps a record in one slot). Default `idem:`. */
-  prefix?: string;
+  prefix?: string | undefined;
   /** Longest wait for any Redis command; past it the operation fails with STORE_UNAVAILABLE. Default 1000. */
-  operationTimeoutMs?: number;
+  operationTimeoutMs?: number | undefined;
+}
+
+/** The Redis {@link IdempotencyStore} (see {@link redisStore}). */
+export interface RedisStore extends IdempotencyStore {
+  /**
+   * The client's connection status, as ioredis reports it (`ready`, `connecting`,
+   * `reconnecting`, `end`, …); `closed` once the store was closed.
+   */
+  readonly status: string;
+  /**
+   * Connection errors of a client the store opened itself (`url`): each one is reported here
+   * instead of ioredis printing "Unhandled error event". A client you pass is yours to listen to.
+   */
+  onError(listener: (error: Error) => void): Subscription;
+  /** Quits the client if the store opened it (from `url`); a client you passed stays open. Idempotent. */
+  close(): Promise<void>;
+  /** The same as `close()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -91,25 +128,144 @@ export interface RedisStoreOptions {
  * is the claim alone. Every command is bounded by `operationTimeoutMs`, so a down or slow Redis
  * fails fast with `STORE_UNAVAILABLE` instead of hanging the request.
  */
-export class RedisStore implements IdempotencyStore {
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  return new IoRedisStore(options);
+}
+
+/** Loads ioredis when the store must open its own client (never at import: it is an optional peer). */
+function loadIoredis(): typeof import('ioredis') {
+  const base = typeof __filename === 'string' ? __filename : import.meta.url;
+  try {
+    return createRequire(base)('ioredis') as typeof import('ioredis');
+  } catch {
+    throw new InvalidOptionsError({
+      option: 'url',
+      received: undefined,
+      message:
+        'redisStore(): option "url" needs the ioredis package, which is not installed; run `npm install ioredis` (or pass your own client).',
+    });
+  }
+}
+
+/** One in-flight command, in the order sent (so deadlines are in order too). */
+interface Pending {
+  readonly deadline: number;
+  readonly operation: string;
+  settled: boolean;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * The deadlines of every in-flight command of one store, in one queue with one timer. Commands
+ * are sent in order with the same timeout, so their deadlines are in order: the timer always waits
+ * for the oldest unsettled command, and settled ones leave the head of the queue as they answer.
+ * A command costs an entry in an array instead of a `setTimeout` of its own.
+ */
+class Deadlines {
+  readonly #timeoutMs: number;
+  readonly #unavailable: (operation: string, cause?: unknown) => Error;
+  #queue: Pending[] = [];
+  #head = 0;
+  #armed = false;
+
+  constructor(timeoutMs: number, unavailable: (operation: string, cause?: unknown) => Error) {
+    this.#timeoutMs = timeoutMs;
+    this.#unavailable = unavailable;
+  }
+
+  track<T>(operation: string, command: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const pending: Pending = {
+        deadline: Date.now() + this.#timeoutMs,
+        operation,
+        settled: false,
+        reject,
+      };
+      this.#queue.push(pending);
+      if (!this.#armed) this.#arm(this.#timeoutMs);
+      command.then(
+        (value) => {
+          if (pending.settled) return;
+          pending.settled = true;
+          this.#drop();
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (pending.settled) return;
+          pending.settled = true;
+          this.#drop();
+          reject(this.#unavailable(operation, error));
+        },
+      );
+    });
+  }
+
+  /** Drops the settled commands at the head of the queue. */
+  #drop(): void {
+    const queue = this.#queue;
+    while (this.#head < queue.length && queue[this.#head]!.settled) this.#head++;
+    if (this.#head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  #arm(ms: number): void {
+    this.#armed = true;
+    // Unref'd: while a command is really in flight, ioredis's socket keeps the process alive.
+    unrefTimer(setTimeout(this.#expire, ms));
+  }
+
+  readonly #expire = (): void => {
+    this.#armed = false;
+    const now = Date.now();
+    const queue = this.#queue;
+    while (this.#head < queue.length) {
+      const pending = queue[this.#head]!;
+      if (!pending.settled) {
+        if (pending.deadline > now) break;
+        pending.settled = true;
+        pending.reject(this.#unavailable(pending.operation));
+      }
+      this.#head++;
+    }
+    this.#drop();
+    if (this.#head < this.#queue.length)
+      this.#arm(Math.max(1, this.#queue[this.#head]!.deadline - now));
+  };
+}
+
+class IoRedisStore implements RedisStore {
   readonly #client: Redis | Cluster;
   readonly #commands: ScriptedClient;
   readonly #owned: boolean;
   readonly #prefix: string;
   readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
+  readonly #errors = new ListenerList<Error>({ error: InvalidOptionsError });
+  #closed: Promise<void> | undefined;
   #corked = false;
 
   constructor(options: RedisStoreOptions) {
-    const parsed = parseOptions(redisStoreOptions, options, 'RedisStore');
+    const parsed = parse(redisStoreSchema, options, 'redisStore()');
     this.#owned = parsed.client === undefined;
-    this.#client =
-      parsed.client ??
-      new Redis(parsed.url!, {
-        maxRetriesPerRequest: 1,
-        commandTimeout: parsed.operationTimeoutMs,
-      });
-    this.#prefix = parsed.prefix;
     this.#timeoutMs = parsed.operationTimeoutMs;
+    if (parsed.client) this.#client = parsed.client as Redis | Cluster;
+    else {
+      const { Redis: RedisClient } = loadIoredis();
+      const client = new RedisClient(parsed.url!, { maxRetriesPerRequest: 1 });
+      // Without a listener ioredis prints "[ioredis] Unhandled error event" at every failed
+      // reconnect; the store reports them through onError() (and status) instead.
+      client.on('error', (error: Error) => this.#errors.emit(error));
+      this.#client = client;
+    }
+    this.#prefix = parsed.prefix;
+    this.#deadlines = new Deadlines(this.#timeoutMs, (operation, cause) =>
+      this.#unavailable(operation, cause),
+    );
     const define = (name: string, lua: string) =>
       this.#client.defineCommand(name, { numberOfKeys: 1, lua });
     define('ballastIdemExtend', EXTEND);
@@ -118,20 +274,26 @@ export class RedisStore implements IdempotencyStore {
     this.#commands = this.#client as unknown as ScriptedClient;
   }
 
+  get status(): string {
+    return this.#closed ? 'closed' : this.#client.status;
+  }
+
+  onError(listener: (error: Error) => void): Subscription {
+    return this.#errors.add(listener);
+  }
+
   async claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
     this.#cork();
-    const found = await this.#run(
-      'claim',
-      this.#commands.setBuffer(
-        this.#key(key),
-        lockValue(fingerprint, owner),
-        'PX',
-        lockTtlMs,
-        'NX',
-        'GET',
-      ),
-      signal,
+    const command = this.#commands.setBuffer(
+      this.#key(key),
+      lockValue(fingerprint, owner),
+      'PX',
+      lockTtlMs,
+      'NX',
+      'GET',
     );
+    const tracked = this.#deadlines.track('claim', command);
+    const found = await (signal ? raceAbort(tracked, signal, abortedBy) : tracked);
     if (found === null) return { state: 'claimed' };
     const end = found.indexOf(NEWLINE);
     if (found.toString('latin1', 1, end) !== fingerprint) return { state: 'mismatch' };
@@ -139,11 +301,15 @@ export class RedisStore implements IdempotencyStore {
     return { state: 'locked' };
   }
 
-  async extend({ key, owner, fingerprint, lockTtlMs, signal }: LockInput): Promise<boolean> {
+  async extend({ key, owner, fingerprint, lockTtlMs }: LockInput): Promise<boolean> {
     this.#cork();
     const lock = lockValue(fingerprint, owner);
-    const p = this.#commands.ballastIdemExtend(this.#key(key), lock, lockTtlMs ?? this.#timeoutMs);
-    return (await this.#run('extend', p, signal)) === 1;
+    const command = this.#commands.ballastIdemExtend(
+      this.#key(key),
+      lock,
+      lockTtlMs ?? this.#timeoutMs,
+    );
+    return (await this.#deadlines.track('extend', command)) === 1;
   }
 
   async complete({
@@ -152,34 +318,32 @@ export class RedisStore implements IdempotencyStore {
     fingerprint,
     payload,
     retentionMs,
-    signal,
   }: CompleteInput): Promise<boolean> {
     this.#cork();
-    const done = completedValue(fingerprint, payload);
-    const p = this.#commands.ballastIdemComplete(
+    const command = this.#commands.ballastIdemComplete(
       this.#key(key),
       lockValue(fingerprint, owner),
-      done,
+      completedValue(fingerprint, payload),
       retentionMs,
     );
-    return (await this.#run('complete', p, signal)) === 1;
+    return (await this.#deadlines.track('complete', command)) === 1;
   }
 
-  async release({ key, owner, fingerprint, signal }: LockInput): Promise<boolean> {
+  async release({ key, owner, fingerprint }: LockInput): Promise<boolean> {
     this.#cork();
     const lock = lockValue(fingerprint, owner);
-    return (
-      (await this.#run(
-        'release',
-        this.#commands.ballastIdemRelease(this.#key(key), lock),
-        signal,
-      )) === 1
-    );
+    const command = this.#commands.ballastIdemRelease(this.#key(key), lock);
+    return (await this.#deadlines.track('release', command)) === 1;
   }
 
-  /** Quits the client if the store opened it (from `url`); a client you passed stays open. */
-  async close(): Promise<void> {
-    if (this.#owned) await this.#client.quit().catch(() => this.#client.disconnect());
+  close(): Promise<void> {
+    this.#closed ??= this.#owned
+      ? this.#client.quit().then(
+          () => undefined,
+          () => this.#client.disconnect(),
+        )
+      : Promise.resolve();
+    return this.#closed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -208,41 +372,13 @@ export class RedisStore implements IdempotencyStore {
     return `${this.#prefix}{${key}}`;
   }
 
-  /** Races a command with `operationTimeoutMs` and the signal; maps every failure to STORE_UNAVAILABLE. */
-  #run<T>(operation: string, command: Promise<T>, signal?: AbortSignal): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (signal?.aborted) return reject(abortError(signal));
-      let settled = false;
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        fn();
-      };
-      const onAbort = () => settle(() => reject(abortError(signal!)));
-      const timer = setTimeout(
-        () => settle(() => reject(this.#unavailable(operation))),
-        this.#timeoutMs,
-      );
-      timer.unref();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      command.then(
-        (value) => settle(() => resolve(value)),
-        (error: unknown) => settle(() => reject(this.#unavailable(operation, error))),
-      );
-    });
-  }
-
-  #unavailable(operation: string, cause?: unknown): IdempotencyError {
+  #unavailable(operation: string, cause?: unknown): Error {
     const why =
       cause === undefined
         ? `did not answer the idempotency ${operation} within ${this.#timeoutMs} ms (operationTimeoutMs)`
         : `failed the idempotency ${operation}: ${(cause as Error)?.message ?? String(cause)}`;
-    return new IdempotencyError(
-      'STORE_UNAVAILABLE',
-      `Redis ${why}; check that Redis is up and reachable.`,
-      { cause },
-    );
+    return new StoreUnavailableError(`Redis ${why}; check that Redis is up and reachable.`, {
+      cause,
+    });
   }
 }

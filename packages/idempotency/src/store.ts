@@ -11,7 +11,7 @@ export type ClaimResult =
 
 /** Arguments of {@link IdempotencyStore.claim}. */
 export interface ClaimInput {
-  /** The store key (already scoped and hashed by the engine). */
+  /** The store key: `<scope length>:<scope>:<key>`, scoped by the engine (clear text, not hashed). */
   readonly key: string;
   /** Digest of the request; a different fingerprint under the same key is a mismatch. */
   readonly fingerprint: string;
@@ -19,7 +19,8 @@ export interface ClaimInput {
   readonly owner: string;
   /** How long the lock lives unless extended. */
   readonly lockTtlMs: number;
-  readonly signal?: AbortSignal;
+  /** Ends a wait for the store early (the claim of a duplicate that waits for the first). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Arguments of {@link IdempotencyStore.extend} and {@link IdempotencyStore.release}. */
@@ -29,8 +30,8 @@ export interface LockInput {
   /** The fingerprint the lock was claimed with. */
   readonly fingerprint: string;
   /** New lock lifetime (extend only). */
-  readonly lockTtlMs?: number;
-  readonly signal?: AbortSignal;
+  readonly lockTtlMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Arguments of {@link IdempotencyStore.complete}. */
@@ -43,7 +44,7 @@ export interface CompleteInput {
   readonly payload: Uint8Array;
   /** How long the completed record is kept. */
   readonly retentionMs: number;
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -59,7 +60,8 @@ export interface CompleteInput {
  *
  * `extend`, `complete` and `release` answer `false` when the owner no longer holds the lock (it
  * expired and perhaps another owner claimed it); that fencing keeps a late writer from
- * overwriting. Operations that cannot reach the backend reject with `STORE_UNAVAILABLE`.
+ * overwriting. Operations that cannot reach the backend reject with `StoreUnavailableError`
+ * (`STORE_UNAVAILABLE`).
  */
 export interface IdempotencyStore {
   claim(input: ClaimInput): Promise<ClaimResult>;
@@ -68,4 +70,6 @@ export interface IdempotencyStore {
   release(input: LockInput): Promise<boolean>;
   /** Frees what the store opened itself. */
   close?(): Promise<void>;
+  /** The same as `close()`, for `await using`. */
+  [Symbol.asyncDispose]?(): Promise<void>;
 }

@@ -5,13 +5,13 @@ import {
   type IdempotencyStore,
   idempotent,
   isIdempotencyError,
-  MemoryStore,
+  memoryStore,
 } from '../src/index.ts';
 import { gate } from './support/redis.ts';
 
 function setup(options: { lockTtlMs?: number; waitForInFlightMs?: number } = {}) {
   const clock = new ManualClock(1_000);
-  const store = new MemoryStore({ clock });
+  const store = memoryStore({ clock });
   const events: IdempotencyEvent[] = [];
   return {
     clock,
@@ -207,6 +207,32 @@ describe('lock extension and expiry (ManualClock)', () => {
     expect(await code(fn('k'))).toBe('IDEMPOTENCY_KEY_IN_PROGRESS');
     hold.open();
     expect(await first).toBe('ok');
+    // The wheel's one timer disarms at its next tick once no lease is held.
+    await clock.advanceAsync(300);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('arms no timer for a call that ends before its lock needs extending', async () => {
+    const { base, clock, store } = setup({ lockTtlMs: 600 });
+    let extensions = 0;
+    const counting: IdempotencyStore = {
+      claim: (input) => store.claim(input),
+      complete: (input) => store.complete(input),
+      release: (input) => store.release(input),
+      extend: (input) => {
+        extensions++;
+        return store.extend(input);
+      },
+    };
+    const fn = idempotent(async (id: string) => id, { ...base, store: counting, key: (id) => id });
+    // Sequential calls, each well inside the lock TTL: one shared wheel timer, no extension.
+    for (let i = 0; i < 20; i++) {
+      await fn(`k${i}`);
+      await clock.advanceAsync(10);
+    }
+    expect(clock.pending).toBeLessThanOrEqual(1);
+    expect(extensions).toBe(0);
+    await clock.advanceAsync(600);
     expect(clock.pending).toBe(0);
   });
 
@@ -233,7 +259,7 @@ describe('lock extension and expiry (ManualClock)', () => {
 
   it('reports a lost lock and aborts the lease signal; the late result is not stored', async () => {
     const { clock, events } = setup({ lockTtlMs: 300 });
-    const store = new MemoryStore({ clock });
+    const store = memoryStore({ clock });
     let runs = 0;
     const hold = gate();
     const fn = idempotent(
@@ -252,5 +278,86 @@ describe('lock extension and expiry (ManualClock)', () => {
     hold.open();
     expect(await first).toBe(1);
     expect(events.at(-1)).toMatchObject({ type: 'not-stored', reason: 'lock-lost' });
+  });
+});
+
+describe('results that cannot be stored, scopes and signals', () => {
+  it.each([
+    ['a BigInt', () => ({ amount: 10n })],
+    [
+      'a circular value',
+      () => {
+        const value: Record<string, unknown> = {};
+        value.self = value;
+        return value;
+      },
+    ],
+  ])('rejects with RESULT_NOT_ENCODABLE for %s and releases the key', async (_what, make) => {
+    const { base, events } = setup();
+    let runs = 0;
+    const fn = idempotent(
+      async (_id: string) => {
+        runs++;
+        return make();
+      },
+      { ...base, key: (id) => id },
+    );
+    const error = await fn('k').catch((e: unknown) => e);
+    expect(isIdempotencyError(error, 'RESULT_NOT_ENCODABLE')).toBe(true);
+    expect((error as Error).cause).toBeInstanceOf(TypeError);
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'not-stored', reason: 'not-encodable' }),
+    );
+    // Not locked for ever: the retry runs again (and fails the same way).
+    expect(await code(fn('k'))).toBe('RESULT_NOT_ENCODABLE');
+    expect(runs).toBe(2);
+  });
+
+  it('refuses a call whose configured scope returns nothing (SCOPE_MISSING)', async () => {
+    const { base, events } = setup();
+    let runs = 0;
+    const fn = idempotent(async (_tenant: string | undefined, _id: string) => ++runs, {
+      ...base,
+      key: (_tenant, id) => id,
+      scope: (tenant) => tenant,
+    });
+    expect(await fn('a', 'k')).toBe(1);
+    expect(await code(fn(undefined, 'k'))).toBe('SCOPE_MISSING');
+    expect(await code(fn('', 'k'))).toBe('SCOPE_MISSING');
+    expect(runs).toBe(1);
+    expect(events).toContainEqual({ type: 'rejected', key: 'k', reason: 'scope-missing' });
+  });
+
+  it('a signal ends a wait for the first call and refuses new calls (ABORTED)', async () => {
+    const { base, clock } = setup({ waitForInFlightMs: 10_000 });
+    const controller = new AbortController();
+    const hold = gate();
+    const fn = idempotent(async (_id: string) => hold.promise.then(() => 'ok'), {
+      ...base,
+      key: (id) => id,
+      signal: controller.signal,
+    });
+    const first = fn('k');
+    const waiting = code(fn('k'));
+    await clock.advanceAsync(100);
+    controller.abort(new Error('shutting down'));
+    expect(await waiting).toBe('ABORTED');
+    expect(await code(fn('j'))).toBe('ABORTED');
+    hold.open();
+    expect(await first).toBe('ok');
+  });
+
+  it('a function that throws synchronously releases the key like a rejection', async () => {
+    const { base } = setup();
+    let runs = 0;
+    const fn = idempotent(
+      (_id: string): number => {
+        if (++runs === 1) throw new Error('sync');
+        return runs;
+      },
+      { ...base, key: (id) => id },
+    );
+    await expect(fn('k')).rejects.toThrow('sync');
+    expect(await fn('k')).toBe(2);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { digest, isIdempotencyError, MAX_KEY_LENGTH, parseIdempotencyKey } from '../src/index.ts';
+import { digest } from '../src/fingerprint.ts';
+import { isIdempotencyError, MAX_KEY_LENGTH, parseIdempotencyKey } from '../src/index.ts';
 
 describe('parseIdempotencyKey', () => {
   it('accepts a structured-field string and unescapes it', () => {

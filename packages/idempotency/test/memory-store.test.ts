@@ -1,12 +1,12 @@
 import { ManualClock } from '@ballast/test-utils';
 import { describe, expect, it } from 'vitest';
-import { isIdempotencyError, MemoryStore } from '../src/index.ts';
+import { isIdempotencyError, memoryStore } from '../src/index.ts';
 
 const payload = Buffer.from('done');
 
-describe('MemoryStore', () => {
+describe('memoryStore()', () => {
   it('claims, reports locked and mismatch, completes and replays', async () => {
-    const store = new MemoryStore({ clock: new ManualClock() });
+    const store = memoryStore({ clock: new ManualClock() });
     expect(await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 })).toEqual({
       state: 'claimed',
     });
@@ -25,7 +25,7 @@ describe('MemoryStore', () => {
 
   it('expires a lock after lockTtlMs and a completed record after retentionMs', async () => {
     const clock = new ManualClock();
-    const store = new MemoryStore({ clock });
+    const store = memoryStore({ clock });
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 });
     clock.advance(99);
     expect(
@@ -48,7 +48,7 @@ describe('MemoryStore', () => {
 
   it('fences: an owner whose lock expired and was re-claimed can neither complete, extend nor release', async () => {
     const clock = new ManualClock();
-    const store = new MemoryStore({ clock });
+    const store = memoryStore({ clock });
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'old', lockTtlMs: 100 });
     clock.advance(100);
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'new', lockTtlMs: 100 });
@@ -82,7 +82,7 @@ describe('MemoryStore', () => {
 
   it('extends a lock from the current time', async () => {
     const clock = new ManualClock();
-    const store = new MemoryStore({ clock });
+    const store = memoryStore({ clock });
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'a', lockTtlMs: 100 });
     clock.advance(80);
     await store.extend({ key: 'k', owner: 'a', fingerprint: 'f', lockTtlMs: 100 });
@@ -93,7 +93,7 @@ describe('MemoryStore', () => {
   });
 
   it('is bounded: drops the oldest completed record, and refuses when every slot is a running lock', async () => {
-    const store = new MemoryStore({ maxKeys: 2, clock: new ManualClock() });
+    const store = memoryStore({ maxKeys: 2, clock: new ManualClock() });
     await store.claim({ key: 'a', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
     await store.complete({ key: 'a', owner: 'o', fingerprint: 'f', payload, retentionMs: 1000 });
     await store.claim({ key: 'b', fingerprint: 'f', owner: 'o', lockTtlMs: 100 });
@@ -109,13 +109,24 @@ describe('MemoryStore', () => {
   });
 
   it('validates its options', () => {
-    expect(() => new MemoryStore({ maxKeys: 0 })).toThrow(/`maxKeys`/);
+    expect(() => memoryStore({ maxKeys: 0 })).toThrow(/option "maxKeys"/);
     let caught: unknown;
     try {
-      new MemoryStore({ maxKeys: -1 });
+      memoryStore({ maxKeys: -1 });
     } catch (error) {
       caught = error;
     }
     expect(isIdempotencyError(caught, 'INVALID_OPTIONS')).toBe(true);
+  });
+
+  it('closes with await using (Symbol.asyncDispose)', async () => {
+    let outside: ReturnType<typeof memoryStore> | undefined;
+    {
+      await using store = memoryStore();
+      outside = store;
+      await store.claim({ key: 'k', fingerprint: 'f', owner: 'o', lockTtlMs: 1000 });
+      expect(store.size).toBe(1);
+    }
+    expect(outside.size).toBe(0);
   });
 });

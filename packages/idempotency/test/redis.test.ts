@@ -6,7 +6,12 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
 import { idempotency } from '../src/adapters/express.ts';
-import { type IdempotencyEvent, isIdempotencyError, RedisStore } from '../src/index.ts';
+import {
+  type IdempotencyEvent,
+  isIdempotencyError,
+  type RedisStore,
+  redisStore,
+} from '../src/index.ts';
 import { post } from './support/http.ts';
 import { testRedis } from './support/redis.ts';
 
@@ -41,7 +46,7 @@ async function paymentsApp(
 
 describe('RedisStore', () => {
   it('claims, completes and replays in one round trip each (counted with MONITOR)', async () => {
-    const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
+    const store = redisStore({ client: redis.client, prefix: redis.prefix });
     const monitor = await new Redis(inject('redisUrl')).monitor();
     const admin = new Redis(inject('redisUrl'));
     let sent = 0;
@@ -77,13 +82,13 @@ describe('RedisStore', () => {
   });
 
   it('puts each record under a hash tag (Cluster safe)', async () => {
-    const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
+    const store = redisStore({ client: redis.client, prefix: redis.prefix });
     await store.claim({ key: 'abc', fingerprint: 'f', owner: 'o', lockTtlMs: 1000 });
     expect(await redis.client.keys(`${redis.prefix}*`)).toEqual([`${redis.prefix}{abc}`]);
   });
 
   it('fences a late completion from an owner whose lock expired', async () => {
-    const store = new RedisStore({ client: redis.client, prefix: redis.prefix });
+    const store = redisStore({ client: redis.client, prefix: redis.prefix });
     await store.claim({ key: 'k', fingerprint: 'f', owner: 'old', lockTtlMs: 10_000 });
     await redis.client.del(`${redis.prefix}{k}`); // what expiry does
     expect(
@@ -117,13 +122,13 @@ describe('RedisStore', () => {
   });
 
   it('validates its options, naming the option', () => {
-    expect(() => new RedisStore({})).toThrow(/`client`.*exactly one of client or url/);
-    expect(() => new RedisStore({ client: redis.client, operationTimeoutMs: 0 })).toThrow(
-      /`operationTimeoutMs`/,
+    expect(() => redisStore({})).toThrow(/exactly one of client or url/);
+    expect(() => redisStore({ client: redis.client, operationTimeoutMs: 0 })).toThrow(
+      /option "operationTimeoutMs"/,
     );
     let caught: unknown;
     try {
-      new RedisStore({ client: {} as never });
+      redisStore({ client: {} as never });
     } catch (error) {
       caught = error;
     }
@@ -134,12 +139,9 @@ describe('RedisStore', () => {
 describe('Express on a shared Redis', () => {
   it('runs the handler exactly once for 100 concurrent duplicates spread over two instances', async () => {
     const runs = { n: 0 };
-    const a = await paymentsApp(
-      new RedisStore({ client: redis.client, prefix: redis.prefix }),
-      runs,
-    );
+    const a = await paymentsApp(redisStore({ client: redis.client, prefix: redis.prefix }), runs);
     const other = new Redis(inject('redisUrl'));
-    const b = await paymentsApp(new RedisStore({ client: other, prefix: redis.prefix }), runs);
+    const b = await paymentsApp(redisStore({ client: other, prefix: redis.prefix }), runs);
     const key = randomUUID();
     const answers = await Promise.all(
       Array.from({ length: 100 }, (_, i) => post(`${i % 2 ? a : b}/payments`, key, { amount: 42 })),
@@ -155,7 +157,7 @@ describe('Express on a shared Redis', () => {
   });
 
   it('answers 422 for a different body and 400 for a missing key', async () => {
-    const url = await paymentsApp(new RedisStore({ client: redis.client, prefix: redis.prefix }), {
+    const url = await paymentsApp(redisStore({ client: redis.client, prefix: redis.prefix }), {
       n: 0,
     });
     const key = randomUUID();
@@ -191,7 +193,7 @@ describe('Express on a shared Redis', () => {
 
     const runs = { n: 0 };
     const url = await paymentsApp(
-      new RedisStore({ client: redis.client, prefix: redis.prefix }),
+      redisStore({ client: redis.client, prefix: redis.prefix }),
       runs,
       { lockTtlMs: 400 },
     );
@@ -216,12 +218,39 @@ describe('Express on a shared Redis', () => {
 });
 
 describe('Redis down or slow', () => {
+  it('a store that opens its own client reports connection errors through onError, never as ioredis "Unhandled error event"', async () => {
+    const down = await startRedisServer();
+    await down.stop(); // a port where nothing listens
+    const printed: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => {
+      printed.push(args.map(String).join(' '));
+    };
+    const store = redisStore({ url: down.url, operationTimeoutMs: 200 });
+    const errors: Error[] = [];
+    const subscription = store.onError((error) => errors.push(error));
+    try {
+      await expect.poll(() => errors.length, { timeout: 5_000 }).toBeGreaterThanOrEqual(2);
+      expect(store.status).not.toBe('ready');
+      const claim = store.claim({ key: 'k', fingerprint: 'f', owner: 'o', lockTtlMs: 1000 });
+      expect(await claim.catch((e: unknown) => isIdempotencyError(e, 'STORE_UNAVAILABLE'))).toBe(
+        true,
+      );
+      expect(printed.filter((line) => line.includes('Unhandled error event'))).toEqual([]);
+    } finally {
+      console.error = original;
+      subscription.dispose();
+      await store.close();
+    }
+    expect(store.status).toBe('closed');
+  });
+
   it('answers 503 with Retry-After within operationTimeoutMs when Redis is stopped, or passes through when failOpen', async () => {
     const privateRedis = await startRedisServer();
     const client = new Redis(privateRedis.url, { maxRetriesPerRequest: 1 });
     client.on('error', () => {});
     const events: IdempotencyEvent[] = [];
-    const store = new RedisStore({ client, prefix: redis.prefix, operationTimeoutMs: 300 });
+    const store = redisStore({ client, prefix: redis.prefix, operationTimeoutMs: 300 });
     const runs = { n: 0 };
     const closed = await paymentsApp(store, runs, {
       onEvent: (e: IdempotencyEvent) => events.push(e),
@@ -249,7 +278,7 @@ describe('Redis down or slow', () => {
     const admin = new Redis(privateRedis.url);
     try {
       const url = await paymentsApp(
-        new RedisStore({ client, prefix: redis.prefix, operationTimeoutMs: 200 }),
+        redisStore({ client, prefix: redis.prefix, operationTimeoutMs: 200 }),
         { n: 0 },
       );
       await client.ping();

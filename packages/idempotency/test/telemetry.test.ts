@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { metrics, trace } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -12,8 +12,14 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { withIdempotency } from '../src/adapters/fetch.ts';
-import { MemoryStore } from '../src/index.ts';
+import { idempotency } from '../src/adapters/fetch.ts';
+import { memoryStore } from '../src/index.ts';
+
+// The copy of @opentelemetry/api the package reaches through the kernel's otel() (the SDK's peer
+// range keeps an older copy beside this package; an app normally has one copy).
+const { metrics, trace } = createRequire(createRequire(import.meta.url).resolve('@ballast/kernel'))(
+  '@opentelemetry/api',
+) as typeof import('@opentelemetry/api');
 
 describe('OpenTelemetry', () => {
   it('records the outcome on spans and counts events', async () => {
@@ -27,8 +33,8 @@ describe('OpenTelemetry', () => {
     });
     metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 
-    const handler = withIdempotency(async () => Response.json({ ok: true }, { status: 201 }), {
-      store: new MemoryStore(),
+    const handler = idempotency(async () => Response.json({ ok: true }, { status: 201 }), {
+      store: memoryStore(),
     });
     const key = randomUUID();
     const request = (k: string | undefined, body: string) =>

@@ -1,5 +1,5 @@
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { HttpCore, type IdempotencyOptions } from '../http.ts';
 import {
   captureResponse,
   failResponse,
@@ -9,28 +9,48 @@ import {
 } from '../node-response.ts';
 
 /**
- * Express middleware giving covered routes `Idempotency-Key` semantics. Mount it after your body
- * parser (`express.json()`, `express.raw()`) so the body is part of the fingerprint; without a
- * parser it reads the raw body itself and leaves it in `req.body` as a Buffer.
+ * True when no body parser read the body: it is still unread, and `req.body` is empty (Express 5
+ * leaves it undefined; Express 4's parsers put `{}` there when the content type is not theirs).
+ */
+function unparsed(req: Request): boolean {
+  if (!req.readable) return false;
+  const body: unknown = req.body;
+  return (
+    body === undefined ||
+    (typeof body === 'object' &&
+      body !== null &&
+      Object.getPrototypeOf(body) === Object.prototype &&
+      Object.keys(body).length === 0)
+  );
+}
+
+/**
+ * Express middleware (Express 4 and 5) giving covered routes `Idempotency-Key` semantics. Mount it
+ * after your authentication (`scope` reads what it set) and body parser (`express.json()`,
+ * `express.raw()`), so the body is part of the fingerprint; without a parser it reads the raw
+ * body itself and leaves it in `req.body` as a Buffer.
  *
  * Express turns a thrown error into a 500 without telling middleware; mount
  * {@link idempotencyErrorHandler} after your routes so a thrown error releases the key instead of
- * storing that 500.
+ * storing that 500. A `scope` or `fingerprint` that throws is passed to `next(error)`.
  */
 export function idempotency(options: IdempotencyOptions<Request>): RequestHandler {
-  const core = createHttpIdempotency(options, 'express idempotency()');
-  const methods = new Set(core.options.methods);
-  return async (req, res, next) => {
-    if (req.body === undefined && methods.has(req.method) && req.readable) {
-      const body = await readBody(req, core.options.maxRequestBodyBytes);
+  const core = new HttpCore<Request>(options, 'express idempotency()');
+  const handle = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    if (unparsed(req) && core.covers(req.method)) {
+      const body = await readBody(req, core.maxRequestBodyBytes);
       if (body === undefined) return writeResponse(res, core.tooLarge());
       req.body = body;
     }
-    const begin = await core.begin(req, nodeView(core as never, req, res, req.body));
+    const begin = await core.begin(req, nodeView(core, req, res, req.body));
     if (begin.kind === 'pass') return next();
     if (begin.kind === 'respond') return writeResponse(res, begin.response);
     captureResponse(res, begin.attempt);
     next();
+  };
+  // Express 4 ignores the promise an async middleware returns: a rejection must reach next().
+  return (req, res, next) => {
+    handle(req, res, next).catch(next);
   };
 }
 
@@ -42,4 +62,5 @@ export function idempotencyErrorHandler(): ErrorRequestHandler {
   };
 }
 
-export type { IdempotencyOptions } from '../http.ts';
+export type { IdempotencyOptions, ScopeValue } from '../http.ts';
+export { idempotencyKeyOf } from '../key.ts';

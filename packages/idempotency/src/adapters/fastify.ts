@@ -1,5 +1,5 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import { type Attempt, createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import { type Attempt, HttpCore, type IdempotencyOptions } from '../http.ts';
 import { closeSignal, headerValue } from '../node-response.ts';
 
 const isStream = (body: unknown) =>
@@ -13,16 +13,23 @@ interface Running {
 }
 
 /**
- * Fastify plugin giving covered routes `Idempotency-Key` semantics (`app.register(idempotency,
- * options)`; it applies to the whole instance it is registered on). The parsed body is
- * fingerprinted; the serialized payload is stored in `onSend`; a thrown error releases the key.
+ * Fastify plugin (Fastify 4 and 5) giving covered routes `Idempotency-Key` semantics
+ * (`await app.register(idempotency, options)`; it applies to the whole instance it is registered
+ * on). The parsed body is fingerprinted; the serialized payload is stored in `onSend`; a thrown
+ * error releases the key. Bad options reject `register()` (and `ready()`).
  */
 export const idempotency: FastifyPluginCallback<IdempotencyOptions<FastifyRequest>> = (
   fastify,
   options,
   done,
 ) => {
-  const core = createHttpIdempotency(options, 'fastify idempotency');
+  let core: HttpCore<FastifyRequest>;
+  try {
+    core = new HttpCore<FastifyRequest>(options, 'fastify idempotency');
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
   const running = new WeakMap<FastifyRequest, Running>();
   fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
     const begin = await core.begin(request, {
@@ -30,7 +37,7 @@ export const idempotency: FastifyPluginCallback<IdempotencyOptions<FastifyReques
       path: request.url.split('?', 1)[0]!,
       key: headerValue(request.headers[core.header]),
       body: request.body,
-      signal: closeSignal(core as never, reply.raw),
+      signal: closeSignal(core.waits, reply.raw),
     });
     if (begin.kind === 'pass') return;
     if (begin.kind === 'respond') {
@@ -71,4 +78,5 @@ export const idempotency: FastifyPluginCallback<IdempotencyOptions<FastifyReques
 // Like fastify-plugin: the hooks apply to the instance the plugin is registered on, not to a child.
 Object.assign(idempotency, { [Symbol.for('skip-override')]: true });
 
-export type { IdempotencyOptions } from '../http.ts';
+export type { IdempotencyOptions, ScopeValue } from '../http.ts';
+export { idempotencyKeyOf } from '../key.ts';

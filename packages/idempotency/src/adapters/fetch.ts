@@ -1,4 +1,5 @@
-import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import { InvalidOptionsError } from '../errors.ts';
+import { HttpCore, type IdempotencyOptions } from '../http.ts';
 import type { StoredResponse } from '../response.ts';
 import { readCapped, readRequestCapped } from '../web-response.ts';
 
@@ -16,22 +17,23 @@ export interface HonoLikeContext {
   error?: unknown;
 }
 
+/** A Hono middleware (`app.use('/payments/*', idempotency({ store }))`). */
+export type HonoMiddleware = (c: HonoLikeContext, next: () => Promise<void>) => Promise<Response>;
+
 function toResponse({ status, headers, body }: StoredResponse): Response {
   const init = { status, headers: headers as [string, string][] };
   return new Response(status === 204 || status === 304 ? null : Buffer.from(body), init);
 }
 
-function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
-  const core = createHttpIdempotency(options, owner);
+function fetchCore(options: IdempotencyOptions<Request>, factory: string) {
+  const core = new HttpCore<Request>(options, factory);
   return async (
     request: Request,
     run: () => Promise<Response>,
     thrown?: () => boolean,
   ): Promise<Response> => {
-    const covered = core.options.methods.includes(request.method) && request.body !== null;
-    const body = covered
-      ? await readRequestCapped(request, core.options.maxRequestBodyBytes)
-      : undefined;
+    const covered = core.covers(request.method) && request.body !== null;
+    const body = covered ? await readRequestCapped(request, core.maxRequestBodyBytes) : undefined;
     if (covered && body === undefined) return toResponse(core.tooLarge());
     const begin = await core.begin(request, {
       method: request.method,
@@ -56,7 +58,7 @@ function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
     }
     // The client went away while the handler ran: the handler has ended, so release, not store.
     if (request.signal.aborted) attempt.abandon('connection-lost');
-    const { bytes, rest } = await readCapped(response, core.options.maxBodyBytes);
+    const { bytes, rest } = await readCapped(response, core.maxBodyBytes);
     if (bytes)
       await attempt.finish({ status: response.status, headers: response.headers, body: bytes });
     else await attempt.release('too-large');
@@ -65,22 +67,38 @@ function fetchCore(options: IdempotencyOptions<Request>, owner: string) {
 }
 
 /**
- * Wraps a fetch handler (`Request` → `Response`) with `Idempotency-Key` semantics; the body is
- * read from a clone, so the handler still reads it. A handler that throws releases the key and
- * rethrows. Use {@link honoIdempotency} as a Hono middleware.
+ * `Idempotency-Key` semantics for web-standard `Request`/`Response` code, in two forms:
+ *
+ * - `idempotency(options)`: a Hono middleware (`app.use('/payments/*', idempotency({ store }))`);
+ * - `idempotency(handler, options)`: wraps a fetch handler (a Next.js/Remix route handler, Bun or
+ *   Deno servers). The body is read from a clone, so the handler still reads it. A handler that
+ *   throws releases the key and rethrows.
  */
-export function withIdempotency<Rest extends unknown[]>(
+export function idempotency(options: IdempotencyOptions<Request>): HonoMiddleware;
+export function idempotency<Rest extends unknown[]>(
   handler: FetchHandler<Rest>,
   options: IdempotencyOptions<Request>,
-): FetchHandler<Rest> {
-  const handle = fetchCore(options, 'fetch withIdempotency()');
-  return (request, ...rest) => handle(request, async () => handler(request, ...rest));
-}
-
-/** Hono middleware: `app.use('/payments/*', honoIdempotency({ store }))`. */
-export function honoIdempotency(options: IdempotencyOptions<Request>) {
-  const handle = fetchCore(options, 'honoIdempotency()');
-  return async (c: HonoLikeContext, next: () => Promise<void>): Promise<Response> => {
+): FetchHandler<Rest>;
+export function idempotency<Rest extends unknown[]>(
+  first: FetchHandler<Rest> | IdempotencyOptions<Request>,
+  options?: IdempotencyOptions<Request>,
+): FetchHandler<Rest> | HonoMiddleware {
+  if (typeof first === 'function') {
+    const handle = fetchCore(options as IdempotencyOptions<Request>, 'fetch idempotency()');
+    const wrapped: FetchHandler<Rest> = (request, ...rest) =>
+      handle(request, async () => first(request, ...rest));
+    return wrapped;
+  }
+  if (options !== undefined) {
+    throw new InvalidOptionsError({
+      option: 'handler',
+      received: first,
+      message:
+        'fetch idempotency(): pass either the options alone (a Hono middleware) or the handler to wrap and then the options; the first argument is not a function.',
+    });
+  }
+  const handle = fetchCore(first, 'fetch idempotency()');
+  const middleware: HonoMiddleware = async (c, next) => {
     const response = await handle(
       c.req.raw,
       async () => {
@@ -92,6 +110,8 @@ export function honoIdempotency(options: IdempotencyOptions<Request>) {
     c.res = response;
     return response;
   };
+  return middleware;
 }
 
-export type { IdempotencyOptions } from '../http.ts';
+export type { IdempotencyOptions, ScopeValue } from '../http.ts';
+export { idempotencyKeyOf } from '../key.ts';

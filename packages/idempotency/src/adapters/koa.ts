@@ -1,5 +1,5 @@
 import type { Context, Middleware } from 'koa';
-import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import { HttpCore, type IdempotencyOptions } from '../http.ts';
 import { closeSignal, readBody } from '../node-response.ts';
 import type { StoredResponse } from '../response.ts';
 
@@ -10,26 +10,23 @@ const isStream = (body: unknown) =>
 
 function respond(ctx: Context, response: StoredResponse): void {
   ctx.status = response.status;
-  for (const [name, value] of response.headers) ctx.set(name, value);
+  // The body first: Koa 2.0 sets content-type when a body is assigned, even over one already set.
   ctx.body = Buffer.from(response.body);
+  for (const [name, value] of response.headers) ctx.set(name, value);
 }
 
 /**
- * Koa middleware giving covered requests `Idempotency-Key` semantics. Mount it after a body parser
+ * Koa middleware (Koa 2 and 3) giving covered requests `Idempotency-Key` semantics. Mount it after a body parser
  * (its `ctx.request.body` is fingerprinted); without one it reads the raw body itself and leaves
  * it in `ctx.request.body` as a Buffer. A thrown error releases the key and propagates; a stream
  * body is sent but not stored.
  */
 export function idempotency(options: IdempotencyOptions<Context>): Middleware {
-  const core = createHttpIdempotency(options, 'koa idempotency()');
+  const core = new HttpCore<Context>(options, 'koa idempotency()');
   return async (ctx, next) => {
     const request = ctx.request as typeof ctx.request & { body?: unknown };
-    if (
-      request.body === undefined &&
-      core.options.methods.includes(ctx.method) &&
-      ctx.req.readable
-    ) {
-      const body = await readBody(ctx.req, core.options.maxRequestBodyBytes);
+    if (request.body === undefined && core.covers(ctx.method) && ctx.req.readable) {
+      const body = await readBody(ctx.req, core.maxRequestBodyBytes);
       if (body === undefined) {
         respond(ctx, core.tooLarge());
         return;
@@ -42,7 +39,7 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
       path: ctx.path,
       key: header === '' && !(core.header in ctx.headers) ? undefined : header,
       body: request.body,
-      signal: closeSignal(core as never, ctx.res),
+      signal: closeSignal(core.waits, ctx.res),
     });
     if (begin.kind === 'pass') return next();
     if (begin.kind === 'respond') {
@@ -73,10 +70,12 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
     if (typeof bytes === 'string' && typeof body !== 'string') ctx.body = Buffer.from(bytes);
     await attempt.finish({
       status: ctx.status,
-      headers: Object.entries(ctx.response.headers),
+      // `ctx.response.headers` is `res._headers` in Koa 2.0, which current Node no longer has.
+      headers: Object.entries(ctx.res.getHeaders()),
       body: bytes,
     });
   };
 }
 
-export type { IdempotencyOptions } from '../http.ts';
+export type { IdempotencyOptions, ScopeValue } from '../http.ts';
+export { idempotencyKeyOf } from '../key.ts';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createHttpIdempotency, type IdempotencyOptions } from '../http.ts';
+import { InvalidOptionsError } from '../errors.ts';
+import { HttpCore, type IdempotencyOptions } from '../http.ts';
 import {
   captureResponse,
   failResponse,
@@ -15,19 +16,26 @@ export type BodyHandler = (req: IncomingMessage, res: ServerResponse, body: Buff
 /**
  * Wraps a `node:http` request handler with `Idempotency-Key` semantics. The wrapper reads the
  * body (it is part of the fingerprint; at most `maxRequestBodyBytes`, else 413) and hands it to
- * `handler` as its third argument. A handler
- * that throws (or rejects) releases the key and, if it sent nothing, answers 500.
+ * `handler` as its third argument. A handler that throws (or rejects) releases the key and, if
+ * it sent nothing, answers 500; so does a `scope` or `fingerprint` that throws.
  */
-export function withIdempotency(
+export function idempotency(
   handler: BodyHandler,
   options: IdempotencyOptions<IncomingMessage>,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const core = createHttpIdempotency(options, 'node-http withIdempotency()');
+  if (typeof handler !== 'function') {
+    throw new InvalidOptionsError({
+      option: 'handler',
+      received: handler,
+      message: `node-http idempotency(): its first argument must be the request handler to wrap, (req, res, body) => …; the options come second.`,
+    });
+  }
+  const core = new HttpCore<IncomingMessage>(options, 'node-http idempotency()');
   return (req, res) => {
     void (async () => {
-      const body = await readBody(req, core.options.maxRequestBodyBytes);
+      const body = await readBody(req, core.maxRequestBodyBytes);
       if (body === undefined) return writeResponse(res, core.tooLarge());
-      const begin = await core.begin(req, nodeView(core as never, req, res, body));
+      const begin = await core.begin(req, nodeView(core, req, res, body));
       if (begin.kind === 'respond') return writeResponse(res, begin.response);
       if (begin.kind === 'execute') captureResponse(res, begin.attempt);
       try {
@@ -44,4 +52,5 @@ export function withIdempotency(
   };
 }
 
-export type { IdempotencyOptions } from '../http.ts';
+export type { IdempotencyOptions, ScopeValue } from '../http.ts';
+export { idempotencyKeyOf } from '../key.ts';

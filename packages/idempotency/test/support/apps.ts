@@ -3,18 +3,22 @@ import { Readable } from 'node:stream';
 import { startHttpServer, type TestHttpServer } from '@ballast/test-utils';
 import { createAdaptorServer } from '@hono/node-server';
 import express from 'express';
-import Fastify from 'fastify';
+import express4 from 'express4';
+import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify4 from 'fastify4';
 import { Hono } from 'hono';
+import { Hono as Hono4 } from 'hono4';
 import Koa from 'koa';
+import Koa2 from 'koa2';
 import {
   idempotency as expressIdempotency,
   idempotencyErrorHandler,
 } from '../../src/adapters/express.ts';
 import { idempotency as fastifyIdempotency } from '../../src/adapters/fastify.ts';
-import { honoIdempotency } from '../../src/adapters/fetch.ts';
+import { idempotency as fetchIdempotency } from '../../src/adapters/fetch.ts';
 import { idempotency as koaIdempotency } from '../../src/adapters/koa.ts';
-import { withIdempotency } from '../../src/adapters/node-http.ts';
-import type { IdempotencyOptions } from '../../src/index.ts';
+import { idempotency as nodeIdempotency } from '../../src/adapters/node-http.ts';
+import { type IdempotencyOptions, idempotencyKeyOf } from '../../src/index.ts';
 
 /** What the test app's one handler answers. */
 export interface Reply {
@@ -25,16 +29,36 @@ export interface Reply {
   stream?: boolean;
 }
 
-/** The app's behaviour, the same for every framework: a function of the path. */
-export type Handle = (path: string) => Promise<Reply>;
+/** The app's behaviour, the same for every framework: a function of the path (and the parsed key). */
+export type Handle = (path: string, key: string | undefined) => Promise<Reply>;
 
-/** Options without scope: the apps scope by the `x-user` header when `scopeByUser` is set. */
-export type AppOptions = Omit<IdempotencyOptions, 'scope'> & { scopeByUser?: boolean };
+/**
+ * Options without scope: the apps scope by the `x-user` header when `scopeByUser` is set (a
+ * stand-in for an authenticated subject), or call `scope` with that header's value.
+ */
+export type AppOptions = Omit<IdempotencyOptions, 'scope'> & {
+  scopeByUser?: boolean;
+  scope?: (user: string | undefined) => string | undefined;
+};
 
 export type AppFactory = (options: AppOptions, handle: Handle) => Promise<TestHttpServer>;
 
-const user = (value: string | string[] | null | undefined) =>
+const first = (value: string | string[] | null | undefined) =>
   Array.isArray(value) ? value[0] : (value ?? undefined);
+
+/** The scope function of an app: from the `x-user` header, as `AppOptions` says. */
+function scopeOf<Req>(
+  options: AppOptions,
+  user: (req: Req) => string | undefined,
+): ((req: Req) => string | undefined) | undefined {
+  const { scope, scopeByUser } = options;
+  if (scope) return (req) => scope(user(req));
+  return scopeByUser ? (req) => user(req) : undefined;
+}
+
+function core({ scopeByUser: _, scope: __, ...options }: AppOptions): IdempotencyOptions {
+  return options;
+}
 
 async function nodeReply(res: import('node:http').ServerResponse, reply: Reply): Promise<void> {
   res.statusCode = reply.status;
@@ -45,78 +69,86 @@ async function nodeReply(res: import('node:http').ServerResponse, reply: Reply):
   } else res.end(reply.body);
 }
 
-export const apps: Record<string, AppFactory> = {
-  express: async ({ scopeByUser, ...options }, handle) => {
-    const app = express();
-    app.use(express.json());
-    app.use(express.raw({ type: 'application/octet-stream' }));
+function expressApp(framework: typeof express): AppFactory {
+  return async (options, handle) => {
+    const app = framework();
+    app.use(framework.json());
+    app.use(framework.raw({ type: 'application/octet-stream' }));
     app.use(
       expressIdempotency({
-        ...options,
-        scope: scopeByUser ? (req) => req.get('x-user') : undefined,
+        ...core(options),
+        scope: scopeOf(options, (req) => req.get('x-user')),
       }),
     );
-    app.use(async (req, res) => nodeReply(res, await handle(req.path)));
+    app.use(async (req, res, next) => {
+      try {
+        await nodeReply(res, await handle(req.path, idempotencyKeyOf(req)));
+      } catch (error) {
+        next(error); // Express 4 does not see an async handler's rejection by itself
+      }
+    });
     app.use(idempotencyErrorHandler());
     return startHttpServer(app as never);
-  },
-  fastify: async ({ scopeByUser, ...options }, handle) => {
-    const app = Fastify();
+  };
+}
+
+function fastifyApp(framework: typeof Fastify): AppFactory {
+  return async (options, handle) => {
+    const app = framework();
     app.addContentTypeParser(
       'application/octet-stream',
       { parseAs: 'buffer' },
       (_req, body, done) => done(null, body),
     );
     await app.register(fastifyIdempotency, {
-      ...options,
-      scope: scopeByUser ? (req) => user(req.headers['x-user']) : undefined,
+      ...core(options),
+      scope: scopeOf(options, (req: FastifyRequest) => first(req.headers['x-user'])),
     });
     app.all('/*', async (req, reply) => {
-      const r = await handle(req.url.split('?')[0]!);
+      const r = await handle(req.url.split('?')[0]!, idempotencyKeyOf(req));
       reply.code(r.status).headers(r.headers ?? {});
-      return reply.send(r.stream ? Readable.from([r.body.slice(0, 1), r.body.slice(1)]) : r.body);
+      // Return the payload (not `reply.send()`): Fastify 4 sends twice when an async handler calls
+      // reply.send() while an async onSend hook runs and the client goes away meanwhile.
+      return r.stream ? Readable.from([r.body.slice(0, 1), r.body.slice(1)]) : r.body;
     });
     await app.ready();
     return startHttpServer(app.server);
-  },
-  koa: async ({ scopeByUser, ...options }, handle) => {
-    const app = new Koa();
+  };
+}
+
+function koaApp(framework: typeof Koa): AppFactory {
+  return async (options, handle) => {
+    const app = new framework();
     app.silent = true;
     app.use(
       koaIdempotency({
-        ...options,
-        scope: scopeByUser ? (ctx) => ctx.get('x-user') || undefined : undefined,
+        ...core(options),
+        scope: scopeOf(options, (ctx) => ctx.get('x-user') || undefined),
       }),
     );
     app.use(async (ctx) => {
-      const r = await handle(ctx.path);
+      const r = await handle(ctx.path, idempotencyKeyOf(ctx));
       ctx.status = r.status;
       ctx.set(r.headers ?? {});
       ctx.body = r.stream ? Readable.from([r.body.slice(0, 1), r.body.slice(1)]) : r.body;
     });
     return startHttpServer(app.callback());
-  },
-  'node-http': async ({ scopeByUser, ...options }, handle) => {
-    const scope = scopeByUser ? (req: IncomingMessage) => user(req.headers['x-user']) : undefined;
-    return startHttpServer(
-      withIdempotency(
-        async (req, res) => nodeReply(res, await handle(new URL(req.url!, 'http://x').pathname)),
-        { ...options, scope },
-      ),
-    );
-  },
-  'fetch (hono)': async ({ scopeByUser, ...options }, handle) => {
-    const app = new Hono();
+  };
+}
+
+function honoApp(framework: typeof Hono): AppFactory {
+  return async (options, handle) => {
+    const app = new framework();
     app.onError((_error, c) => c.text('boom', 500));
     app.use(
       '*',
-      honoIdempotency({
-        ...options,
-        scope: scopeByUser ? (req) => req.headers.get('x-user') ?? undefined : undefined,
-      }),
+      fetchIdempotency({
+        ...core(options),
+        scope: scopeOf(options, (req: Request) => req.headers.get('x-user') ?? undefined),
+      }) as never,
     );
     app.all('*', async (c) => {
-      const r = await handle(c.req.path);
+      const r = await handle(c.req.path, idempotencyKeyOf(c.req.raw));
       const body = r.stream
         ? new ReadableStream({
             start(controller) {
@@ -131,5 +163,33 @@ export const apps: Record<string, AppFactory> = {
       return new Response(body, { status: r.status, headers: r.headers });
     });
     return startHttpServer(createAdaptorServer({ fetch: app.fetch }) as never);
+  };
+}
+
+/**
+ * One app per adapter and supported framework major: the current majors, and the lowest version
+ * of each peer range (Express 4.18.0, Fastify 4.0.0, Koa 2.0.0, Hono 4.0.0).
+ */
+export const apps: Record<string, AppFactory> = {
+  'express 5': expressApp(express),
+  'express 4.18': expressApp(express4),
+  'fastify 5': fastifyApp(Fastify),
+  'fastify 4.0': fastifyApp(Fastify4 as unknown as typeof Fastify),
+  'koa 3': koaApp(Koa),
+  'koa 2.0': koaApp(Koa2),
+  'node-http': async (options, handle) => {
+    const scope = scopeOf(options, (req: IncomingMessage) => first(req.headers['x-user']));
+    return startHttpServer(
+      nodeIdempotency(
+        async (req, res) =>
+          nodeReply(
+            res,
+            await handle(new URL(req.url!, 'http://x').pathname, idempotencyKeyOf(req)),
+          ),
+        { ...core(options), scope },
+      ),
+    );
   },
+  'fetch (hono 4.x)': honoApp(Hono),
+  'fetch (hono 4.0)': honoApp(Hono4 as unknown as typeof Hono),
 };

@@ -4,13 +4,13 @@ import { createServer } from 'node:http';
 import express from 'express';
 import { Redis } from 'ioredis';
 import { idempotency } from '../../src/adapters/express.ts';
-import { RedisStore } from '../../src/index.ts';
+import { redisStore } from '../../src/index.ts';
 
 const [url, prefix, lockTtlMs] = process.argv.slice(2) as [string, string, string];
 const client = new Redis(url);
 const app = express();
 app.use(express.json());
-app.use(idempotency({ store: new RedisStore({ client, prefix }), lockTtlMs: Number(lockTtlMs) }));
+app.use(idempotency({ store: redisStore({ client, prefix }), lockTtlMs: Number(lockTtlMs) }));
 app.post('/payments', async () => {
   await client.incr(`${prefix}runs`);
   process.stdout.write('running\n');
