@@ -5,30 +5,32 @@ const NAME = '@ballast/config';
 type Api = NonNullable<ReturnType<typeof otel>>;
 interface Instruments {
   readonly api: Api;
+  readonly provider: unknown;
   readonly reloads: import('@opentelemetry/api').Counter;
   readonly version: import('@opentelemetry/api').Gauge;
 }
 
-let instruments: Instruments | null | undefined;
+let instruments: Instruments | undefined;
 
+/** The instruments of the meter provider registered now (recreated if an SDK registers later). */
 function get(): Instruments | undefined {
-  if (instruments === undefined) {
-    const api = otel();
-    if (!api) instruments = null;
-    else {
-      const meter = api.metrics.getMeter(NAME);
-      instruments = {
-        api,
-        reloads: meter.createCounter('ballast.config.reloads', {
-          description: 'Configuration changes validated, by outcome (applied or rejected)',
-        }),
-        version: meter.createGauge('ballast.config.version', {
-          description: 'Version of the configuration snapshot in use',
-        }),
-      };
-    }
+  const api = otel();
+  if (!api) return undefined;
+  const provider = api.metrics.getMeterProvider();
+  if (instruments?.provider !== provider) {
+    const meter = provider.getMeter(NAME);
+    instruments = {
+      api,
+      provider,
+      reloads: meter.createCounter('ballast.config.reloads', {
+        description: 'Configuration changes validated, by outcome (applied or rejected)',
+      }),
+      version: meter.createGauge('ballast.config.version', {
+        description: 'Version of the configuration snapshot in use',
+      }),
+    };
   }
-  return instruments ?? undefined;
+  return instruments;
 }
 
 /** What one reload did, for the counter, the gauge and a `ballast.config.reload` span with its events. */

@@ -5,13 +5,18 @@ import { z } from 'zod';
 import {
   type AppliedEvent,
   type ConfigInvalidError,
+  consulKV,
   createConfig,
   defaults,
   env,
+  file,
   isConfigError,
+  profiles,
   type RejectedEvent,
+  redisSource,
   Secret,
   secret,
+  secretsDir,
 } from '../src/index.ts';
 import { manualSource } from './support/sources.ts';
 
@@ -406,6 +411,30 @@ describe('options and lifecycle', () => {
     for (const [options, option] of cases) {
       const error = attempt(options);
       expect(isConfigError(error, 'INVALID_OPTIONS')).toBe(true);
+      expect((error as { option: string }).option).toBe(option);
+    }
+  });
+
+  it('rejects bad source options with INVALID_OPTIONS naming the option', () => {
+    const cases: [() => unknown, string][] = [
+      [() => file(''), 'path'],
+      [() => file('a.yaml', { format: 'toml' as never }), 'format'],
+      [() => env({ prefx: 'SHOP_' } as never), 'prefx'],
+      [() => profiles({ extensions: [] }), 'extensions'],
+      [() => secretsDir('/run/secrets', { debounceMs: -1 }), 'debounceMs'],
+      [() => redisSource({ key: 'k' }), 'client'],
+      [() => redisSource({ key: '', url: 'redis://127.0.0.1' }), 'key'],
+      [() => consulKV({ prefix: 'shop', port: 0 }), 'port'],
+      [() => consulKV({ prefix: 'shop', waitMs: 3_600_000 }), 'waitMs'],
+    ];
+    for (const [create, option] of cases) {
+      let error: unknown;
+      try {
+        create();
+      } catch (e) {
+        error = e;
+      }
+      expect(isConfigError(error, 'INVALID_OPTIONS'), option).toBe(true);
       expect((error as { option: string }).option).toBe(option);
     }
   });

@@ -134,6 +134,11 @@ describe('consulKV()', () => {
   it('watches with blocking queries: rate-limited, applied at once, index reset when it goes backwards', async () => {
     const clock = new ManualClock();
     const seen: string[] = [];
+    /** A reply body that records which query got it. */
+    const mark = (label: string, body: unknown[]) => () => {
+      seen.push(label);
+      return body;
+    };
     nock(CONSUL)
       .get(kvPath('shop/config'))
       .query({ recurse: 'true' })
@@ -141,19 +146,19 @@ describe('consulKV()', () => {
       // the first blocking query waits on index 10; Consul answers when the key changes
       .get(kvPath('shop/config'))
       .query({ recurse: 'true', index: '10', wait: '300s' })
-      .reply(200, () => (seen.push('index=10'), [kv('shop/config/port', '2', 11)]), headers(11))
+      .reply(200, mark('index=10', [kv('shop/config/port', '2', 11)]), headers(11))
       // the wait ends without a change: same index, nothing applied
       .get(kvPath('shop/config'))
       .query({ recurse: 'true', index: '11', wait: '300s' })
-      .reply(200, () => (seen.push('index=11'), [kv('shop/config/port', '2', 11)]), headers(11))
+      .reply(200, mark('index=11', [kv('shop/config/port', '2', 11)]), headers(11))
       // the cluster was restored from a snapshot: the index went backwards
       .get(kvPath('shop/config'))
       .query({ recurse: 'true', index: '11', wait: '300s' })
-      .reply(200, () => (seen.push('backwards'), [kv('shop/config/port', '3', 4)]), headers(4))
+      .reply(200, mark('backwards', [kv('shop/config/port', '3', 4)]), headers(4))
       // so the next query starts over without blocking
       .get(kvPath('shop/config'))
       .query({ recurse: 'true' })
-      .reply(200, () => (seen.push('reset'), [kv('shop/config/port', '3', 5)]), headers(5))
+      .reply(200, mark('reset', [kv('shop/config/port', '3', 5)]), headers(5))
       .get(kvPath('shop/config'))
       .query({ recurse: 'true', index: '5', wait: '300s' })
       .delay(60_000)

@@ -160,6 +160,7 @@ describe('redisSource()', () => {
   it('keeps the last good values and reports the source failed when Redis goes down', async () => {
     const server = await startRedisServer();
     const writer = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    writer.on('error', () => {}); // it loses its server on purpose
     try {
       await writer.hset(key, { port: '1' });
       await using config = createConfig({

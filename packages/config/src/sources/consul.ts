@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { unrefTimer } from '@ballast/kernel';
 import type { Source, SourceContext, SourceValues } from '../source.ts';
+import { checkSourceOptions } from '../source-options.ts';
 import { setPath, type Values } from '../values.ts';
 import { parseDocument } from './parse.ts';
 
@@ -62,6 +63,7 @@ interface KvItem {
  * ```
  */
 export function consulKV(options: ConsulKVOptions): Source {
+  checkSourceOptions('consulKV()', options);
   const prefix = options.prefix.replace(/\/+$/, '');
   const waitMs = options.waitMs ?? 300_000;
   const minIntervalMs = options.minIntervalMs ?? 250;

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Source, SourceContext } from '../source.ts';
+import { checkSourceOptions } from '../source-options.ts';
 import { setPath, type Values } from '../values.ts';
 import { parseDotenv } from './dotenv.ts';
 
@@ -38,6 +39,7 @@ export interface EnvOptions {
  * ```
  */
 export function env(options: EnvOptions = {}): Source {
+  checkSourceOptions('env()', options);
   const prefix = options.prefix ?? '';
   const separator = options.separator ?? '__';
   return {

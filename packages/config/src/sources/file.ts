@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import type { Source } from '../source.ts';
+import { checkSourceOptions } from '../source-options.ts';
 import { contentHash, formatOf, parseDocument } from './parse.ts';
 import { watchDirectory } from './watch-dir.ts';
 
@@ -79,5 +80,6 @@ export function fileSource(paths: readonly string[], options: FileOptions, label
  * ```
  */
 export function file(path: string, options: FileOptions = {}): Source {
+  checkSourceOptions('file()', { path, ...options });
   return fileSource([path], options, path);
 }

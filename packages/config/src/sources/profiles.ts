@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Source } from '../source.ts';
+import { checkSourceOptions } from '../source-options.ts';
 import { fileSource } from './file.ts';
 
 /** Options of {@link profiles}. */
@@ -32,6 +33,7 @@ export interface ProfilesOptions {
  * ```
  */
 export function profiles(options: ProfilesOptions = {}): Source[] {
+  checkSourceOptions('profiles()', options);
   const dir = options.dir ?? 'config';
   const extensions = options.extensions ?? ['yaml', 'yml', 'json'];
   const requested = options.profile ?? (process.env.NODE_ENV || 'development');

@@ -1,4 +1,6 @@
+import { InvalidOptionsError } from '../errors.ts';
 import type { Source, SourceContext, SourceValues } from '../source.ts';
+import { checkSourceOptions } from '../source-options.ts';
 import { setPath, type Values } from '../values.ts';
 import { contentHash } from './parse.ts';
 
@@ -70,6 +72,14 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
  * ```
  */
 export function redisSource(options: RedisSourceOptions): Source {
+  checkSourceOptions('redisSource()', options);
+  if (!options.client === !options.url)
+    throw new InvalidOptionsError({
+      option: 'client',
+      received: options.client ?? options.url,
+      message:
+        'redisSource(): give exactly one of the options "client" (an ioredis client) and "url". See the Options table of the package README.',
+    });
   const { key } = options;
   const channel = options.channel ?? `${key}:changed`;
   const versionField = options.versionField ?? 'version';

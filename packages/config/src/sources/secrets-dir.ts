@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Source } from '../source.ts';
+import { checkSourceOptions } from '../source-options.ts';
 import { setPath, type Values } from '../values.ts';
 import { contentHash } from './parse.ts';
 import { watchDirectory } from './watch-dir.ts';
@@ -27,6 +28,7 @@ export interface SecretsDirOptions {
  * ```
  */
 export function secretsDir(path: string, options: SecretsDirOptions = {}): Source {
+  checkSourceOptions('secretsDir()', { path, ...options });
   const optional = options.optional === true;
   return {
     name: `secrets ${path}`,
