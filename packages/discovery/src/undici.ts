@@ -132,6 +132,8 @@ const idleRegistry: Registry = {
 
 interface ServiceState {
   readonly resolver: Resolver;
+  /** Set once the resolver had its first answer: later requests pick without waiting. */
+  ready: boolean;
   /** One pool per instance id. */
   readonly pools: Map<string, { origin: string; pool: Pool }>;
 }
@@ -161,7 +163,7 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
     if (state === undefined) {
       const r = resolver({ ...this.#settings, service });
       const pools = new Map<string, { origin: string; pool: Pool }>();
-      state = { resolver: r, pools };
+      state = { resolver: r, pools, ready: false };
       r.onInstances((instances) => closeLeavers(pools, instances));
       this.#services.set(service, state);
     }
@@ -369,8 +371,6 @@ class BalancedRequest {
   readonly #options: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #controller = new RequestController();
-  readonly #replayable: boolean;
-  readonly #bodyReplayable: boolean;
   #retriesLeft: number;
   #attempt = 0;
   #started = false;
@@ -389,26 +389,36 @@ class BalancedRequest {
     this.#protocol = protocol;
     this.#options = options;
     this.#handler = handler;
-    const request = {
-      method: options.method ?? 'GET',
-      headers: options.headers as never,
-      body: options.body,
-    };
-    this.#replayable = isReplayableRequest(request);
-    this.#bodyReplayable = isReplayableRequest({ method: 'GET', body: options.body });
     this.#retriesLeft = retries;
     this.#controller.onAbort = (reason) => this.#fail(reason);
   }
 
+  /** Idempotent (method or `Idempotency-Key`) with a body that can be sent again. */
+  #replayable(): boolean {
+    const options = this.#options;
+    return isReplayableRequest({
+      method: options.method ?? 'GET',
+      headers: options.headers as never,
+      body: options.body,
+    });
+  }
+
+  /** The body can be sent again (none, a string or bytes): enough when nothing was sent. */
+  #bodyReplayable(): boolean {
+    return isReplayableRequest({ method: 'GET', body: this.#options.body });
+  }
+
   start(): void {
-    const r = this.#state.resolver;
-    const status = r.status().state;
-    if (status !== 'pending') {
+    const state = this.#state;
+    if (state.ready) {
       this.#send(undefined);
       return;
     }
-    r.ready().then(
-      () => this.#send(undefined),
+    state.resolver.ready().then(
+      () => {
+        state.ready = true;
+        this.#send(undefined);
+      },
       (error: unknown) => this.#fail(error as Error),
     );
   }
@@ -473,7 +483,7 @@ class BalancedRequest {
 
   /** May a response with this status be replaced by another instance's? */
   retryStatus(pick: Pick, statusCode: number): Pick | undefined {
-    if (statusCode !== 503 || !this.#replayable || this.#retriesLeft <= 0) return undefined;
+    if (statusCode !== 503 || this.#retriesLeft <= 0 || !this.#replayable()) return undefined;
     if (this.#controller.aborted) return undefined;
     const other = this.#pickOther(pick);
     if (other !== undefined) this.#retriesLeft--;
@@ -509,7 +519,7 @@ class BalancedRequest {
     const outcome: Outcome = aborted ? 'cancelled' : 'connect-error';
     pick.done(outcome);
     if (!aborted && !responseForwarded && this.#retriesLeft > 0) {
-      const allowed = connect ? this.#bodyReplayable : reset && this.#replayable;
+      const allowed = connect ? this.#bodyReplayable() : reset && this.#replayable();
       if (allowed) {
         const other = this.#pickOther(pick);
         if (other !== undefined) {
