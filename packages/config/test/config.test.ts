@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { ManualClock } from '@ballast/test-utils';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import {
   type AppliedEvent,
@@ -88,6 +88,21 @@ describe('layering', () => {
       { path: 'breaker.failureThreshold', value: 0.5, source: 'defaults' },
     ]);
     await config.close();
+  });
+});
+
+describe('types', () => {
+  it('types get() from the schema, deeply read-only, with secrets as Secret', async () => {
+    const config = createConfig({ schema, sources: [] });
+    const snapshot = await config.load();
+    expectTypeOf(snapshot.port).toEqualTypeOf<number>();
+    expectTypeOf(snapshot.db.password).toEqualTypeOf<Secret<string> | undefined>();
+    expectTypeOf(snapshot.flags).toEqualTypeOf<{ readonly [x: string]: boolean }>();
+    expectTypeOf(config.get).returns.toEqualTypeOf<typeof snapshot>();
+    expect(() => {
+      // @ts-expect-error: the snapshot is read-only, for the compiler too
+      snapshot.db.poolMax = 1;
+    }).toThrow(TypeError);
   });
 });
 

@@ -143,6 +143,49 @@ describe('file()', () => {
   });
 });
 
+describe('Kubernetes mounts', () => {
+  /** Lays out a ConfigMap/Secret volume as the kubelet does: `..data` → a timestamped folder, one symlink per key. */
+  async function mount(dir: string, files: Record<string, string>, generation: number) {
+    const data = `..2026_12_04_${generation}`;
+    await mkdir(join(dir, data));
+    for (const [name, content] of Object.entries(files))
+      await writeFile(join(dir, data, name), content);
+    // The kubelet's atomic update: a new ..data_tmp link renamed over ..data.
+    await symlink(data, join(dir, '..data_tmp'));
+    await rename(join(dir, '..data_tmp'), join(dir, '..data'));
+    for (const name of Object.keys(files))
+      await symlink(join('..data', name), join(dir, name)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EEXIST') throw error;
+      });
+  }
+
+  it('reloads a ConfigMap file and a Secret when the kubelet swaps ..data', async () => {
+    const configMap = await tempDir();
+    const secrets = await tempDir();
+    await mount(configMap, { 'app.yaml': 'port: 1\n' }, 1);
+    await mount(secrets, { 'db.password': 'first-password' }, 1);
+    await using config = createConfig({
+      schema,
+      sources: [
+        file(join(configMap, 'app.yaml'), { debounceMs: 20 }),
+        secretsDir(secrets, { debounceMs: 20 }),
+      ],
+    });
+    await config.load();
+    expect(config.get().port).toBe(1);
+
+    let applied = next<AppliedEvent>((l) => config.onApplied(l));
+    await mount(configMap, { 'app.yaml': 'port: 2\n' }, 2);
+    expect((await applied).changedPaths).toEqual(['port']);
+    expect(config.get().port).toBe(2);
+
+    applied = next<AppliedEvent>((l) => config.onApplied(l));
+    await mount(secrets, { 'db.password': 'second-password' }, 2);
+    expect((await applied).changedPaths).toEqual(['db.password']);
+    expect(config.get().db.password?.reveal()).toBe('second-password');
+  });
+});
+
 describe('profiles()', () => {
   it('layers default, the profile and local files in the node-config order', async () => {
     const dir = await tempDir();
