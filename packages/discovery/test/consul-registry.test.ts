@@ -4,6 +4,7 @@ import Consul from 'consul';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  type ConsulClient,
   type ConsulRegistryOptions,
   consulRegistry,
   type DiscoveryError,
@@ -576,6 +577,38 @@ describe('consulRegistry: watch() with blocking queries', () => {
     }
     await vi.waitFor(() => expect(rec.lists).toHaveLength(2));
     expect(rec.ids(1)).toEqual(['orders-1', 'orders-2']);
+    sub.dispose();
+  });
+
+  it('gives a blocking query a client timeout above wait + wait/16, and a plain read timeoutMs', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const client: ConsulClient = {
+      agent: {
+        service: {
+          register: async () => {},
+          deregister: async () => {},
+          maintenance: async () => {},
+        },
+        check: { pass: async () => {} },
+      },
+      health: {
+        service: (options) => {
+          seen.push(options as Record<string, unknown>);
+          const res = { headers: { 'x-consul-index': String(seen.length * 10) } };
+          // The first read answers; the blocking one hangs until cancelled.
+          if (seen.length === 1) return Promise.resolve([res, []]);
+          return new Promise(() => {});
+        },
+      },
+      destroy: () => {},
+    };
+    const r = registry({ client, waitMs: 160_000, timeoutMs: 3000, watchIntervalMs: 0 });
+    const sub = r.watch('orders', recorder().events);
+    await vi.waitFor(() => expect(seen).toHaveLength(2));
+    expect(seen[0]).toMatchObject({ service: 'orders', passing: true, timeout: 3000 });
+    expect(seen[0]?.index).toBeUndefined();
+    expect(seen[1]).toMatchObject({ index: '10', wait: '160000ms' });
+    expect(seen[1]?.timeout).toBeGreaterThan(160_000 + 160_000 / 16);
     sub.dispose();
   });
 

@@ -203,6 +203,26 @@ describe('dnsRegistry', () => {
     sub2.dispose();
   });
 
+  it('rejects malformed SRV records one by one (a port of 0) and lists the rest', async () => {
+    const server = await dnsServer({
+      'api.test': {
+        SRV: [
+          { priority: 0, weight: 1, port: 0, target: 'zero.test', ttl: 30 },
+          { priority: 0, weight: 1, port: 9000, target: 'good.test', ttl: 30 },
+        ],
+      },
+      'zero.test': { A: [{ address: '127.0.0.30', ttl: 30 }] },
+      'good.test': { A: [{ address: '127.0.0.31', ttl: 30 }] },
+    });
+    const rec = recorder();
+    const sub = registry(server, { family: 4 }).watch('api.test', rec.events);
+    await vi.waitFor(() => expect(rec.last()).toEqual(['127.0.0.31:9000']));
+    expect(rec.errors.map((e) => [e.code, (e as unknown as { field: string }).field])).toEqual([
+      ['INVALID_INSTANCE', 'port'],
+    ]);
+    sub.dispose();
+  });
+
   it('register() is not supported: REGISTRATION_UNSUPPORTED', async () => {
     const server = await dnsServer({});
     const error = await registry(server)
