@@ -31,6 +31,29 @@ import { FAILED, SLOW, type SlidingWindow, type WindowSnapshot } from './sliding
 import { type BreakerTelemetry, spanStateChange, telemetryFor } from './telemetry.ts';
 import { TimeWindow } from './time-window.ts';
 
+/*
+ * Fast-path invariants of `execute()` (the `closed` and `pipeline` benchmark groups depend on them;
+ * each is guarded by the tests named here, in test/circuit-breaker.test.ts):
+ *
+ * 1. The quiet path. `#quickFail` is set only while a call without options needs nothing but a
+ *    rejection handler: state CLOSED, no predicate or slow-call clock (`!chained`), no listener,
+ *    no telemetry SDK, and a success would change nothing (`#successChangesNothing`). Anything
+ *    that could change that answer clears it: every booking (`#settle`), every transition
+ *    (`#setState`), the first listener (`#listeners`), `close()`. Guarded by "a quiet breaker
+ *    (only successes, no listener)" (failures still trip it, a sync throw is booked, a listener
+ *    added later sees every call, a manual transition leaves the path) and "successes that change
+ *    nothing".
+ * 2. The cached handler pair. After HOT untimed calls a breaker keeps one `{ ok, fail }` pair per
+ *    epoch in `#hot`; a transition bumps the epoch and drops the pair (`#setState`), so a call
+ *    admitted before it books into no window (`#settle` compares epochs). The derived promise the
+ *    caller gets settles like the work's, so an unobserved rejection still surfaces. Guarded by
+ *    "unhandled rejections" (cold, hot, with a signal, chained) and "work per call" (nothing left
+ *    behind after 10,000 calls).
+ * 3. The `close()` state (SHUT) sits outside CLOSED/METRICS_ONLY, so a closed breaker is refused on
+ *    the admission branch the quiet path never reaches. Guarded by "close() drops every listener
+ *    and refuses new work" (events).
+ */
+
 // States as small integers (the index into STATE_NAMES); the public API speaks names.
 const CLOSED = 0;
 const OPEN = 1;
@@ -148,7 +171,7 @@ const CLOSED_TELEMETRY = { count() {}, close() {} } as unknown as BreakerTelemet
 export class CircuitBreaker implements Policy, AsyncDisposable {
   /** Name used in errors, events and telemetry (the key, for a registry's breakers). */
   readonly name: string;
-  readonly #o: ResolvedBreakerOptions;
+  readonly #options: ResolvedBreakerOptions;
   #state = CLOSED;
   /** Bumped on every transition: a call admitted under another epoch is not recorded. */
   #epoch = 0;
@@ -156,7 +179,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    * `consecutive` window: failures in a row. `count` window: successes recorded before the first
    * bad call made a window necessary (capped at `windowSize`).
    */
-  #tally = 0;
+  #runCount = 0;
   #window: SlidingWindow | undefined = undefined;
   /**
    * Untimed calls seen, counted up to {@link HOT}; then the completion handlers of the current
@@ -181,13 +204,13 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    */
   constructor(options?: BreakerOptions, name?: string) {
     const o = isResolvedBreakerOptions(options) ? options : resolveBreakerOptions(options);
-    this.#o = o;
+    this.#options = o;
     this.name = name ?? o.name;
   }
 
   /** The current state. OPEN turns into HALF_OPEN on the first call after `openMs`, not before. */
   get state(): BreakerStateName {
-    return STATE_NAMES[this.#state === SHUT ? this.#c().shutIn : this.#state]!;
+    return STATE_NAMES[this.#state === SHUT ? this.#coldFields().shutIn : this.#state]!;
   }
 
   /** The state as a number (0 CLOSED … 5 METRICS_ONLY), as the state gauge reports it. */
@@ -230,7 +253,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       if (refusal !== undefined) return Promise.reject(refusal);
     }
     const epoch = this.#epoch;
-    if (this.#o.chained || this.#events?.timed === true)
+    if (this.#options.chained || this.#events?.timed === true)
       return this.#chainedCall(fn, options, epoch);
     let pending: T | PromiseLike<T>;
     try {
@@ -273,9 +296,9 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     if (this.#otel !== null || this.#events !== undefined || this.#window !== undefined) {
       return false;
     }
-    const o = this.#o;
-    if (o.windowType === 'count') return this.#tally >= o.windowSize;
-    return o.windowType === 'consecutive' && this.#tally === 0;
+    const o = this.#options;
+    if (o.windowType === 'count') return this.#runCount >= o.windowSize;
+    return o.windowType === 'consecutive' && this.#runCount === 0;
   }
 
   /**
@@ -302,7 +325,9 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    */
   #chainedCall<T>(fn: Work<T>, options: ExecuteOptions | undefined, epoch: number): Promise<T> {
     const start =
-      this.#o.tracksSlowCalls || this.#events?.timed === true ? this.#o.clock.now() : -1;
+      this.#options.tracksSlowCalls || this.#events?.timed === true
+        ? this.#options.clock.now()
+        : -1;
     let pending: T | PromiseLike<T>;
     try {
       pending = fn(options === undefined ? FIRST_ATTEMPT : contextFor(options));
@@ -327,7 +352,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   #settleResult(result: unknown, start: number, epoch: number): void {
-    const isFailureResult = this.#o.isFailureResult;
+    const isFailureResult = this.#options.isFailureResult;
     if (isFailureResult?.(result)) this.#settle(FAILURE, start, epoch, undefined, result, true);
     else this.#settle(SUCCESS, start, epoch, undefined, undefined, false);
   }
@@ -335,8 +360,8 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   /** Admission outside CLOSED/METRICS_ONLY/DISABLED: `undefined` admits, an error refuses. */
   #admit(current: number): BreakerOpenError | BreakerIsolatedError | PolicyClosedError | undefined {
     if (current === SHUT) return new PolicyClosedError('circuitBreaker', this.name);
-    const o = this.#o;
-    const cold = this.#c();
+    const o = this.#options;
+    const cold = this.#coldFields();
     if (current === FORCED_OPEN) return this.#reject(FORCED_OPEN, undefined);
     if (current === OPEN) {
       const now = o.clock.now();
@@ -366,7 +391,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     state: number,
     retryAfterMs: number | undefined,
   ): BreakerOpenError | BreakerIsolatedError {
-    this.#c().rejected++;
+    this.#coldFields().rejected++;
     const error =
       this.#cold?.isolation !== undefined
         ? new BreakerIsolatedError(this.name)
@@ -387,7 +412,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     epoch: number,
     options: ExecuteOptions | undefined,
   ): void {
-    const o = this.#o;
+    const o = this.#options;
     if (
       (!o.recordAborts &&
         (isBreakerError(error, 'ABORTED') ||
@@ -412,7 +437,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     fromResult: boolean,
   ): void {
     this.#quickFail = undefined;
-    const o = this.#o;
+    const o = this.#options;
     let now = -1;
     let durationMs = Number.NaN;
     let slow = false;
@@ -428,7 +453,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     if (epoch !== this.#epoch) return; // admitted before a transition: stale
     if (this.#state === HALF_OPEN) {
       if (outcome === IGNORED)
-        this.#c().trials!.admitted--; // give the trial slot back
+        this.#coldFields().trials!.admitted--; // give the trial slot back
       else this.#recordTrial(outcome === FAILURE, slow);
     } else if (outcome !== IGNORED) {
       this.#record((outcome === FAILURE ? FAILED : 0) | (slow ? SLOW : 0), now);
@@ -454,11 +479,11 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
 
   /** Records a call finished in CLOSED or METRICS_ONLY and trips the breaker if it must. */
   #record(bits: number, now: number): void {
-    const o = this.#o;
+    const o = this.#options;
     if (o.windowType === 'consecutive') {
       if (bits === 0) {
-        this.#tally = 0;
-      } else if (++this.#tally >= o.consecutiveFailures && this.#state === CLOSED) {
+        this.#runCount = 0;
+      } else if (++this.#runCount >= o.consecutiveFailures && this.#state === CLOSED) {
         this.#open(o.clock.now(), 'consecutive-failures');
       }
       return;
@@ -467,11 +492,11 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     if (window === undefined) {
       if (bits === 0 && o.windowType === 'count') {
         // Only successes so far: a count is all the window would hold, and they cannot trip it.
-        if (this.#tally < o.windowSize) this.#tally++;
+        if (this.#runCount < o.windowSize) this.#runCount++;
         return;
       }
-      window = newWindow(o, this.#tally);
-      this.#tally = 0;
+      window = newWindow(o, this.#runCount);
+      this.#runCount = 0;
       this.#window = window;
     }
     if (now < 0 && o.windowType === 'time') now = o.clock.now();
@@ -487,8 +512,8 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   #recordTrial(failed: boolean, slow: boolean): void {
-    const o = this.#o;
-    const trials = this.#c().trials!;
+    const o = this.#options;
+    const trials = this.#coldFields().trials!;
     trials.done++;
     if (failed) trials.failures++;
     if (slow) trials.slow++;
@@ -505,7 +530,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   #openMsFor(openedCount: number): number {
-    const openMs = this.#o.openMs;
+    const openMs = this.#options.openMs;
     if (typeof openMs === 'number') return openMs;
     const ms = openMs(openedCount);
     // A backoff function that returns garbage must not wedge the breaker: NaN or < 0 means 0.
@@ -513,7 +538,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   #open(now: number, reason: TransitionReason): void {
-    const cold = this.#c();
+    const cold = this.#coldFields();
     cold.openedCount++;
     cold.until = now + this.#openMsFor(cold.openedCount);
     cold.trials = undefined;
@@ -521,8 +546,8 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   }
 
   #enterHalfOpen(now: number, reason: TransitionReason): void {
-    const cold = this.#c();
-    cold.until = now + this.#o.maxWaitInHalfOpenMs;
+    const cold = this.#coldFields();
+    cold.until = now + this.#options.maxWaitInHalfOpenMs;
     cold.trials = { admitted: 0, done: 0, failures: 0, slow: 0 };
     this.#setState(HALF_OPEN, reason);
   }
@@ -530,7 +555,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
   /** Enters CLOSED or METRICS_ONLY with an empty window. */
   #enterClosed(state: number, reason: TransitionReason): void {
     this.#window?.reset();
-    this.#tally = 0;
+    this.#runCount = 0;
     const cold = this.#cold;
     if (cold !== undefined) {
       if (state === CLOSED) cold.openedCount = 0;
@@ -560,10 +585,10 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
         this.#enterClosed(state, reason);
         break;
       case OPEN:
-        this.#open(this.#o.clock.now(), reason);
+        this.#open(this.#options.clock.now(), reason);
         break;
       case HALF_OPEN:
-        this.#enterHalfOpen(this.#o.clock.now(), reason);
+        this.#enterHalfOpen(this.#options.clock.now(), reason);
         break;
       default:
         if (this.#cold !== undefined) this.#cold.trials = undefined;
@@ -606,7 +631,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    */
   isolate(): Subscription {
     this.#refuseIfShut();
-    const cold = this.#c();
+    const cold = this.#coldFields();
     if (cold.isolation !== undefined) {
       cold.isolation.handles++;
     } else {
@@ -639,10 +664,10 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       failedCalls = trials.failures;
       slowCalls = trials.slow;
     } else if (this.#window === undefined) {
-      if (!this.#consecutiveMode) calls = this.#tally;
+      if (!this.#consecutiveMode) calls = this.#runCount;
     } else {
       const window = this.#window;
-      if (this.#o.windowType === 'time') window.rotate(this.#o.clock.now());
+      if (this.#options.windowType === 'time') window.rotate(this.#options.clock.now());
       calls = window.calls;
       failedCalls = window.failures;
       slowCalls = window.slow;
@@ -654,7 +679,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       slowCalls,
       failureRate: calls === 0 ? 0 : failedCalls / calls,
       slowCallRate: calls === 0 ? 0 : slowCalls / calls,
-      consecutiveFailures: this.#consecutiveMode ? this.#tally : 0,
+      consecutiveFailures: this.#consecutiveMode ? this.#runCount : 0,
       rejectedCalls: this.#cold?.rejected ?? 0,
       openedCount: this.#cold?.openedCount ?? 0,
       isolated: this.#cold?.isolation !== undefined,
@@ -671,20 +696,21 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       name: this.name,
       state: this.state,
       openedCount: this.#cold?.openedCount ?? 0,
-      openUntil: this.#state === OPEN ? this.#c().until : null,
-      consecutiveFailures: this.#consecutiveMode ? this.#tally : 0,
+      openUntil: this.#state === OPEN ? this.#coldFields().until : null,
+      consecutiveFailures: this.#consecutiveMode ? this.#runCount : 0,
       rejectedCalls: this.#cold?.rejected ?? 0,
       window: this.#windowSnapshot(),
     };
   }
 
   get #consecutiveMode(): boolean {
-    return this.#o.windowType === 'consecutive';
+    return this.#options.windowType === 'consecutive';
   }
 
   #windowSnapshot(): WindowSnapshot | null {
     if (this.#consecutiveMode) return null;
-    const window = this.#window ?? (this.#tally > 0 ? newWindow(this.#o, this.#tally) : undefined);
+    const window =
+      this.#window ?? (this.#runCount > 0 ? newWindow(this.#options, this.#runCount) : undefined);
     return window !== undefined && window.calls > 0 ? window.toJSON() : null;
   }
 
@@ -698,9 +724,9 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     const parsed = parseSnapshot(snapshot);
     this.#refuseIfShut();
     if (this.#cold?.isolation !== undefined) throw new BreakerIsolatedError(this.name);
-    const o = this.#o;
+    const o = this.#options;
     const state = STATE_NAMES.indexOf(parsed.state);
-    const cold = this.#c();
+    const cold = this.#coldFields();
     cold.trials = undefined;
     cold.openedCount = parsed.openedCount;
     cold.rejected = parsed.rejectedCalls;
@@ -710,7 +736,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       cold.trials = { admitted: 0, done: 0, failures: 0, slow: 0 };
     }
     this.#window?.reset();
-    this.#tally = this.#consecutiveMode ? parsed.consecutiveFailures : 0;
+    this.#runCount = this.#consecutiveMode ? parsed.consecutiveFailures : 0;
     if (parsed.window !== null && !this.#consecutiveMode) {
       const window = this.#window ?? newWindow(o);
       if (window.restore(parsed.window)) this.#window = window;
@@ -755,7 +781,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     if (this.#state === SHUT) throw new PolicyClosedError('circuitBreaker', this.name);
   }
 
-  #c(): Cold {
+  #coldFields(): Cold {
     let cold = this.#cold;
     if (cold === undefined) {
       cold = new Cold();
@@ -781,7 +807,7 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
    */
   close(): void {
     if (this.#state === SHUT) return;
-    this.#c().shutIn = this.#state;
+    this.#coldFields().shutIn = this.#state;
     this.#state = SHUT;
     this.#epoch++;
     for (const list of this.#events?.all() ?? []) list.clear();

@@ -207,7 +207,7 @@ class InterceptedRequest implements DispatchHandler {
   readonly #opts: DispatchOptions;
   readonly #handler: DispatchHandler;
   readonly #breaker: Policy;
-  readonly #s: Settings;
+  readonly #settings: Settings;
   readonly #proxy: ControllerProxy;
   readonly #retryable: boolean;
   #phase = WAITING as number;
@@ -230,7 +230,7 @@ class InterceptedRequest implements DispatchHandler {
     this.#opts = opts;
     this.#handler = handler;
     this.#breaker = breaker;
-    this.#s = settings;
+    this.#settings = settings;
     this.#proxy = new ControllerProxy((reason) => this.#onCallerAbort(reason));
     this.#retryable =
       settings.retry !== undefined &&
@@ -310,7 +310,7 @@ class InterceptedRequest implements DispatchHandler {
       this.#handler.onResponseStart?.(this.#proxy, statusCode, headers, statusMessage);
       return;
     }
-    if (this.#s.isFailure(statusCode)) {
+    if (this.#settings.isFailure(statusCode)) {
       this.#attemptFailed(new FailureStatus(statusCode));
       const next = this.#plan({ result: { statusCode, headers } });
       if (typeof next === 'number') {
@@ -368,22 +368,22 @@ class InterceptedRequest implements DispatchHandler {
     outcome: { error: unknown } | { result: InterceptedResponse },
   ): number | 'budget' | undefined {
     if (!this.#retryable || this.#proxy.aborted) return undefined;
-    return this.#s.retry!.planRetry(this.#attempt, outcome, this.#delay);
+    return this.#settings.retry!.planRetry(this.#attempt, outcome, this.#delay);
   }
 
   #backoff(delay: number): void {
     this.#phase = BACKOFF;
     this.#delay = delay;
-    this.#timer = this.#s.clock.setTimeout(() => {
+    this.#timer = this.#settings.clock.setTimeout(() => {
       this.#timer = undefined;
       this.start();
     }, delay);
   }
 
   #armTimeout(): void {
-    const timeoutMs = this.#s.timeoutMs;
+    const timeoutMs = this.#settings.timeoutMs;
     if (timeoutMs === undefined) return;
-    this.#timer = this.#s.clock.setTimeout(() => {
+    this.#timer = this.#settings.clock.setTimeout(() => {
       this.#timer = undefined;
       if (this.#phase !== WAITING) return;
       this.#timedOut = new TimeoutError(timeoutMs);
@@ -394,7 +394,7 @@ class InterceptedRequest implements DispatchHandler {
 
   #clearTimer(): void {
     if (this.#timer !== undefined) {
-      this.#s.clock.clearTimeout(this.#timer);
+      this.#settings.clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }
   }
