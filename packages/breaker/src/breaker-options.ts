@@ -12,52 +12,52 @@ export interface BreakerClock {
 /** Options of {@link circuitBreaker} (and of every breaker of a registry). */
 export interface BreakerOptions {
   /** Name used in errors, events and telemetry. Default `default` (a registry uses the key). */
-  name?: string;
+  name?: string | undefined;
   /**
    * `count` (default): the last `windowSize` calls. `time`: the calls of the last `windowMs`,
    * in `windowBuckets` buckets. `consecutive`: trips after `consecutiveFailures` failures in a row.
    */
-  windowType?: WindowType;
+  windowType?: WindowType | undefined;
   /** Calls in a `count` window. Default 100. */
-  windowSize?: number;
+  windowSize?: number | undefined;
   /** Length of a `time` window in milliseconds. Default 60 000. */
-  windowMs?: number;
+  windowMs?: number | undefined;
   /** Buckets of a `time` window (its resolution). Default 10. */
-  windowBuckets?: number;
+  windowBuckets?: number | undefined;
   /** Failures in a row that trip a `consecutive` breaker. Default 5. */
-  consecutiveFailures?: number;
+  consecutiveFailures?: number | undefined;
   /** Calls the window must hold before a rate can trip the breaker. Default `min(10, windowSize)`. */
-  minimumCalls?: number;
+  minimumCalls?: number | undefined;
   /** Trips when failed calls / calls ≥ this (0 < x ≤ 1). Default 0.5. */
-  failureRateThreshold?: number;
+  failureRateThreshold?: number | undefined;
   /** A call that takes longer than this many milliseconds is slow, whether it succeeds or not. Default: off. */
-  slowCallDurationMs?: number;
+  slowCallDurationMs?: number | undefined;
   /** Trips when slow calls / calls ≥ this (0 < x ≤ 1). Default 1. */
-  slowCallRateThreshold?: number;
+  slowCallRateThreshold?: number | undefined;
   /**
    * How long the breaker stays OPEN, in milliseconds: a number, or a function of how many times it
    * has opened since it last closed (1, 2, 3, …) for a backoff. Default 30 000.
    */
-  openMs?: number | ((openedCount: number) => number);
+  openMs?: number | ((openedCount: number) => number) | undefined;
   /** Trial calls admitted in HALF_OPEN; their outcome closes or reopens the breaker. Default 1. */
-  halfOpenCalls?: number;
+  halfOpenCalls?: number | undefined;
   /** Reopens the breaker when HALF_OPEN lasts longer than this (trials that hang). Default: no limit. */
-  maxWaitInHalfOpenMs?: number;
+  maxWaitInHalfOpenMs?: number | undefined;
   /** Errors that count as failures. Default: every error. Others (not ignored) count as successes. */
-  recordError?: (error: unknown) => boolean;
+  recordError?: ((error: unknown) => boolean) | undefined;
   /** Errors that count neither as success nor as failure (checked first). Default: none. */
-  ignoreError?: (error: unknown) => boolean;
+  ignoreError?: ((error: unknown) => boolean) | undefined;
   /** Results that count as failures although the work did not throw (e.g. a 503 response). Default: none. */
-  isFailureResult?: (result: unknown) => boolean;
+  isFailureResult?: ((result: unknown) => boolean) | undefined;
   /**
    * Count a call that failed because the caller gave up like any other error. Default `false`:
    * a call whose error is an `ABORTED` error, or whose `signal` (the caller's, or an outer
    * policy's such as a `timeout` in front of the breaker) is aborted when it fails, is ignored —
    * neither success nor failure. A `timeout` placed inside the breaker still counts.
    */
-  recordAborts?: boolean;
+  recordAborts?: boolean | undefined;
   /** Time source, `{ now(): number }` in milliseconds. Default: `Date.now`. */
-  clock?: BreakerClock;
+  clock?: BreakerClock | undefined;
 }
 
 /** Every option resolved to a value; one frozen object shared by all breakers of a registry. */

@@ -11,11 +11,11 @@ import { finite, invalidOption, nestedOptions, parseOptions } from './validate.t
 /** Options of {@link createBreakerRegistry}. */
 export interface BreakerRegistryOptions {
   /** Options of every breaker (validated once, shared by all keys). `name` is replaced by the key. */
-  breaker?: Omit<BreakerOptions, 'name'>;
+  breaker?: Omit<BreakerOptions, 'name'> | undefined;
   /** Most breakers held; the least recently used one is dropped beyond it. Default 1000. */
-  maxBreakers?: number;
+  maxBreakers?: number | undefined;
   /** A breaker not fetched with `get()` for this long is dropped (lazily, on a later `get()`). Default 600 000 (10 min). */
-  idleMs?: number;
+  idleMs?: number | undefined;
 }
 
 const registrySchema = o.object({

@@ -16,11 +16,11 @@ export interface BulkheadOptions {
   /** Calls allowed to run at once (≥ 1). */
   maxConcurrent: number;
   /** Calls allowed to wait for a slot; more are refused with `BulkheadFullError`. Default `0`. */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   /** Longest wait in the queue, in milliseconds; then `BulkheadFullError`. Default: no limit. */
-  queueTimeoutMs?: number;
+  queueTimeoutMs?: number | undefined;
   /** Time source of `queueTimeoutMs`. Default: the system clock (its timers keep the process alive while you await them). */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 const bulkheadSchema = o.object({

@@ -10,13 +10,13 @@ export type FallbackOutcome = { readonly error: unknown } | { readonly result: u
 /** Options of {@link fallback}. */
 export interface FallbackOptions<F> {
   /** The value served instead of a failure. Give `value` or `fn`, not both. */
-  value?: F;
+  value?: F | undefined;
   /** Computes the value served instead of a failure from what went wrong. */
-  fn?: (outcome: FallbackOutcome) => F | PromiseLike<F>;
+  fn?: ((outcome: FallbackOutcome) => F | PromiseLike<F>) | undefined;
   /** Which errors are replaced. Default: every error except this package's `ABORTED`. */
-  handleError?: (error: unknown) => boolean;
+  handleError?: ((error: unknown) => boolean) | undefined;
   /** Which results are replaced too (e.g. `(res) => res.statusCode >= 500`). Default: none. */
-  handleResult?: (result: unknown) => boolean;
+  handleResult?: ((result: unknown) => boolean) | undefined;
 }
 
 const fallbackSchema = o.object({

@@ -12,15 +12,15 @@ export interface HedgeOptions {
    */
   delayMs: number;
   /** Use this quantile of observed latency as the delay (e.g. `0.95` = p95). Default: fixed delay. */
-  quantile?: number;
+  quantile?: number | undefined;
   /** How many recent successful latencies the quantile is computed over. Default `100`. */
-  windowSize?: number;
+  windowSize?: number | undefined;
   /** Latencies needed before the quantile replaces `delayMs`. Default `20`. */
-  minSamples?: number;
+  minSamples?: number | undefined;
   /** Extra attempts at most (the first is not counted). Default `1`. */
-  maxHedgedAttempts?: number;
+  maxHedgedAttempts?: number | undefined;
   /** Time source of the delays and latencies. Default: the system clock (its timers keep the process alive while you await them). */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 const hedgeSchema = o.object({

@@ -9,9 +9,9 @@ export interface AttemptContext {
 /** Options of one `execute` call. */
 export interface ExecuteOptions {
   /** Cancels the call: queued callers leave queues, running work sees its signal aborted. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Attempt number handed down by an outer policy (pipelines set this; callers rarely do). */
-  readonly attempt?: number;
+  readonly attempt?: number | undefined;
 }
 
 /** The work a policy runs. */

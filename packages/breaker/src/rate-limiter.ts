@@ -9,9 +9,9 @@ export interface RateLimiterOptions {
   /** Tokens added per second (the sustained rate of calls), > 0. */
   ratePerSecond: number;
   /** Bucket size: calls allowed in a burst. Default: `max(1, ratePerSecond)`. */
-  burst?: number;
+  burst?: number | undefined;
   /** Time source of the refill. Default: the system clock. */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 const rateLimiterSchema = o.object({

@@ -3,11 +3,11 @@ import type { Clock } from '@ballast/kernel';
 /** Options of the retry budget shared by every call through one `retry` policy. */
 export interface RetryBudgetOptions {
   /** Retries allowed per recent call, e.g. `0.2` = at most one retry per five calls. Default `0.2`. */
-  ratio?: number;
+  ratio?: number | undefined;
   /** Retries always allowed per second, even with little traffic (the floor). Default `10`. */
-  minPerSecond?: number;
+  minPerSecond?: number | undefined;
   /** How long a call keeps counting as "recent", in milliseconds (deposits decay over it). Default `10_000`. */
-  windowMs?: number;
+  windowMs?: number | undefined;
 }
 
 /**
@@ -28,7 +28,7 @@ export class RetryBudget {
   #floor: number;
   #updatedAt: number;
 
-  constructor(clock: Clock, options: Required<RetryBudgetOptions>) {
+  constructor(clock: Clock, options: { [K in keyof RetryBudgetOptions]-?: number }) {
     this.#clock = clock;
     this.#ratio = options.ratio;
     this.#minPerSecond = options.minPerSecond;

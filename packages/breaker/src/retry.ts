@@ -35,35 +35,35 @@ export type RetryEvent = RetryOutcome & {
 /** Options of {@link retry}. */
 export interface RetryOptions {
   /** Attempts in total, the first included (1–100). Default `3`. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Backoff between attempts: a built-in kind or a function. Default `'full-jitter'`. */
-  backoff?: BackoffKind | BackoffFunction;
+  backoff?: BackoffKind | BackoffFunction | undefined;
   /** First delay (and the constant one), in milliseconds. Default `100`. */
-  initialDelayMs?: number;
+  initialDelayMs?: number | undefined;
   /** Cap of every delay, Retry-After included, in milliseconds. Default `10_000`. */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /** Growth factor of `exponential` and `full-jitter`. Default `2`. */
-  multiplier?: number;
+  multiplier?: number | undefined;
   /**
    * Which errors are retried. Default: every error except this package's `BREAKER_OPEN`,
    * `BREAKER_ISOLATED`, `ABORTED`, `RETRY_BUDGET_EXHAUSTED` and `INVALID_OPTIONS`.
    */
-  handleError?: (error: unknown) => boolean;
+  handleError?: ((error: unknown) => boolean) | undefined;
   /** Which results are retried as failures (e.g. `(res) => res.statusCode >= 500`). Default: none. */
-  handleResult?: (result: unknown) => boolean;
+  handleResult?: ((result: unknown) => boolean) | undefined;
   /**
    * Reads a server-requested delay from a failed attempt: a `Retry-After` value (delta-seconds or
    * an HTTP-date) as a string, or milliseconds as a number. The retry waits at least that long
    * (capped at `maxDelayMs`). Default: a `retry-after` header of a result with `headers`
    * (fetch `Response`, undici `request` result), or an error's numeric `retryAfterMs`.
    */
-  retryAfter?: (outcome: RetryOutcome) => string | number | null | undefined;
+  retryAfter?: ((outcome: RetryOutcome) => string | number | null | undefined) | undefined;
   /** The retry budget shared by every call through this policy, or `false` to disable it. */
-  budget?: RetryBudgetOptions | false;
+  budget?: RetryBudgetOptions | false | undefined;
   /** Time source for delays and the budget. Default: the system clock (its timers keep the process alive while you await them). */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Random source in [0, 1) for the jittered backoffs. Default `Math.random`. */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 const budgetSchema = o.object({

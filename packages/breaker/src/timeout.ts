@@ -20,9 +20,9 @@ export interface TimeoutOptions {
    * the policy waits for the work to settle (a value that still arrives is returned).
    * `aggressive`: additionally rejects with the `TimeoutError` at once, without waiting.
    */
-  strategy?: 'cooperative' | 'aggressive';
+  strategy?: 'cooperative' | 'aggressive' | undefined;
   /** Time source (tests inject a manual clock). Default: the system clock. */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** One call under a timeout: its abort scope and its deadline entry. */

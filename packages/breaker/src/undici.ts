@@ -25,28 +25,28 @@ export interface BreakerInterceptorOptions {
    * Options of each origin's circuit breaker, kept in a keyed registry (one breaker per origin,
    * named after it). Ignored when `breakers` is given.
    */
-  breaker?: Omit<BreakerOptions, 'name'>;
+  breaker?: Omit<BreakerOptions, 'name'> | undefined;
   /**
    * Your own per-origin breakers instead, e.g. `createBreakerRegistry({ … })` when you also read
    * their metrics or size the registry.
    */
-  breakers?: BreakerSource;
+  breakers?: BreakerSource | undefined;
   /**
    * Retries of idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE, TRACE with a replayable
    * body), through the same breaker, honouring `Retry-After`. `retry` options; `handleResult`
    * receives `{ statusCode, headers }` and defaults to `isFailure(statusCode)`. Default: no retry.
    */
-  retry?: RetryOptions | false;
+  retry?: RetryOptions | false | undefined;
   /**
    * Per attempt: time from dispatch until the response headers arrive, in milliseconds; then the
    * attempt is aborted with `TimeoutError` (a request still waiting for a connection is aborted
    * as soon as it gets one). Default: none.
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Which status codes count as breaker failures (and are retried). Default `status >= 500`. */
-  isFailure?: (statusCode: number) => boolean;
+  isFailure?: ((statusCode: number) => boolean) | undefined;
   /** Time source of `timeoutMs` and retry delays. Default: the system clock (its timers keep the process alive while you await them). */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** What a retried attempt's result looks like to `retry.handleResult` and `retry.retryAfter`. */
@@ -168,10 +168,10 @@ class ControllerProxy implements DispatchController {
     return this.#reason;
   }
   get rawHeaders() {
-    return this.target?.rawHeaders;
+    return this.target?.rawHeaders ?? null;
   }
   get rawTrailers() {
-    return this.target?.rawTrailers;
+    return this.target?.rawTrailers ?? null;
   }
 
   abort(reason: Error): void {
