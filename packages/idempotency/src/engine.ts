@@ -147,6 +147,18 @@ export class Lease {
   }
 }
 
+// Fast-path invariants of this file (change a line here only with these in mind):
+//
+// 1. No timer per request: lock extension is one wheel per engine (below); a lease that ends
+//    before its second tick is never extended and arms nothing. Guarded by "arms no timer for a
+//    call that ends before its lock needs extending" (test/idempotent.test.ts).
+// 2. Extension always before expiry: a lease is extended once its lock was set two ticks ago or
+//    more (ticks of lockTtlMs / 6), i.e. at most a third of lockTtlMs old. Guarded by "extends the
+//    lock while a long call runs, and stops extending when it ends" and "reports a lost lock and
+//    aborts the lease signal" (test/idempotent.test.ts), and the SIGKILL test (test/redis.test.ts).
+// 3. An awaited wait (waitForInFlightMs) keeps the process alive; only the wheel is unref'd.
+//    Guarded by "an awaited wait for an in-flight call keeps the process alive" (test/install.test.ts).
+
 /**
  * The framework-independent core: claim, wait, replay, lock extension, telemetry.
  *

@@ -11,6 +11,22 @@ import type {
   LockInput,
 } from './store.ts';
 
+// Fast-path invariants of this file (change a line here only with these in mind):
+//
+// 1. Round trips: a claim is one command (SET NX GET, which also returns a completed record, so a
+//    replay is that one command) and a completion one more (EVALSHA). Guarded by the round-trip
+//    test in test/redis.test.ts ("claims, completes and replays in one round trip each") and the
+//    `round-trips` group of bench/idempotency.bench.ts (2 / 1).
+// 2. Fencing: complete, extend and release act only while the value is still this owner's lock,
+//    inside one script. Guarded by "fences a late completion from an owner whose lock expired"
+//    (test/redis.test.ts) and the SIGKILL and 100-duplicates tests there.
+// 3. Deadlines: one queue and one timer per store (`Deadlines`), never a timer per command; the
+//    queue is in send order because every command has the same timeout. Guarded by
+//    test/deadlines.test.ts and "answers 503 when Redis is paused longer than operationTimeoutMs".
+// 4. Corking: the commands of one event-loop turn leave in one socket write, on a ready
+//    single-node client only (a Cluster writes as usual). Covered by every Redis test; the gain
+//    shows in the `fresh` group of the bench.
+//
 // One string value per idempotency key: a state character (L locked, C completed), the
 // fingerprint, a newline, then the owner (L) or the stored payload bytes (C). Fingerprints are
 // the engine's base64url digests, so they never contain a newline.
