@@ -261,7 +261,13 @@ function statusOf(error: unknown): number | undefined {
 function describeError(error: unknown): string {
   const status = statusOf(error);
   const message = error instanceof Error ? error.message : String(error);
-  return status === undefined ? message : `HTTP ${status} (${message})`;
+  if (status === undefined) return message;
+  // ACL denials look like outages otherwise: say which permissions the token needs.
+  const hint =
+    status === 403
+      ? '; the ACL token (option "token") needs service:write on the service to register, and service:read + node:read to list and watch'
+      : '';
+  return `HTTP ${status} (${message})${hint}`;
 }
 
 class ConsulRegistry implements Registry {

@@ -205,6 +205,25 @@ describe('consulRegistry: registration', () => {
     }
   });
 
+  it('an ACL denial (403) says which permissions the token needs', async () => {
+    nock(AGENT)
+      .put('/v1/agent/service/register')
+      .reply(
+        403,
+        'Permission denied: token with AccessorID lacks permission "service:write" on "orders"',
+        {
+          'Content-Type': 'text/plain',
+        },
+      );
+    const error = await registry({ token: 'read-only' })
+      .register({ service: 'orders', address: '10.0.0.5', port: 8080 })
+      .catch((e: unknown) => e);
+    expect(isDiscoveryError(error, 'REGISTRY_UNAVAILABLE')).toBe(true);
+    expect((error as Error).message).toContain('HTTP 403');
+    expect((error as Error).message).toContain('service:write');
+    expect((error as Error).message).toContain('option "token"');
+  });
+
   it('a hung agent is REGISTRY_UNAVAILABLE after timeoutMs, not a hang', async () => {
     nock(AGENT).put('/v1/agent/service/register').delay(5000).reply(200);
     const error = await registry({ timeoutMs: 200 })
