@@ -82,6 +82,12 @@ export interface ConsulRegistryOptions {
   /** Datacenter whose instances `list()` and `watch()` read. Default: the agent's own. */
   datacenter?: string | undefined;
   /**
+   * Consistency mode of `list()` and `watch()` reads (Consul's consistency modes): `'default'`
+   * (the leader answers), `'stale'` (any server answers: spreads the load of many watchers, at the
+   * price of data a little behind the leader) or `'consistent'`. Default `'default'`.
+   */
+  consistency?: 'default' | 'stale' | 'consistent' | undefined;
+  /**
    * TTL of the check registered with each instance, in ms: Consul marks the instance critical when
    * no heartbeat (`agent.check.pass`) arrived for this long. `register()` heartbeats every
    * `ttlMs / 3`. Default `15000`. Ignored when `httpCheck` is given.
@@ -142,6 +148,7 @@ const schema = o.object({
   secure: o.boolean().default(false),
   token: o.string({ minLength: 1 }).optional(),
   datacenter: o.string({ minLength: 1 }).optional(),
+  consistency: o.oneOf(['default', 'stale', 'consistent'] as const).default('default'),
   ttlMs: o.integer({ min: 1000, max: 24 * 60 * MINUTE }).default(15_000),
   httpCheck: o
     .object({
@@ -426,6 +433,8 @@ class ConsulRegistry implements Registry {
     const request: Record<string, unknown> = { ...this.#common(), service };
     if (opts.passingOnly) request.passing = true;
     if (opts.datacenter !== undefined) request.dc = opts.datacenter;
+    if (opts.consistency === 'stale') request.stale = true;
+    if (opts.consistency === 'consistent') request.consistent = true;
     if (index > 0n) {
       request.index = index.toString();
       request.wait = goDuration(opts.waitMs);

@@ -366,6 +366,18 @@ describe('consulRegistry: list()', () => {
     ]);
   });
 
+  it('reads in the consistency mode asked for (?stale or ?consistent)', async () => {
+    nock(AGENT)
+      .get('/v1/health/service/orders')
+      .query({ passing: 'true', stale: '1' })
+      .reply(200, [], consulHeaders(5))
+      .get('/v1/health/service/orders')
+      .query({ passing: 'true', consistent: '1' })
+      .reply(200, [], consulHeaders(5));
+    expect(await registry({ consistency: 'stale' }).list('orders')).toEqual([]);
+    expect(await registry({ consistency: 'consistent' }).list('orders')).toEqual([]);
+  });
+
   it('with passingOnly: false lists every instance, unhealthy when a check is not passing', async () => {
     nock(AGENT)
       .get('/v1/health/service/orders')
