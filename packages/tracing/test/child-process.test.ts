@@ -24,6 +24,7 @@ interface ReceivedSpan {
 interface Receiver {
   url: string;
   spans: ReceivedSpan[];
+  metricsRequests(): number;
   close(): Promise<void>;
 }
 
@@ -93,15 +94,32 @@ afterAll(async () => {
 });
 
 describe.each([
-  { kind: 'ESM', flags: ['--import', '@ballast/tracing/register'], file: 'app-esm.mjs' },
-  { kind: 'CommonJS', flags: ['--require', '@ballast/tracing/register'], file: 'app-cjs.cjs' },
-])('$kind app started with $flags.0', ({ kind, flags, file }) => {
+  {
+    kind: 'ESM',
+    flags: ['--import', '@ballast/tracing/register'],
+    file: 'app-esm.mjs',
+    protocol: 'http/protobuf',
+  },
+  {
+    kind: 'CommonJS',
+    flags: ['--require', '@ballast/tracing/register'],
+    file: 'app-cjs.cjs',
+    protocol: 'http/protobuf',
+  },
+  {
+    kind: 'ESM',
+    flags: ['--import', '@ballast/tracing/register'],
+    file: 'app-esm.mjs',
+    protocol: 'http/json',
+  },
+])('$kind app started with $flags.0, OTLP $protocol', ({ kind, flags, file, protocol }) => {
   it('exports server -> undici client and Redis as one trace, and pino lines carry its ids', async () => {
-    const service = `child-${kind.toLowerCase()}-${id.slice(0, 8)}`;
+    const service = `child-${kind.toLowerCase()}-${protocol.slice(5)}-${id.slice(0, 8)}`;
+    const metricsBefore = receiver.metricsRequests();
     const child = run(flags, file, {
       OTEL_SERVICE_NAME: service,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
       REDIS_URL: inject('redisUrl'),
       DOWNSTREAM_URL: downstream.url,
     });
@@ -116,6 +134,8 @@ describe.each([
     // Without a SIGTERM handler of its own, the app ends by the signal, as it would untraced.
     if (kind === 'CommonJS') expect(exit.signal).toBe('SIGTERM');
     expect(child.stderr()).not.toMatch(/BallastTracingWarning/);
+    // The app's counter went out through the same SDK (exported at shutdown).
+    expect(receiver.metricsRequests()).toBeGreaterThan(metricsBefore);
 
     const spans = receiver.spans.filter((span) => span.service === service);
     const server = spans.find((span) => span.kind === 2);
