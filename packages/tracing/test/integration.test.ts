@@ -3,7 +3,7 @@ import { createVerifier, type Verifier } from '@ballast/auth';
 import { requireAuth } from '@ballast/auth/express';
 import { createTestIssuer, type TestIssuer } from '@ballast/auth/testing';
 import { retry } from '@ballast/breaker';
-import { MemoryStore } from '@ballast/idempotency';
+import { memoryStore } from '@ballast/idempotency';
 import { idempotency } from '@ballast/idempotency/express';
 import { startHttpServer, type TestHttpServer } from '@ballast/test-utils';
 import express from 'express';
@@ -42,7 +42,7 @@ beforeAll(async () => {
   orders.post(
     '/orders',
     requireAuth(verifier),
-    idempotency({ store: new MemoryStore() }),
+    idempotency({ store: memoryStore() }),
     async (_req, res) => {
       const stock = await policy.execute(async ({ signal }) => {
         const response = await request(`${downstream.url}/stock`, { signal });
