@@ -153,6 +153,14 @@ describe.each([
 });
 
 describe('the packages found', () => {
+  it('depend on each other through the packed tarballs, never a copy from the registry', () => {
+    // A nested @ballast/* copy would mean npm did not take the sibling tarball for a dependency.
+    const nested = packages.filter((pkg) =>
+      existsSync(join(project, 'node_modules', pkg.name, 'node_modules', '@ballast')),
+    );
+    expect(nested.map((pkg) => pkg.name)).toEqual([]);
+  });
+
   it('include every published package', () => {
     expect(packages.map((pkg) => pkg.name)).toEqual(
       expect.arrayContaining(['@ballast/auth', '@ballast/breaker', '@ballast/idempotency']),
