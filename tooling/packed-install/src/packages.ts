@@ -9,12 +9,18 @@ export interface PublishedPackage {
   specifiers: string[];
   /** Optional peers (`peerDependenciesMeta.<name>.optional`), with their declared ranges. */
   optionalPeers: Record<string, string>;
+  /** The `@ballast/*` packages it depends on (dependencies and required peers). */
+  siblings: string[];
+  /** Specifiers whose module is a declared side effect (`sideEffects` lists its files), e.g. `/register`. */
+  sideEffectEntries: string[];
 }
 
 interface Manifest {
   name: string;
   private?: boolean;
   exports?: Record<string, unknown>;
+  sideEffects?: boolean | string[];
+  dependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
   peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
@@ -38,33 +44,66 @@ export function publishedPackages(repo: string): PublishedPackage[] {
           ([peer]) => manifest.peerDependenciesMeta?.[peer]?.optional,
         ),
       );
+      const required = [
+        ...Object.keys(manifest.dependencies ?? {}),
+        ...Object.keys(manifest.peerDependencies ?? {}).filter((peer) => !(peer in optionalPeers)),
+      ];
+      const declared = Array.isArray(manifest.sideEffects) ? manifest.sideEffects : [];
+      const sideEffectEntries = subpaths
+        .filter((subpath) =>
+          targetsOf(manifest.exports?.[subpath]).some((target) => declared.includes(target)),
+        )
+        .map((subpath) => manifest.name + subpath.slice(1));
       return {
         name: manifest.name,
         dir,
         specifiers: subpaths.map((subpath) => manifest.name + subpath.slice(1)),
         optionalPeers,
+        siblings: required.filter((dep) => dep.startsWith('@ballast/')),
+        sideEffectEntries,
       };
     });
 }
 
+/** Every file path an `exports` entry can resolve to. */
+function targetsOf(entry: unknown): string[] {
+  if (typeof entry === 'string') return [entry];
+  if (entry && typeof entry === 'object') return Object.values(entry).flatMap(targetsOf);
+  return [];
+}
+
+/** `name` and every `@ballast/*` package it needs, transitively. */
+export function withSiblings(name: string, packages: PublishedPackage[]): string[] {
+  const byName = new Map(packages.map((pkg) => [pkg.name, pkg]));
+  const found = new Set<string>();
+  const visit = (next: string) => {
+    if (found.has(next)) return;
+    found.add(next);
+    for (const sibling of byName.get(next)?.siblings ?? []) visit(sibling);
+  };
+  visit(name);
+  return [...found].sort();
+}
+
 /**
  * The optional peers to install for the second pass: every runtime peer (type-only `@types/*`
- * peers are left out), at the version the monorepo itself has installed when it has one (so npm
- * takes it from its cache), else at the declared range.
+ * peers are left out), in a range that meets every package that declares it (their ranges,
+ * joined: semver reads a space as "and"). npm then takes the newest matching version it has.
  */
-export function peerInstallSpecs(repo: string, packages: PublishedPackage[]): string[] {
-  const specs = new Map<string, string>();
+export function peerInstallSpecs(packages: PublishedPackage[]): string[] {
+  const ranges = new Map<string, string[]>();
   for (const pkg of packages) {
     for (const [peer, range] of Object.entries(pkg.optionalPeers)) {
-      if (peer.startsWith('@types/') || specs.has(peer)) continue;
-      const installed = [join(pkg.dir, 'node_modules', peer), join(repo, 'node_modules', peer)]
-        .map((dir) => join(dir, 'package.json'))
-        .find((file) => existsSync(file));
-      const version = installed
-        ? (JSON.parse(readFileSync(installed, 'utf8')) as { version: string }).version
-        : range;
-      specs.set(peer, `${peer}@${version}`);
+      if (peer.startsWith('@types/')) continue;
+      ranges.set(peer, [...(ranges.get(peer) ?? []), range]);
     }
   }
-  return [...specs.values()].sort();
+  return [...ranges]
+    .map(([peer, list]) => {
+      const unique = [...new Set(list)];
+      // A range with alternatives (`||`) cannot be joined that way; the first one decides then.
+      const joined = unique.some((range) => range.includes('||')) ? unique[0]! : unique.join(' ');
+      return `${peer}@${joined}`;
+    })
+    .sort();
 }
