@@ -85,7 +85,7 @@ for (const group of ['fresh', 'replay'] as const) {
     });
   }
 }
-for (const name of VARIANTS.filter((v) => v !== 'bare')) {
+for (const name of VARIANTS.filter((v) => v !== 'bare' && v !== 'fenced-floor')) {
   for (const mode of ['first', 'replay'] as const) {
     cases.push({
       group: 'round-trips',

@@ -1,8 +1,9 @@
 // One bench server per process: `node server.ts <variant>` with REDIS_URL and PREFIX in the env.
-// Variants: bare | ballast | express-idempotency | node-idempotency | redis-floor. Every variant serves the same
+// Variants: bare | ballast | express-idempotency | node-idempotency | redis-floor | fenced-floor. Every variant serves the same
 // POST /payments handler; the idempotent ones keep their records in the same Redis.
 // HANDLER_DELAY_MS makes the handler slower (the duplicates scenario); COUNT_RUNS=1 counts
 // handler runs in Redis (INCR <PREFIX>runs).
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { redisStore } from '@ballast/idempotency';
 import { idempotency as ballast } from '@ballast/idempotency/express';
@@ -90,6 +91,29 @@ if (variant === 'bare') {
     if (found !== null && found !== 'L') return res.status(201).type('json').send(found);
     const body = JSON.stringify(await charge(req));
     await redis.set(key, body, 'PX', 86_400_000);
+    res.status(201).type('json').send(body);
+  });
+} else if (variant === 'fenced-floor') {
+  // Not an idempotency layer either: redis-floor's round trips, but completing the way any fenced
+  // store on Redis 7.0 must (a script that stores only while the value is still this request's
+  // lock), with an owner token in the lock. The floor for an implementation that keeps the
+  // guarantee "a late owner whose lock expired never overwrites".
+  const redis = new Redis(url);
+  redis.defineCommand('fencedComplete', {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1`,
+  });
+  const fenced = redis as Redis & {
+    fencedComplete(key: string, lock: string, value: string, ttl: number): Promise<number>;
+  };
+  app.post('/payments', async (req, res) => {
+    const key = `${prefix}{${req.get('idempotency-key')}}`;
+    const lock = `L${randomUUID()}`;
+    const found = await redis.set(key, lock, 'PX', 30_000, 'NX', 'GET');
+    if (found !== null && found[0] !== 'L') return res.status(201).type('json').send(found);
+    const body = JSON.stringify(await charge(req));
+    await fenced.fencedComplete(key, lock, body, 86_400_000);
     res.status(201).type('json').send(body);
   });
 } else {

@@ -12,6 +12,7 @@ export const VARIANTS = [
   'express-idempotency',
   'node-idempotency',
   'redis-floor',
+  'fenced-floor',
 ] as const;
 export type Variant = (typeof VARIANTS)[number];
 
