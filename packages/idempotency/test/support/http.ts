@@ -1,16 +1,11 @@
-import { request } from 'node:http';
+import { type RawResponse, rawRequest } from '@ballast/test-utils';
 
-/** A response as the tests read it: status, lower-case headers, raw body bytes. */
-export interface Got {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-  json(): Record<string, unknown>;
-}
+/** A response as the tests read it (status, lower-case headers, raw body bytes). */
+export type Got = RawResponse;
 
 /**
  * Sends one request with node:http (so a test can send repeated headers and exact bytes) and
- * reads the whole answer.
+ * reads the whole answer; POST unless told.
  */
 export function send(
   url: string,
@@ -20,28 +15,7 @@ export function send(
     body?: string | Buffer;
   } = {},
 ): Promise<Got> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: options.method ?? 'POST', headers: options.headers, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          resolve({
-            status: res.statusCode!,
-            headers: res.headers,
-            body,
-            json: () => JSON.parse(body.toString()),
-          });
-        });
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(options.body);
-  });
+  return rawRequest(url, { ...options, method: options.method ?? 'POST' });
 }
 
 /** A JSON POST with an idempotency key (and optional extra headers). */
