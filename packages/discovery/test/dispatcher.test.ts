@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { request, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -86,6 +87,26 @@ describe('discoveryDispatcher', () => {
     expect(isDiscoveryError(error, 'NO_INSTANCE_AVAILABLE')).toBe(true);
     expect((error as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
     expect((error as Error).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('reaches an instance again as soon as it comes back after an outage', async () => {
+    const instances = await fleet([{ kind: 'ok' }]);
+    const port = instances[0]!.port;
+    const dispatcher = dispatcherFor(registryOf(instances));
+    expect((await get(dispatcher)).body).toBe('i0');
+    await instances[0]!.kill();
+    // Down: every request fails at once, enough of them to eject the only instance.
+    for (let i = 0; i < 6; i++) {
+      const error = await get(dispatcher).catch((e: unknown) => e);
+      expect(isDiscoveryError(error, 'NO_INSTANCE_AVAILABLE')).toBe(true);
+    }
+    // Back on the same port: panic mode (no healthy instance left) still tries it, so the very
+    // next request gets through — no waiting for the 30 s ejection to end.
+    const revived = createServer((_req, res) => res.end('revived'));
+    await new Promise<void>((resolve) => revived.listen(port, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => revived.close(resolve)));
+    expect(await get(dispatcher)).toEqual({ status: 200, body: 'revived' });
+    revived.closeAllConnections();
   });
 
   it('retries an idempotent request that got a 503 once, on another instance', async () => {
