@@ -141,31 +141,31 @@ interface ServiceState {
 type ResolverSettings = Omit<Parameters<typeof resolver>[0], 'service'>;
 
 class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
-  readonly #settings: ResolverSettings;
-  readonly #retries: number;
-  readonly #poolOptions: Pool.Options;
-  readonly #services = new Map<string, ServiceState>();
-  #closed = false;
+  private readonly settings: ResolverSettings;
+  private readonly retries: number;
+  private readonly poolOptions: Pool.Options;
+  private readonly services = new Map<string, ServiceState>();
+  private closed = false;
 
   constructor(settings: ResolverSettings, retries: number, poolOptions: Pool.Options) {
     super();
-    this.#settings = settings;
-    this.#retries = retries;
-    this.#poolOptions = poolOptions;
+    this.settings = settings;
+    this.retries = retries;
+    this.poolOptions = poolOptions;
   }
 
   resolver(service: string): Resolver {
-    return this.#service(service).resolver;
+    return this.serviceState(service).resolver;
   }
 
-  #service(service: string): ServiceState {
-    let state = this.#services.get(service);
+  private serviceState(service: string): ServiceState {
+    let state = this.services.get(service);
     if (state === undefined) {
-      const r = resolver({ ...this.#settings, service });
+      const r = resolver({ ...this.settings, service });
       const pools = new Map<string, { origin: string; pool: Pool }>();
       state = { resolver: r, pools, ready: false };
       r.onInstances((instances) => closeLeavers(pools, instances));
-      this.#services.set(service, state);
+      this.services.set(service, state);
     }
     return state;
   }
@@ -181,7 +181,7 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
     const entry = state.pools.get(instance.id);
     if (entry !== undefined && entry.origin === origin && !entry.pool.closed) return entry;
     if (entry !== undefined) void entry.pool.close().catch(() => {});
-    const created = { origin, pool: new Pool(origin, this.#poolOptions) };
+    const created = { origin, pool: new Pool(origin, this.poolOptions) };
     state.pools.set(instance.id, created);
     return created;
   }
@@ -198,7 +198,7 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
     } catch {
       url = undefined;
     }
-    if (this.#closed) {
+    if (this.closed) {
       failWith(
         target,
         new NoInstanceAvailableError(url?.hostname ?? '?', 0, 'the dispatcher was closed'),
@@ -209,28 +209,28 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
       failWith(
         target,
         new ServiceNotFoundError(String(options.origin), {
-          registry: this.#settings.registry.kind,
+          registry: this.settings.registry.kind,
         }),
       );
       return true;
     }
-    const state = this.#service(url.hostname);
-    new BalancedRequest(this, state, url.protocol, options, target, this.#retries).start();
+    const state = this.serviceState(url.hostname);
+    new BalancedRequest(this, state, url.protocol, options, target, this.retries).start();
     return true;
   }
 
   override close(): Promise<void>;
   override close(callback: () => void): void;
   override close(callback?: () => void): Promise<void> | void {
-    const done = this.#close();
+    const done = this.closeAll();
     if (callback === undefined) return done;
     void done.then(callback, callback);
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    const services = [...this.#services.values()];
-    this.#services.clear();
+  private async closeAll(): Promise<void> {
+    this.closed = true;
+    const services = [...this.services.values()];
+    this.services.clear();
     await Promise.all(
       services.flatMap((state) => [
         state.resolver.close(),
@@ -249,9 +249,9 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
   ): Promise<void> | void {
     const error = typeof errorOrCallback === 'function' ? null : (errorOrCallback ?? null);
     const cb = typeof errorOrCallback === 'function' ? errorOrCallback : callback;
-    this.#closed = true;
-    const services = [...this.#services.values()];
-    this.#services.clear();
+    this.closed = true;
+    const services = [...this.services.values()];
+    this.services.clear();
     const done = Promise.all(
       services.flatMap((state) => [
         state.resolver.close(),
