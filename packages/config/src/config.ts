@@ -343,6 +343,7 @@ export function createConfig<S extends z.ZodType>(options: ConfigOptions<S>): Co
     trigger: string | undefined,
     restoredVersion?: number,
     from = layers(),
+    sourceLabels: Record<string, string | undefined> = labels(),
   ): HistoryEntry => {
     deepFreeze(data);
     const previous = snapshot;
@@ -351,7 +352,7 @@ export function createConfig<S extends z.ZodType>(options: ConfigOptions<S>): Co
       version,
       appliedAt: clock.now(),
       reason,
-      sources: Object.freeze(labels()),
+      sources: Object.freeze({ ...sourceLabels }),
       ...(trigger !== undefined ? { trigger } : {}),
       changedPaths: Object.freeze(
         previous ? changedPaths(previous.data, data) : leaves(data).map(([p]) => p.join('.')),
@@ -645,7 +646,8 @@ export function createConfig<S extends z.ZodType>(options: ConfigOptions<S>): Co
           received: target,
         });
       }
-      const entry = apply(found.data, 'rollback', undefined, target, found.layers);
+      // The restored snapshot keeps the source labels it was built from.
+      const entry = apply(found.data, 'rollback', undefined, target, found.layers, found.entry.sources);
       pinned = true;
       return entry;
     },
