@@ -647,7 +647,14 @@ export function createConfig<S extends z.ZodType>(options: ConfigOptions<S>): Co
         });
       }
       // The restored snapshot keeps the source labels it was built from.
-      const entry = apply(found.data, 'rollback', undefined, target, found.layers, found.entry.sources);
+      const entry = apply(
+        found.data,
+        'rollback',
+        undefined,
+        target,
+        found.layers,
+        found.entry.sources,
+      );
       pinned = true;
       return entry;
     },

@@ -326,7 +326,12 @@ describe('versions and rollback', () => {
       [4, 'd', ['port']],
     ]);
     const entry = config.rollback(2);
-    expect(entry).toMatchObject({ version: 5, reason: 'rollback', restoredVersion: 2, sources: { r: 'b' } });
+    expect(entry).toMatchObject({
+      version: 5,
+      reason: 'rollback',
+      restoredVersion: 2,
+      sources: { r: 'b' },
+    });
     expect(config.get().port).toBe(2);
     expect(config.status().pinned).toBe(true);
     expect(() => config.rollback(1)).toThrow(/not in history/);

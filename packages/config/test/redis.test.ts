@@ -123,6 +123,29 @@ describe('redisSource()', () => {
     expect(JSON.stringify(event) + event.error.message).not.toContain('secret-value');
   });
 
+  it('reads again after its subscription reconnects, so a change missed meanwhile is applied', async () => {
+    await admin.hset(key, { port: '1' });
+    // A connection name of its own, so that only this test's subscriber is disconnected below.
+    const name = `config-test-${randomUUID()}`;
+    const client = new Redis(inject('redisUrl'), { connectionName: name });
+    await using config = createConfig({ schema, sources: [redisSource({ client, key })] });
+    await config.load();
+    const applied = next<AppliedEvent>((l) => config.onApplied(l));
+    // A write whose notification is lost: nothing published, and the subscriber's connection dropped.
+    await admin.hset(key, { port: '2' });
+    const clients = (await admin.client('LIST')) as string;
+    const subscriber = clients
+      .split('\n')
+      .find((line) => line.includes(`name=${name}`) && / sub=[1-9]/.test(line));
+    const id = subscriber?.match(/\bid=(\d+)/)?.[1];
+    expect(id).toBeDefined();
+    await admin.client('KILL', 'ID', id as string);
+    expect(await applied).toMatchObject({ changedPaths: ['port'] });
+    expect(config.get().port).toBe(2);
+    await config.close();
+    client.disconnect();
+  });
+
   it('fails fast when the key is missing or Redis is down, unless optional', async () => {
     const missing = await createConfig({
       schema,
