@@ -20,7 +20,7 @@ describe('Redis registry → resolver', () => {
     const url = inject('redisUrl');
     const prefix = `test:discovery:${randomUUID()}:`;
     const processes = ['a', 'b', 'c'].map(() => {
-      const registry = redisRegistry({ url, prefix, ttlMs: 500 });
+      const registry = redisRegistry({ url, prefix, ttlMs: 1000 });
       cleanups.push(() => registry.close());
       return registry;
     });
@@ -55,7 +55,7 @@ describe('Redis registry → resolver', () => {
     expect(ids(orders.instances())).toEqual(['a', 'b', 'c']);
 
     // The crashed process drops out after its TTL; the heartbeating ones stay.
-    await vi.waitFor(() => expect(ids(orders.instances())).toEqual(['a', 'b']), { timeout: 3000 });
+    await vi.waitFor(() => expect(ids(orders.instances())).toEqual(['a', 'b']), { timeout: 5000 });
 
     // "b" shuts down gracefully: listed as draining (not picked), then gone.
     const closing = regB.close();
