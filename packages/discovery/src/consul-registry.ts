@@ -88,6 +88,13 @@ export interface ConsulRegistryOptions {
    */
   consistency?: 'default' | 'stale' | 'consistent' | undefined;
   /**
+   * Refuse answers from a server that has not heard from the leader for longer than this, in ms
+   * (`X-Consul-LastContact`), or that knows no leader (`X-Consul-KnownLeader: false`): they count
+   * as `REGISTRY_UNAVAILABLE` and the last good list stays in use. Mostly for
+   * `consistency: 'stale'`. Default: no limit.
+   */
+  maxLastContactMs?: number | undefined;
+  /**
    * TTL of the check registered with each instance, in ms: Consul marks the instance critical when
    * no heartbeat (`agent.check.pass`) arrived for this long. `register()` heartbeats every
    * `ttlMs / 3`. Default `15000`. Ignored when `httpCheck` is given.
@@ -149,6 +156,7 @@ const schema = o.object({
   token: o.string({ minLength: 1 }).optional(),
   datacenter: o.string({ minLength: 1 }).optional(),
   consistency: o.oneOf(['default', 'stale', 'consistent'] as const).default('default'),
+  maxLastContactMs: o.integer({ min: 0 }).optional(),
   ttlMs: o.integer({ min: 1000, max: 24 * 60 * MINUTE }).default(15_000),
   httpCheck: o
     .object({
@@ -224,6 +232,8 @@ interface HealthEntry {
 interface QueryResult {
   index: bigint | undefined;
   body: unknown;
+  /** Why the answer is too stale to use (`maxLastContactMs`), if it is. */
+  stale: string | undefined;
 }
 
 /** A node-consul request context: aborts the request on `cancel`; asks for the raw response. */
@@ -454,7 +464,21 @@ class ConsulRegistry implements Registry {
     const raw = Array.isArray(header) ? header[0] : header;
     const parsed =
       raw !== undefined && /^\d{1,20}$/.test(raw.trim()) ? BigInt(raw.trim()) : undefined;
-    return { index: parsed, body };
+    return { index: parsed, body, stale: this.#staleness(res.headers) };
+  }
+
+  /** With `maxLastContactMs`: why an answer is too far behind the leader to use, if it is. */
+  #staleness(headers: Record<string, string | string[] | undefined>): string | undefined {
+    const max = this.#opts.maxLastContactMs;
+    if (max === undefined) return undefined;
+    if (headers['x-consul-knownleader'] === 'false') {
+      return 'the server that answered knows no leader (X-Consul-KnownLeader: false)';
+    }
+    const lastContact = Number(headers['x-consul-lastcontact']);
+    if (Number.isFinite(lastContact) && lastContact > max) {
+      return `the server that answered last heard from the leader ${lastContact} ms ago (X-Consul-LastContact), more than maxLastContactMs (${max})`;
+    }
+    return undefined;
   }
 
   /** Turns a response body into instances; malformed entries are skipped and reported. */
@@ -547,6 +571,9 @@ class ConsulRegistry implements Registry {
       if (options?.signal?.aborted) throw error;
       throw this.#fail(`reading /v1/health/service/${service}`, service, error);
     }
+    if (response.stale !== undefined) {
+      throw this.#fail(`reading /v1/health/service/${service}`, service, new Error(response.stale));
+    }
     try {
       return this.#parse(service, response.body, (error) =>
         countRegistryError('consul', service, error),
@@ -614,6 +641,12 @@ class ConsulRegistry implements Registry {
         return;
       }
       if (stopped) return;
+      if (response.stale !== undefined) {
+        fail(
+          this.#unavailable(`watching /v1/health/service/${service}`, new Error(response.stale)),
+        );
+        return;
+      }
       if (response.index === undefined) {
         fail(
           this.#unavailable(

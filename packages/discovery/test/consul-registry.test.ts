@@ -378,6 +378,35 @@ describe('consulRegistry: list()', () => {
     expect(await registry({ consistency: 'consistent' }).list('orders')).toEqual([]);
   });
 
+  it('with maxLastContactMs refuses answers too far behind the leader (X-Consul-LastContact, KnownLeader)', async () => {
+    nock(AGENT)
+      .get('/v1/health/service/orders')
+      .query(true)
+      .reply(200, fixture('health-service-orders'), {
+        ...consulHeaders(5),
+        'X-Consul-LastContact': '4500',
+      })
+      .get('/v1/health/service/orders')
+      .query(true)
+      .reply(200, fixture('health-service-orders'), {
+        ...consulHeaders(5),
+        'X-Consul-KnownLeader': 'false',
+      })
+      .get('/v1/health/service/orders')
+      .query(true)
+      .reply(200, fixture('health-service-orders'), {
+        ...consulHeaders(5),
+        'X-Consul-LastContact': '120',
+      });
+    const r = registry({ consistency: 'stale', maxLastContactMs: 1000 });
+    const behind = await r.list('orders').catch((e: unknown) => e);
+    expect(isDiscoveryError(behind, 'REGISTRY_UNAVAILABLE')).toBe(true);
+    expect((behind as Error).message).toContain('4500 ms');
+    const leaderless = await r.list('orders').catch((e: unknown) => e);
+    expect((leaderless as Error).message).toContain('KnownLeader: false');
+    expect(await r.list('orders')).toHaveLength(2);
+  });
+
   it('with passingOnly: false lists every instance, unhealthy when a check is not passing', async () => {
     nock(AGENT)
       .get('/v1/health/service/orders')
@@ -640,6 +669,27 @@ describe('consulRegistry: watch() with blocking queries', () => {
     expect(seen[0]?.index).toBeUndefined();
     expect(seen[1]).toMatchObject({ index: '10', wait: '160000ms' });
     expect(seen[1]?.timeout).toBeGreaterThan(160_000 + 160_000 / 16);
+    sub.dispose();
+  });
+
+  it('with maxLastContactMs a stale answer is an error for the watch; the next fresh one is used', async () => {
+    const clock = new ManualClock();
+    consulHealth([
+      ok(10),
+      [200, fixture(CHANGED), { ...consulHeaders(11), 'X-Consul-LastContact': '9000' }],
+      ok(12, CHANGED),
+    ]);
+    const rec = recorder();
+    const sub = quickRegistry(clock, { maxLastContactMs: 2000, backoffBaseMs: 50 }).watch(
+      'orders',
+      rec.events,
+    );
+    await vi.waitFor(() => expect(rec.errors).toHaveLength(1));
+    expect(rec.errors[0]?.message).toContain('X-Consul-LastContact');
+    expect(rec.lists).toHaveLength(1);
+    await clock.advanceAsync(50);
+    await vi.waitFor(() => expect(rec.lists).toHaveLength(2));
+    expect(rec.ids(1)).toEqual(['orders-1', 'orders-3']);
     sub.dispose();
   });
 
