@@ -247,9 +247,9 @@ export function createConfig<S extends z.ZodType>(options: ConfigOptions<S>): Co
   }));
   const closing = new AbortController();
   const context: SourceContext = { signal: closing.signal, clock, schema: info };
-  const applied = new ListenerList<AppliedEvent>();
-  const rejected = new ListenerList<RejectedEvent>();
-  const sourceErrors = new ListenerList<SourceErrorEvent>();
+  const applied = new ListenerList<AppliedEvent>({ error: InvalidOptionsError });
+  const rejected = new ListenerList<RejectedEvent>({ error: InvalidOptionsError });
+  const sourceErrors = new ListenerList<SourceErrorEvent>({ error: InvalidOptionsError });
   const subscribers = new Set<Subscriber>();
   const history: Snapshot[] = [];
   let snapshot: Snapshot | undefined;
@@ -590,6 +590,17 @@ export function createConfig<S extends z.ZodType>(options: ConfigOptions<S>): Co
       });
     },
     subscribe(selector, listener) {
+      for (const [option, value] of [
+        ['selector', selector],
+        ['listener', listener],
+      ] as const) {
+        if (typeof value !== 'function')
+          throw new InvalidOptionsError({
+            option,
+            received: value,
+            message: `config.subscribe(): the ${option} must be a function (got ${typeof value}).`,
+          });
+      }
       const sub: Subscriber = {
         selector: selector as (config: never) => unknown,
         listener: listener as (next: unknown, previous: unknown) => void,

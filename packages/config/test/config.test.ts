@@ -435,6 +435,17 @@ describe('options and lifecycle', () => {
     }
   });
 
+  it('rejects a listener or selector that is not a function', async () => {
+    const config = createConfig({ schema, sources: [] });
+    for (const call of [
+      () => config.onApplied('log' as never),
+      () => config.subscribe('port' as never, () => {}),
+      () => config.subscribe((c) => c.port, null as never),
+    ]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
+    }
+  });
+
   it('rejects bad source options with INVALID_OPTIONS naming the option', () => {
     const cases: [() => unknown, string][] = [
       [() => file(''), 'path'],
