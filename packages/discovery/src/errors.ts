@@ -151,11 +151,8 @@ export class RegistrationUnsupportedError extends DiscoveryError<'REGISTRATION_U
  * True when `error` was thrown by any copy of `@ballast/discovery`; narrows to the subclass of
  * `code` when given: `isDiscoveryError(e, 'NO_INSTANCE_AVAILABLE') && e.retryAfterMs`.
  */
-export const isDiscoveryError: ErrorGuard<DiscoveryErrors> = errorGuard<DiscoveryErrors>(
-  // The kernel types the base as constructing one of the subclasses; every subclass here adds
-  // fields the bare base lacks, so the class is passed through `unknown`.
-  DiscoveryError as unknown as abstract new () => DiscoveryErrors[DiscoveryErrorCode],
-);
+export const isDiscoveryError: ErrorGuard<DiscoveryErrors> =
+  errorGuard<DiscoveryErrors>(DiscoveryError);
 
 /** The error class of each code, as {@link isDiscoveryError} narrows to it. */
 export type DiscoveryErrors = {
