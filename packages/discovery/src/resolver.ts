@@ -224,6 +224,9 @@ type Parsed = ReturnType<typeof schema.parse>;
 
 const EMPTY: readonly EndpointState[] = Object.freeze([]);
 
+/** How often a resolver stale after a registry error asks the registry again. */
+const PROBE_INTERVAL_MS = 2000;
+
 class PickImpl implements Pick {
   readonly endpoint: EndpointState;
   readonly #resolver: ServiceResolver;
@@ -274,6 +277,7 @@ class ServiceResolver implements Resolver {
   #lastUpdateAt: number | undefined;
   #staleSince = 0;
   #staleTimer: unknown;
+  #probeTimer: unknown;
   #lastError: DiscoveryError | undefined;
   #readyWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
   readonly #watch: Subscription | undefined;
@@ -366,6 +370,32 @@ class ServiceResolver implements Resolver {
       return;
     }
     this.#enterStale(this.#clock.now());
+    this.#scheduleProbe();
+  }
+
+  /**
+   * While stale after an error, asks the registry with `list()` every {@link PROBE_INTERVAL_MS}:
+   * a registry's watch may stay silent after it recovers when the list did not change, and a good
+   * answer is what ends the staleness.
+   */
+  #scheduleProbe(): void {
+    if (this.#probeTimer !== undefined) return;
+    const handle = this.#clock.setTimeout(() => {
+      this.#probeTimer = undefined;
+      if (this.#state !== 'stale' && this.#state !== 'expired') return;
+      this.#registry.list(this.service).then(
+        (list) => {
+          if (this.#state !== 'stale' && this.#state !== 'expired') return;
+          this.#onList(list);
+          // Still stale: the registry answered with nobody at all; ask again later.
+          if (this.#state === 'stale') this.#scheduleProbe();
+        },
+        () => {
+          if (this.#state === 'stale' || this.#state === 'expired') this.#scheduleProbe();
+        },
+      );
+    }, PROBE_INTERVAL_MS);
+    this.#probeTimer = unrefTimer(handle);
   }
 
   #enterStale(now: number): void {
@@ -638,6 +668,8 @@ class ServiceResolver implements Resolver {
     if (this.#state === 'closed') return;
     this.#watch?.dispose();
     this.#clearStaleTimer();
+    if (this.#probeTimer !== undefined) this.#clock.clearTimeout(this.#probeTimer);
+    this.#probeTimer = undefined;
     this.#setState('closed');
     this.#rejectReady(new NoInstanceAvailableError(this.service, 0, 'the resolver was closed'));
     this.#byId = new Map();

@@ -132,6 +132,19 @@ describe('resolver', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('asks the registry again while stale: a watch silent after recovery does not keep it stale', async () => {
+    const { clock, registry, r } = setup({ maxStaleMs: 60_000 });
+    registry.push('orders', fleet(2));
+    registry.fail();
+    await clock.advanceAsync(2000); // still down: the probe fails, and tries again later
+    expect(r.status().state).toBe('stale');
+    registry.down = false; // back, with the same list — and its watch pushes nothing
+    await clock.advanceAsync(2000);
+    expect(r.status()).toMatchObject({ state: 'fresh', instances: 2 });
+    await clock.advanceAsync(10_000);
+    expect(clock.pending).toBe(0);
+  });
+
   it('never serves an empty list because of a blip: an empty answer is treated as stale', () => {
     const { clock, registry, r } = setup({ maxStaleMs: 10_000 });
     registry.push('orders', fleet(3));

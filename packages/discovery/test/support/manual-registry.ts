@@ -16,7 +16,11 @@ export class ManualRegistry implements Registry {
   readonly watchers = new Set<WatchEvents>();
   lists = new Map<string, readonly Instance[]>();
 
+  /** While `true`, `list()` rejects as an unreachable registry would. */
+  down = false;
+
   push(service: string, inputs: readonly Partial<InstanceInput>[]): readonly Instance[] {
+    this.down = false;
     const list = inputs.map((input, i) =>
       normalizeInstance({ address: '127.0.0.1', port: 1000 + i, ...input, service }, service),
     );
@@ -26,6 +30,7 @@ export class ManualRegistry implements Registry {
   }
 
   fail(message = 'connection refused'): void {
+    this.down = true;
     const error: DiscoveryError = new RegistryUnavailableError('manual', message);
     for (const watcher of this.watchers) watcher.onError(error);
   }
@@ -39,6 +44,7 @@ export class ManualRegistry implements Registry {
   }
 
   async list(service: string): Promise<readonly Instance[]> {
+    if (this.down) throw new RegistryUnavailableError('manual', 'still down');
     return this.lists.get(service) ?? [];
   }
 
