@@ -455,6 +455,8 @@ class RedisRegistry implements Registry {
   }
 
   readonly #channels = new Map<string, string>();
+  /** Per channel, the SUBSCRIBE that every watch of its service waits for. */
+  readonly #subscribed = new Map<string, Promise<void>>();
 
   watch(service: string, events: WatchEvents): Subscription {
     this.#checkOpen();
@@ -534,7 +536,6 @@ class RedisRegistry implements Registry {
     };
 
     let watches = this.#watches.get(service);
-    const first = watches === undefined || watches.size === 0;
     if (!watches) {
       watches = new Set();
       this.#watches.set(service, watches);
@@ -542,19 +543,26 @@ class RedisRegistry implements Registry {
     watches.add(watch);
     this.#channels.set(channel, service);
     const subscriber = this.#subscriberConnection();
-    // Subscribe before the first read, so a change between the two is not missed.
-    const subscribed = first
-      ? subscriber.subscribe(channel).then(() => undefined)
-      : Promise.resolve();
-    subscribed.then(
-      () => {
-        ready = true;
-        refresh();
-      },
-      (error: unknown) => {
-        // The read still works without notifications; the resync and expiry timers keep it
-        // current, and ioredis subscribes again once it reconnects.
-        ready = true;
+    // Subscribe before the first read, so a change between the two is not missed; but never wait
+    // longer than timeoutMs for it (Redis may be down): then read anyway, and report.
+    let subscribed = this.#subscribed.get(channel);
+    if (subscribed === undefined) {
+      subscribed = subscriber.subscribe(channel).then(() => undefined);
+      this.#subscribed.set(channel, subscribed);
+      subscribed.catch(() => {
+        if (this.#subscribed.get(channel) === subscribed) this.#subscribed.delete(channel);
+      });
+    }
+    let started = false;
+    const start = (error?: unknown): void => {
+      clearTimeout(waiting);
+      if (started) {
+        refresh(); // subscribed after all: read once more, a change may have been missed
+        return;
+      }
+      started = true;
+      ready = true;
+      if (error !== undefined) {
         report(
           new RegistryUnavailableError(
             'redis',
@@ -562,8 +570,18 @@ class RedisRegistry implements Registry {
             { cause: error },
           ),
         );
-        refresh();
-      },
+      }
+      refresh();
+    };
+    const waiting = unrefTimer(
+      setTimeout(
+        () => start(new Error(`no answer from Redis within ${opts.timeoutMs} ms`)),
+        opts.timeoutMs,
+      ),
+    );
+    subscribed.then(
+      () => start(),
+      (error: unknown) => start(error ?? new Error('SUBSCRIBE failed')),
     );
 
     return subscription(() => {
@@ -573,6 +591,7 @@ class RedisRegistry implements Registry {
       if (set && set.size === 0) {
         this.#watches.delete(service);
         this.#channels.delete(channel);
+        this.#subscribed.delete(channel);
         if (!this.#closed) this.#subscriber?.unsubscribe(channel).catch(() => {});
       }
     });

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { startRedisServer } from '@ballast/test-utils';
+import { freePort, startRedisServer } from '@ballast/test-utils';
 import type {} from '@ballast/test-utils/global-setup';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
@@ -279,6 +279,21 @@ describe('redisRegistry with several processes', () => {
     expect(rec.lists.some((list) => list.length === 0) || rec.errors.length > 0).toBe(true);
     sub.dispose();
   }, 20_000);
+
+  it('a watch started while Redis is down reports REGISTRY_UNAVAILABLE instead of waiting silently', async () => {
+    const registry = redisRegistry({
+      url: `redis://127.0.0.1:${await freePort()}`,
+      prefix: newPrefix(),
+      timeoutMs: 200,
+    });
+    cleanups.push(() => registry.close());
+    const rec = recorder();
+    const sub = registry.watch('orders', rec.events);
+    await vi.waitFor(() => expect(rec.errors.length).toBeGreaterThanOrEqual(1), { timeout: 3000 });
+    expect(rec.errors.every((e) => isDiscoveryError(e, 'REGISTRY_UNAVAILABLE'))).toBe(true);
+    expect(rec.lists).toEqual([]);
+    sub.dispose();
+  });
 
   it('validates its options (INVALID_OPTIONS names the option)', () => {
     const cases: [Record<string, unknown>, string][] = [
