@@ -8,5 +8,5 @@ export default packageBuild({
   'adapters/node-http': 'src/adapters/node-http.ts',
   'adapters/fetch': 'src/adapters/fetch.ts',
   undici: 'src/undici.ts',
-  testing: 'src/testing.ts',
+  testing: 'src/testing/index.ts',
 });

@@ -59,6 +59,9 @@ export interface ClientCredentialsTokenSource extends TokenSource, AsyncDisposab
  * const token = await tokens.getToken();
  * ```
  */
+// Longer than ~80 lines on purpose: what is left here is the wiring of the parts in
+// client-credentials/ around one token source's state (cached token, endpoint, closed), as short
+// inner functions (endpoint, requestOnce, fetchToken, settle, getToken, close; none over ~40 lines).
 export function clientCredentials(options: ClientCredentialsOptions): ClientCredentialsTokenSource {
   const opts = resolveClientCredentialsOptions(options);
   const fetchImpl: FetchLike = opts.fetch ?? ((input, init) => fetch(input, init));

@@ -27,7 +27,7 @@ export const apps: Record<string, StartApp> = {
   async express(verifier) {
     const app = express();
     const auth = ex.requireAuth(verifier);
-    const send = (req: express.Request, res: express.Response) => res.json(body(req.auth));
+    const send = (req: express.Request, res: express.Response) => res.json(body(ex.authOf(req)));
     app.get('/me', auth, send);
     app.get('/all', auth, ex.requireScopes(['a', 'b']), send);
     app.get('/any', auth, ex.requireScopes(['a', 'z'], { scopeMode: 'any' }), send);

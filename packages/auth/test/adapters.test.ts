@@ -1,7 +1,7 @@
 import { ManualClock, type TestHttpServer } from '@ballast/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, type Verifier } from '../src/index.ts';
-import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { apps, type StartApp } from './adapter-apps.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
 import { get, getWithToken, type TestResponse } from './http-client.ts';

@@ -2,7 +2,7 @@ import { ManualClock, startHttpServer, type TestHttpServer } from '@ballast/test
 import { exportJWK, exportSPKI, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVerifier, isAuthError, type Verifier } from '../src/index.ts';
-import { createTestIssuer, type TestIssuer, type TestIssuerKey } from '../src/testing.ts';
+import { createTestIssuer, type TestIssuer, type TestIssuerKey } from '../src/testing/index.ts';
 import { apps } from './adapter-apps.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
 import { get, getWithToken } from './http-client.ts';

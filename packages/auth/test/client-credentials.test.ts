@@ -14,7 +14,7 @@ import { createRemoteJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify } 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError, TokenRequestError } from '../src/errors.ts';
-import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
 import { metrics, trace } from './otel-api.ts';
 

@@ -17,7 +17,7 @@ import {
   TotpError,
   type Verifier,
 } from '../src/index.ts';
-import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
 
 describe('errors on the kernel (issue 11)', () => {

@@ -84,6 +84,19 @@ describe('without @opentelemetry/api installed (issue 10 item 1)', () => {
   });
 });
 
+describe('the test issuer is not on the production path (issue 11)', () => {
+  it('the main entry and the adapters load none of the test issuer', async () => {
+    const code = `
+      const before = new Set(Object.keys(require.cache));
+      require('@ballast/auth'); require('@ballast/auth/express'); require('@ballast/auth/undici');
+      const loaded = Object.keys(require.cache).filter((f) => !before.has(f) && f.includes('/auth/dist/'));
+      const text = loaded.map((f) => require('node:fs').readFileSync(f, 'utf8')).join('');
+      console.log(loaded.length > 0, text.includes('createTestIssuer'), text.includes('the test issuer was told to be down'));`;
+    const result = await node(code, { cjs: true });
+    expect(result.stdout.trim()).toBe('true false false');
+  });
+});
+
 describe('an awaited retry keeps the process alive (issue 10 item 3)', () => {
   it('a script awaiting clientCredentials().getToken() gets its token after a 503 and a back-off', async () => {
     let requests = 0;

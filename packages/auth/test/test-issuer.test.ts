@@ -13,7 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireAuth } from '../src/adapters/express.ts';
 import { isAuthError } from '../src/errors.ts';
-import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { createVerifier, type Verifier } from '../src/verifier.ts';
 
 const SECRET_CLIENT = {

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { requireAuth } from '../src/adapters/express.ts';
 import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError } from '../src/errors.ts';
-import { createTestIssuer } from '../src/testing.ts';
+import { createTestIssuer } from '../src/testing/index.ts';
 import type { TokenSource } from '../src/token-source.ts';
 import { bearerInterceptor } from '../src/undici.ts';
 import { createVerifier } from '../src/verifier.ts';

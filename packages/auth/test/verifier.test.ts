@@ -1,7 +1,7 @@
 import { ManualClock, startHttpServer } from '@ballast/test-utils';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVerifier, isAuthError, type JwksEvent, type Verifier } from '../src/index.ts';
-import { createTestIssuer, type TestIssuer } from '../src/testing.ts';
+import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
 
 let issuer: TestIssuer;

@@ -20,6 +20,11 @@ declare module 'fastify' {
   }
 }
 
+/** The verified access token `requireAuth` attached (`request.auth`), or `undefined`. */
+export function authOf(request: FastifyRequest): VerifiedToken | undefined {
+  return request.auth;
+}
+
 /** A Fastify hook (`onRequest` or `preHandler`, app-wide or per route). */
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 

@@ -28,6 +28,11 @@ export interface AuthVariables {
   auth: VerifiedToken;
 }
 
+/** The verified access token `requireAuth` stored (`c.get('auth')`), or `undefined`. */
+export function authOf(c: Pick<FetchContext, 'get'>): VerifiedToken | undefined {
+  return c.get('auth');
+}
+
 /** Hono-style middleware. */
 export type FetchMiddleware = (
   c: FetchContext,

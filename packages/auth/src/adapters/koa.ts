@@ -20,6 +20,11 @@ declare module 'koa' {
   }
 }
 
+/** The verified access token `requireAuth` attached (`ctx.state.auth`), or `undefined`. */
+export function authOf(ctx: { readonly state: object }): VerifiedToken | undefined {
+  return (ctx.state as { auth?: VerifiedToken }).auth;
+}
+
 /**
  * Koa middleware: answers 401/400/403 per RFC 6750 unless the request carries a valid bearer
  * token (and meets `options.scopes` / `options.claims`); then sets `ctx.state.auth`.

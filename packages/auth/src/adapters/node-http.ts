@@ -16,6 +16,11 @@ import type { VerifiedToken, Verifier } from '../verifier.ts';
 /** A `node:http` request that passed `requireAuth`. */
 export type AuthenticatedRequest = IncomingMessage & { auth: VerifiedToken };
 
+/** The verified access token `requireAuth` attached (`req.auth`), or `undefined`. */
+export function authOf(req: IncomingMessage): VerifiedToken | undefined {
+  return (req as Partial<AuthenticatedRequest>).auth;
+}
+
 /**
  * A check for `node:http` handlers: resolves to the verified token (also set as `req.auth`), or
  * writes the RFC 6750 answer (401/400/403/503) and resolves to `undefined`.

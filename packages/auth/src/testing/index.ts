@@ -1,5 +1,6 @@
 // `@ballast/auth/testing`: an OAuth 2.0 issuer for tests of services that use @ballast/auth.
 
+export { createTestIssuer } from './issuer.ts';
 export type {
   TestIssuer,
   TestIssuerAlgorithm,
@@ -11,5 +12,4 @@ export type {
   TestIssuerOptions,
   TestIssuerSignOptions,
   TestIssuerTokenRequest,
-} from './test-issuer.ts';
-export { createTestIssuer } from './test-issuer.ts';
+} from './types.ts';
