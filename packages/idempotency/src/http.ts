@@ -264,7 +264,7 @@ export class HttpCore<Req> implements StorePolicy {
         engine.emit({ key }, { type: 'rejected', reason: 'scope-missing' });
         return this.#refuse(
           'SCOPE_MISSING',
-          `The scope of this endpoint returned ${value === '' ? 'an empty string' : String(value)} for this request, so its ${headerName} cannot be kept apart from other callers' keys; the request was refused. Make scope return the authenticated caller (e.g. req.auth.subject from @ballast/auth) and run the idempotency middleware after authentication.`,
+          `The scope of this endpoint returned ${value === '' ? 'an empty string' : String(value)} for this request, so its ${headerName} cannot be kept apart from other callers' keys; the request was refused. Make scope return the authenticated caller (e.g. authOf(req)?.subject from @ballast/auth/express) and run the idempotency middleware after authentication.`,
         );
       }
       scope = String(value);

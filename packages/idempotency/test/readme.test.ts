@@ -34,7 +34,7 @@ describe('README', () => {
     }
   });
 
-  it('scopes by what @ballast/auth sets (req.auth.subject), never by a client-chosen header', () => {
+  it('scopes by what @ballast/auth verified (authOf(req)?.subject), never by a client-chosen header', () => {
     const code = [...readme.matchAll(/```ts[^\n]*\n([\s\S]*?)```/g)].map((m) => m[1]).join('\n');
     const scopes = [...code.matchAll(/scope: \([^)]*\) =>[^\n]*/g)].map((m) => m[0]);
     expect(scopes.length).toBeGreaterThan(0);
@@ -42,6 +42,6 @@ describe('README', () => {
       expect(scope).not.toMatch(/auth\?\.sub\b/);
       expect(scope).not.toMatch(/\.get\(|headers\[|headers\.get/);
     }
-    expect(code).toContain('scope: (req) => req.auth?.subject');
+    expect(code).toContain('scope: (req) => authOf(req)?.subject');
   });
 });
