@@ -11,7 +11,7 @@ import {
   SignJWT,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireAuth } from '../src/adapters/express.ts';
+import { authOf, requireAuth } from '../src/adapters/express.ts';
 import { isAuthError } from '../src/errors.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { createVerifier, type Verifier } from '../src/verifier.ts';
@@ -530,7 +530,7 @@ describe('README testing recipe: an Express orders service', () => {
   function createApp(verifier: Verifier) {
     const app = express();
     app.get('/orders', requireAuth(verifier, { scopes: ['orders:read'] }), (req, res) => {
-      res.json({ user: req.auth?.subject });
+      res.json({ user: authOf(req)?.subject });
     });
     return app;
   }

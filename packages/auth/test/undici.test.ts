@@ -4,7 +4,7 @@ import { ManualClock, startHttpServer, type TestHttpServer } from '@ballast/test
 import express from 'express';
 import { Agent, fetch, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { requireAuth } from '../src/adapters/express.ts';
+import { authOf, requireAuth } from '../src/adapters/express.ts';
 import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError } from '../src/errors.ts';
 import { createTestIssuer } from '../src/testing/index.ts';
@@ -313,7 +313,7 @@ describe('clientCredentials + bearerInterceptor against a real issuer and an Exp
     });
     const app = express();
     app.all('/stock', requireAuth(verifier, { scopes: ['stock:read'] }), (req, res) => {
-      res.json({ client: req.auth?.subject });
+      res.json({ client: authOf(req)?.subject });
     });
     const stock = await startHttpServer(createServer(app));
     await using tokens = clientCredentials({
