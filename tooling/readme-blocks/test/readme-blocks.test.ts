@@ -52,7 +52,7 @@ beforeAll(() => {
   for (const resolution of resolutions) {
     problems.set(resolution, typecheck([...paths.values()], resolution));
   }
-}, 120_000);
+}, 300_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -101,41 +101,54 @@ describe('README code blocks', () => {
   );
 });
 
-describe.concurrent('README blocks marked run', () => {
+interface RunResult {
+  code: number | null;
+  timedOut: boolean;
+  output: string;
+}
+
+function runBlock(block: CodeBlock): Promise<RunResult> {
+  const flags = process.versions.node.startsWith('22.') ? ['--experimental-strip-types'] : [];
+  return new Promise((resolve) => {
+    execFile(
+      node,
+      [...flags, paths.get(block)!],
+      {
+        cwd: dir,
+        env: { ...process.env, REDIS_URL: inject('redisUrl') },
+        timeout: runTimeoutMs,
+        killSignal: 'SIGKILL',
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        const failure = error as (Error & { code?: unknown; killed?: boolean }) | null;
+        resolve({
+          code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
+          timedOut: failure?.killed === true,
+          output: `${stdout}${stderr}`.trim(),
+        });
+      },
+    );
+  });
+}
+
+// One block at a time: they start servers and Node processes, and the machine is shared with the
+// rest of the suite.
+describe('README blocks marked run', () => {
   it.each(runnable.map((block) => [where(block), block] as const))(
     '%s exits 0 within 10 s',
     async (_name, block) => {
-      const flags = process.versions.node.startsWith('22.') ? ['--experimental-strip-types'] : [];
-      const result = await new Promise<{ code: number | null; timedOut: boolean; output: string }>(
-        (resolve) => {
-          execFile(
-            node,
-            [...flags, paths.get(block)!],
-            {
-              cwd: dir,
-              env: { ...process.env, REDIS_URL: inject('redisUrl') },
-              timeout: runTimeoutMs,
-              killSignal: 'SIGKILL',
-              encoding: 'utf8',
-            },
-            (error, stdout, stderr) => {
-              const failure = error as (Error & { code?: unknown; killed?: boolean }) | null;
-              resolve({
-                code: failure ? (typeof failure.code === 'number' ? failure.code : null) : 0,
-                timedOut: failure?.killed === true,
-                output: `${stdout}${stderr}`.trim(),
-              });
-            },
-          );
-        },
-      );
+      let result = await runBlock(block);
+      // A block that hangs hangs again; one that only met a machine busy with the rest of the
+      // suite (start-up alone can take seconds then) gets one more try.
+      if (result.timedOut) result = await runBlock(block);
       const outcome = result.timedOut
-        ? `did not exit within ${runTimeoutMs / 1000} s`
+        ? `did not exit within ${runTimeoutMs / 1000} s (twice)`
         : `exited with code ${result.code}`;
       expect(
         result.code === 0 ? 'exited with code 0' : `${where(block)} ${outcome}:\n${result.output}`,
       ).toBe('exited with code 0');
     },
-    runTimeoutMs + 5_000,
+    2 * runTimeoutMs + 5_000,
   );
 });
