@@ -613,6 +613,8 @@ class ConsulRegistry implements Registry {
     const fail = (error: DiscoveryError): void => {
       report(error);
       failures += 1;
+      // The next good read is pushed even if unchanged: it tells the consumer the registry is back.
+      last = undefined;
       // Start over with a non-blocking read after an error: the index may be stale.
       index = 0n;
       schedule(backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs));

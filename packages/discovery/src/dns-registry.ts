@@ -349,6 +349,8 @@ class DnsRegistry implements Registry {
         (error: unknown) => {
           if (stopped) return;
           failures += 1;
+          // The next good lookup is pushed even if unchanged: the consumer learns DNS is back.
+          last = undefined;
           report(this.#unavailable(service, error));
           schedule(backoffMs(failures, opts.backoffBaseMs, opts.backoffMaxMs));
         },

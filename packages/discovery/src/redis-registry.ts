@@ -514,6 +514,8 @@ class RedisRegistry implements Registry {
           running = false;
           if (stopped) return;
           failures += 1;
+          // The next good read is pushed even if unchanged: the consumer learns Redis is back.
+          last = undefined;
           const message = error instanceof Error ? error.message : String(error);
           const wrapped = new RegistryUnavailableError(
             'redis',
@@ -528,7 +530,10 @@ class RedisRegistry implements Registry {
     const watch: ServiceWatch = {
       service,
       refresh,
-      report,
+      report: (error) => {
+        last = undefined; // an outage: push the next good read even if unchanged
+        report(error);
+      },
       stop: () => {
         stopped = true;
         if (timer !== undefined) clock.clearTimeout(timer);

@@ -605,6 +605,18 @@ describe('consulRegistry: watch() with blocking queries', () => {
     sub.dispose();
   });
 
+  it('after an error, the next good answer is pushed even when the list did not change (the registry is back)', async () => {
+    const clock = new ManualClock();
+    consulHealth([ok(100), noLeader, ok(100)]);
+    const rec = recorder();
+    const sub = quickRegistry(clock, { backoffBaseMs: 100 }).watch('orders', rec.events);
+    await vi.waitFor(() => expect(rec.errors).toHaveLength(1));
+    await clock.advanceAsync(100);
+    await vi.waitFor(() => expect(rec.lists).toHaveLength(2));
+    expect(rec.ids(1)).toEqual(rec.ids(0));
+    sub.dispose();
+  });
+
   it('garbage never crashes the watch: bad entries are reported one by one, bad bodies as outages', async () => {
     const clock = new ManualClock();
     consulHealth([

@@ -190,6 +190,14 @@ describe('dnsRegistry', () => {
     server.setZone(zone);
     await clock.advanceAsync(100);
     await vi.waitFor(() => expect(rec.last()).toEqual(['10.0.0.5:8080', '10.0.0.6:8080']));
+    // Failing again, then back with the same records: pushed again, so the consumer knows.
+    server.setZone({ ...zone, [HEADLESS]: { servfail: true } });
+    await clock.advanceAsync(5000);
+    await vi.waitFor(() => expect(rec.errors).toHaveLength(2));
+    server.setZone(zone);
+    await clock.advanceAsync(100);
+    await vi.waitFor(() => expect(rec.lists).toHaveLength(2));
+    expect(rec.last()).toEqual(['10.0.0.5:8080', '10.0.0.6:8080']);
     sub.dispose();
 
     // An SRV target whose name does not resolve: reported, the others listed.
