@@ -5,6 +5,8 @@ export type { ErrorGuard } from './errors.ts';
 export { BallastError, errorGuard } from './errors.ts';
 export type { Listener, ListenerListOptions, Subscription } from './events.ts';
 export { ListenerList } from './events.ts';
+export type { DispatchControllerLike } from './following-controller.ts';
+export { FollowingController } from './following-controller.ts';
 export type { OpenTelemetryApi } from './otel.ts';
 export { otel } from './otel.ts';
 export type { OptionIssue, OptionsContext } from './parse-options.ts';
