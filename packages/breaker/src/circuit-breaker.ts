@@ -552,6 +552,15 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
     this.#setState(HALF_OPEN, reason);
   }
 
+  /** Forgets every recorded call; calls in flight are no longer recorded (a new epoch). */
+  #emptyWindow(): void {
+    this.#window?.reset();
+    this.#runCount = 0;
+    this.#epoch++;
+    this.#quickFail = undefined;
+    if (typeof this.#hot !== 'number') this.#hot = HOT;
+  }
+
   /** Enters CLOSED or METRICS_ONLY with an empty window. */
   #enterClosed(state: number, reason: TransitionReason): void {
     this.#window?.reset();
@@ -621,6 +630,11 @@ export class CircuitBreaker implements Policy, AsyncDisposable {
       });
     }
     if (this.#cold?.isolation !== undefined) throw new BreakerIsolatedError(this.name);
+    if (code === this.#state && (code === CLOSED || code === METRICS_ONLY)) {
+      // Already there: still start over with an empty window, as documented (no state change).
+      this.#emptyWindow();
+      return;
+    }
     this.#enter(code, 'manual');
   }
 

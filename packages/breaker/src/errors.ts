@@ -39,20 +39,42 @@ export class InvalidOptionsError extends BreakerError<'INVALID_OPTIONS'> {
   }
 }
 
-/** The work did not finish within the `timeout` policy's `timeoutMs`. */
+/**
+ * Where an HTTP exchange was when the undici interceptor's `timeoutMs` passed: still waiting for a
+ * connection (queued behind others, or connecting), waiting for the response headers, or reading
+ * the response body.
+ */
+export type TimeoutPhase = 'connection' | 'headers' | 'body';
+
+const TIMEOUT_WHAT: Record<TimeoutPhase, string> = {
+  connection: 'The request got no connection (it was queued or still connecting)',
+  headers: 'The request got no response headers',
+  body: 'The response body did not end',
+};
+
+/**
+ * The work did not finish within `timeoutMs` (of the `timeout` policy, or of one attempt of the
+ * undici interceptor, then with the `phase` it was in).
+ */
 export class TimeoutError extends BreakerError<'TIMEOUT'> {
   /** The code this class stands for. */
   static override readonly code = 'TIMEOUT';
   /** The deadline that passed, in milliseconds. */
   readonly timeoutMs: number;
+  /** For an HTTP attempt of the undici interceptor: what it was still waiting for. */
+  readonly phase: TimeoutPhase | undefined;
 
-  constructor(timeoutMs: number, options?: { cause?: unknown }) {
+  constructor(timeoutMs: number, options?: { cause?: unknown; phase?: TimeoutPhase | undefined }) {
+    const phase = options?.phase;
     super(
       'TIMEOUT',
-      `The call did not finish within ${timeoutMs} ms; raise timeoutMs or make the work faster (its AbortSignal was aborted).`,
-      options,
+      phase === undefined
+        ? `The call did not finish within ${timeoutMs} ms; raise timeoutMs or make the work faster (its AbortSignal was aborted).`
+        : `${TIMEOUT_WHAT[phase]} within ${timeoutMs} ms of being dispatched; raise timeoutMs or find out why the upstream is slow.`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.timeoutMs = timeoutMs;
+    this.phase = phase;
   }
 }
 

@@ -47,6 +47,7 @@ export type {
   BreakerErrorMap,
   BreakerStateName,
   ClosedPolicyName,
+  TimeoutPhase,
 } from './errors.ts';
 export type { FallbackOptions, FallbackOutcome } from './fallback.ts';
 export type { HedgeOptions } from './hedge.ts';

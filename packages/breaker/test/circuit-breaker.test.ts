@@ -391,6 +391,17 @@ describe('manual states', () => {
     await expect(breaker.execute(ok)).resolves.toBe('ok');
   });
 
+  it("transitionTo('CLOSED') on a CLOSED breaker empties its window too (issue 12)", async () => {
+    const { breaker, changes } = setup({ windowSize: 4, minimumCalls: 4 });
+    await run(breaker, fail, 3);
+    expect(breaker.metrics().failedCalls).toBe(3);
+    breaker.transitionTo('CLOSED');
+    expect(breaker.metrics()).toMatchObject({ state: 'CLOSED', calls: 0, failedCalls: 0 });
+    expect(changes).toEqual([]); // no state change to report
+    await run(breaker, fail, 1); // would have been the 4th failure of 4: it must not trip
+    expect(breaker.state).toBe('CLOSED');
+  });
+
   it('DISABLED passes everything through and records nothing', async () => {
     const { breaker } = setup({ windowSize: 2, minimumCalls: 2 });
     breaker.transitionTo('DISABLED');
