@@ -45,10 +45,10 @@ export class FollowingController<C extends DispatchControllerLike = DispatchCont
   get reason(): Error | null {
     return this.#reason;
   }
-  get rawHeaders(): C['rawHeaders'] | null {
+  get rawHeaders(): NonNullable<C['rawHeaders']> | null {
     return this.#target?.rawHeaders ?? null;
   }
-  get rawTrailers(): C['rawTrailers'] | null {
+  get rawTrailers(): NonNullable<C['rawTrailers']> | null {
     return this.#target?.rawTrailers ?? null;
   }
 
