@@ -1,6 +1,6 @@
 // `@ballast/auth/undici`: an undici interceptor that sends `Authorization: Bearer` per origin.
 
-import { o } from '@ballast/kernel';
+import { isReplayableRequest, o } from '@ballast/kernel';
 import type { Dispatcher } from 'undici';
 import { parseAuthOptions } from './parse-options.ts';
 import { recordBearerRetry } from './telemetry.ts';
@@ -17,8 +17,9 @@ export interface BearerInterceptorOptions {
   tokens: Readonly<Record<string, TokenSource>> | ((origin: string) => TokenSource | undefined);
   /**
    * On `401` with `WWW-Authenticate: Bearer error="invalid_token"`, invalidate the token, fetch a
-   * new one and send an idempotent request (GET, HEAD, OPTIONS, PUT, DELETE) with a replayable body
-   * once more. Default `true`.
+   * new one and send the request once more — if it is replayable by the kernel's rule (GET, HEAD,
+   * OPTIONS, PUT, DELETE, TRACE, or an `Idempotency-Key` header; no streamed body). The 401's body
+   * is not read: its connection is closed. Default `true`.
    */
   retryOnInvalidToken?: boolean | undefined;
 }
@@ -51,8 +52,6 @@ const optionsSchema = o.object({
   ),
   retryOnInvalidToken: o.boolean().default(true),
 });
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /**
  * Creates an undici interceptor that adds `Authorization: Bearer <token>` to requests for the
@@ -87,21 +86,31 @@ export function bearerInterceptor(
       if (!source || hasAuthorization(dispatchOptions.headers)) {
         return dispatch(dispatchOptions, handler);
       }
+      // The kernel's one rule: GET HEAD OPTIONS PUT DELETE TRACE or an Idempotency-Key header,
+      // with a body that can be sent twice.
       const retry =
         opts.retryOnInvalidToken &&
-        IDEMPOTENT.has(dispatchOptions.method.toUpperCase()) &&
-        isReplayable(dispatchOptions.body);
+        isReplayableRequest(dispatchOptions as Parameters<typeof isReplayableRequest>[0]);
       const bearer = new BearerHandler(dispatch, dispatchOptions, handler, source, retry);
       bearer.start();
       return true;
     };
 }
 
-/** A controller handed to the caller's handler that follows the connection of the current attempt. */
+/**
+ * The controller handed to the caller's handler. It follows the connection of the current attempt
+ * (pause, resume, abort reach it), remembers an abort that comes while no attempt is running (the
+ * token is being fetched, or the request waits in undici's queue), and tells the bearer handler.
+ */
 class FollowingController implements Dispatcher.DispatchController {
   target: Dispatcher.DispatchController | null = null;
   abortReason: Error | null = null;
+  readonly #onAbort: (reason: Error) => void;
   #paused = false;
+
+  constructor(onAbort: (reason: Error) => void) {
+    this.#onAbort = onAbort;
+  }
 
   get aborted(): boolean {
     return this.abortReason !== null || (this.target?.aborted ?? false);
@@ -118,13 +127,15 @@ class FollowingController implements Dispatcher.DispatchController {
   get rawTrailers(): Dispatcher.DispatchController['rawTrailers'] {
     return this.target?.rawTrailers ?? null;
   }
-  follow(target: Dispatcher.DispatchController): void {
+  follow(target: Dispatcher.DispatchController | null): void {
     this.target = target;
-    if (this.#paused) target.pause();
+    if (target !== null && this.#paused) target.pause();
   }
   abort(reason: Error): void {
+    if (this.abortReason !== null) return;
     this.abortReason = reason;
     this.target?.abort(reason);
+    this.#onAbort(reason);
   }
   pause(): void {
     this.#paused = true;
@@ -136,17 +147,33 @@ class FollowingController implements Dispatcher.DispatchController {
   }
 }
 
-/** Runs one request: fetches the token, dispatches, and on `invalid_token` refreshes and resends once. */
+/** Where one request is: waiting for its token, sent (an attempt runs or is queued), or settled. */
+type Phase = 'token' | 'sent' | 'settled';
+
+/**
+ * Runs one request: fetches the token, dispatches, and on `invalid_token` refreshes and resends
+ * once. The phases and what an abort does in each (the README's "Phases of an exchange" says the
+ * same for users):
+ * - token: the caller's handler already holds our controller, so its abort cancels `getToken`
+ *   (through its signal) and the request fails at once with the caller's reason;
+ * - queued / connecting / waiting for headers / reading the body: the abort reaches the attempt
+ *   (undici takes a queued request out of its queue through the hook the caller's options carry);
+ * - the resend: the `401 invalid_token` attempt is abandoned at its headers — its connection is
+ *   closed, its body never read (a stalled 401 body cannot hold the request) — and its late
+ *   callbacks are ignored; the resend is a fresh token phase and attempt.
+ */
 class BearerHandler implements Dispatcher.DispatchHandler {
   readonly #dispatch: Dispatcher.Dispatch;
   readonly #options: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #source: TokenSource;
+  readonly #controller = new FollowingController((reason) => this.#callerAborted(reason));
+  /** Attempts given up on (the 401 before a resend): their callbacks are ignored. */
+  readonly #abandoned = new WeakSet<object>();
   #retry: boolean;
-  readonly #controller = new FollowingController();
-  #started = false;
+  #phase: Phase = 'token';
   #token = '';
-  #swallowing = false;
+  #tokenWait: AbortController | undefined;
 
   constructor(
     dispatch: Dispatcher.Dispatch,
@@ -163,17 +190,33 @@ class BearerHandler implements Dispatcher.DispatchHandler {
   }
 
   start(): void {
-    this.#source.getToken().then(
-      (token) => this.#send(token),
-      (error: unknown) => this.#fail(error),
+    // The caller's handler gets its controller now, not when a connection exists, so that its
+    // abort reaches the token fetch too.
+    this.#handler.onRequestStart?.(this.#controller, {});
+    if (this.#controller.abortReason !== null) return; // aborted synchronously: already failed
+    this.#fetchToken();
+  }
+
+  #fetchToken(): void {
+    this.#phase = 'token';
+    const wait = new AbortController();
+    this.#tokenWait = wait;
+    this.#source.getToken({ signal: wait.signal }).then(
+      (token) => {
+        if (this.#tokenWait !== wait || this.#phase !== 'token') return;
+        this.#tokenWait = undefined;
+        this.#send(token);
+      },
+      (error: unknown) => {
+        if (this.#tokenWait !== wait || this.#phase !== 'token') return;
+        this.#tokenWait = undefined;
+        this.#fail(error);
+      },
     );
   }
 
   #send(token: string): void {
-    if (this.#controller.abortReason) {
-      this.#fail(this.#controller.abortReason);
-      return;
-    }
+    this.#phase = 'sent';
     this.#token = token;
     try {
       this.#dispatch({ ...this.#options, headers: withBearer(this.#options.headers, token) }, this);
@@ -182,25 +225,37 @@ class BearerHandler implements Dispatcher.DispatchHandler {
     }
   }
 
+  #callerAborted(reason: Error): void {
+    if (this.#phase !== 'token') return; // an attempt runs or is queued: the abort reaches it
+    this.#tokenWait?.abort(reason);
+    this.#tokenWait = undefined;
+    this.#fail(reason);
+  }
+
   #fail(error: unknown): void {
+    if (this.#phase === 'settled') return;
+    this.#phase = 'settled';
     const reason = error instanceof Error ? error : new Error(String(error));
     this.#handler.onResponseError?.(this.#controller, reason);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+  #current(controller: Dispatcher.DispatchController | null | undefined): boolean {
+    return !(controller != null && this.#abandoned.has(controller)) && this.#phase !== 'settled';
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController, _context: unknown): void {
     this.#controller.follow(controller);
     if (this.#controller.abortReason) controller.abort(this.#controller.abortReason);
-    if (this.#started) return;
-    this.#started = true;
-    this.#handler.onRequestStart?.(this.#controller, context);
   }
 
   onRequestUpgrade(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>[2],
     socket: Parameters<NonNullable<Dispatcher.DispatchHandler['onRequestUpgrade']>>[3],
   ): void {
+    if (!this.#current(controller)) return;
+    this.#phase = 'settled';
     this.#handler.onRequestUpgrade?.(this.#controller, statusCode, headers, socket);
   }
 
@@ -209,40 +264,47 @@ class BearerHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>[2],
     statusMessage?: string,
   ): void {
+    if (!this.#current(controller)) return;
     if (this.#retry && statusCode === 401 && isInvalidTokenChallenge(headers['www-authenticate'])) {
-      this.#retry = false;
-      this.#swallowing = true;
+      this.#resend(controller);
       return;
     }
     this.#handler.onResponseStart?.(this.#controller, statusCode, headers, statusMessage);
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#swallowing) return;
+  /** Gives up on the 401 attempt at its headers (closing its connection) and starts the resend. */
+  #resend(rejected: Dispatcher.DispatchController): void {
+    this.#retry = false;
+    this.#abandoned.add(rejected);
+    this.#controller.follow(null);
+    rejected.abort(new Error('bearerInterceptor: 401 invalid_token, resending with a new token'));
+    recordBearerRetry(originOf(this.#options.origin) ?? '');
+    this.#source.invalidate(this.#token);
+    this.#fetchToken();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#current(controller)) return;
     this.#handler.onResponseData?.(this.#controller, chunk);
   }
 
   onResponseEnd(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     trailers: Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseEnd']>>[1],
   ): void {
-    if (!this.#swallowing) {
-      this.#handler.onResponseEnd?.(this.#controller, trailers);
-      return;
-    }
-    this.#swallowing = false;
-    recordBearerRetry(originOf(this.#options.origin) ?? '');
-    this.#source.invalidate(this.#token);
-    this.start();
+    if (!this.#current(controller)) return;
+    this.#phase = 'settled';
+    this.#handler.onResponseEnd?.(this.#controller, trailers);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.#swallowing = false;
+  onResponseError(controller: Dispatcher.DispatchController | null, error: Error): void {
+    if (!this.#current(controller)) return;
+    this.#phase = 'settled';
     this.#handler.onResponseError?.(this.#controller, error);
   }
 
@@ -302,10 +364,6 @@ function withBearer(
   }
   out.authorization = `Bearer ${token}`;
   return out;
-}
-
-function isReplayable(body: Dispatcher.DispatchOptions['body']): boolean {
-  return body == null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
 /** True for a Bearer challenge carrying `error="invalid_token"` (RFC 6750 §3). */

@@ -269,9 +269,11 @@ describe('clientCredentials', () => {
     );
     const tokens = source({ refreshAheadMs: 0 });
     expect(await tokens.getToken()).toBe(jwt);
-    clock.advance(119_000);
+    // The JWT's exp counts from when the issuer signed it (whole seconds, real time), a little
+    // after this clock started: the lifetime is 119–121 s, depending on the machine's load.
+    clock.advance(118_000);
     expect(await tokens.getToken()).toBe(jwt);
-    clock.advance(1_000);
+    clock.advance(5_000);
     expect(await tokens.getToken()).not.toBe(jwt);
   });
 
