@@ -92,6 +92,7 @@ for (const name of VARIANTS.filter((v) => v !== 'bare' && v !== 'fenced-floor'))
       name: `${name}-${mode}`,
       unit: 'Redis commands/request',
       lowerIsBetter: true,
+      rounds: 1, // a count, the same every round: one round is enough
       run: () => roundTrips(name, mode),
     });
   }
