@@ -43,6 +43,58 @@ async function throughput(variant: Variant, mode: 'fresh' | 'replay'): Promise<n
   });
 }
 
+const WINDOW_MS = 1_000;
+const WINDOWS = 6;
+
+/**
+ * One variant's req/s over another's (Ballast's over redis-floor's), measured in alternating 1 s windows (six each, after a
+ * warm-up of both) against the two servers running side by side on one Redis. The fresh and
+ * replay groups compare cases seconds apart, and on a shared machine the load changes within
+ * that time; alternating windows puts both under the same load, so their ratio is much steadier.
+ */
+async function interleaved(
+  mode: 'fresh' | 'replay',
+  variant: Variant,
+  versus: Variant,
+): Promise<number> {
+  return withRedis(async (redisUrl) => {
+    const servers = [await startVariant(variant, redisUrl), await startVariant(versus, redisUrl)];
+    try {
+      const loads = await Promise.all(
+        servers.map(async (server) => {
+          const url = `${server.url}/payments`;
+          if (mode === 'fresh') {
+            return {
+              url,
+              method: 'POST',
+              headers,
+              body,
+              setupRequest: (req: { headers?: Record<string, string>; body?: string }) => ({
+                ...req,
+                headers: { ...headers, 'idempotency-key': randomUUID() },
+              }),
+            };
+          }
+          const key = randomUUID();
+          const first = await pay(server.url, key);
+          if (first !== 201) throw new Error(`first request answered ${first}`);
+          return { url, method: 'POST', headers: { ...headers, 'idempotency-key': key }, body };
+        }),
+      );
+      for (const load of loads) await requestsPerSecond({ ...load, durationMs: WARM_UP_MS });
+      const totals = [0, 0];
+      for (let window = 0; window < WINDOWS * 2; window++) {
+        // A B B A A B …: neither server always goes first in a pair.
+        const which = (window + Math.floor(window / 2)) % 2;
+        totals[which]! += await requestsPerSecond({ ...loads[which]!, durationMs: WINDOW_MS });
+      }
+      return totals[0]! / totals[1]!;
+    } finally {
+      await Promise.all(servers.map((server) => server.stop()));
+    }
+  });
+}
+
 /**
  * Redis commands per request, counted on the wire by a proxy between the server and Redis
  * (commands a Lua script runs inside Redis are not round trips and never cross it).
@@ -85,6 +137,24 @@ for (const group of ['fresh', 'replay'] as const) {
     });
   }
 }
+for (const mode of ['fresh', 'replay'] as const) {
+  cases.push({
+    group: `${mode}-interleaved`,
+    name: 'ballast/redis-floor',
+    unit: 'ratio',
+    lowerIsBetter: false,
+    run: () => interleaved(mode, 'ballast', 'redis-floor'),
+  });
+}
+// What fencing itself costs: the floor of any implementation that completes with a compare-and-set
+// script on Redis 7.0, against the unfenced floor.
+cases.push({
+  group: 'fresh-interleaved',
+  name: 'fenced-floor/redis-floor',
+  unit: 'ratio',
+  lowerIsBetter: false,
+  run: () => interleaved('fresh', 'fenced-floor', 'redis-floor'),
+});
 for (const name of VARIANTS.filter((v) => v !== 'bare' && v !== 'fenced-floor')) {
   for (const mode of ['first', 'replay'] as const) {
     cases.push({
