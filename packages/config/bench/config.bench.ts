@@ -3,126 +3,30 @@ import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BenchCase, defineBench, median, nsPerOp } from '@ballast/bench';
-import { createConfig, defaults, env, file, redisSource } from '@ballast/config';
+import { fileURLToPath } from 'node:url';
+import { type BenchCase, countInstructions, defineBench, median, nsPerOp } from '@ballast/bench';
+import { createConfig, file, redisSource } from '@ballast/config';
 import { startRedisServer } from '@ballast/test-utils';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
-import { z } from 'zod';
 
-// Each case runs in a process of its own (see bench/src/run.ts). The configuration is the same
-// for every variant: 200 leaves `s<i>.g<j>.k<m>` (5 sections × 5 groups × 8 keys) with defaults,
-// one YAML file setting 100 of them, and 50 environment variables.
+// Each case runs in a process of its own (see bench/src/run.ts). Every variant reads the same
+// configuration (fixture.ts).
+
+import {
+  ballastConfig,
+  envName,
+  fixture,
+  fromEnv,
+  leaves,
+  nest,
+  READ,
+  READ_PATH,
+  schema,
+  type Tree,
+} from './fixture.ts';
 
 const require = createRequire(import.meta.url);
-const SECTIONS = 5;
-const GROUPS = 5;
-const KEYS = 8;
-const ENV_PREFIX = 'BENCH_';
-/** The value read by the `get` group: one nested leaf, `a.b.c` in the issue's words. */
-const READ = ['s2', 'g3', 'k4'] as const;
-const READ_PATH = READ.join('.');
-
-interface Leaf {
-  readonly path: readonly [string, string, string];
-  readonly kind: 'number' | 'string' | 'boolean';
-  readonly fallback: number | string | boolean;
-}
-
-const leaves: Leaf[] = [];
-for (let s = 0; s < SECTIONS; s++)
-  for (let g = 0; g < GROUPS; g++)
-    for (let k = 0; k < KEYS; k++) {
-      const kind = k % 3 === 0 ? 'string' : k % 3 === 1 ? 'number' : 'boolean';
-      const fallback =
-        kind === 'string' ? `default-${s}-${g}-${k}` : kind === 'number' ? k * 10 : false;
-      leaves.push({ path: [`s${s}`, `g${g}`, `k${k}`], kind, fallback });
-    }
-const fromFile = leaves.filter((_, i) => i % 2 === 0); // 100 leaves
-const fromEnv = leaves.filter((_, i) => i % 4 === 1); // 50 leaves
-const envName = (leaf: Leaf) => `${ENV_PREFIX}${leaf.path.join('__').toUpperCase()}`;
-const fileValue = (leaf: Leaf) =>
-  leaf.kind === 'string' ? `file-${leaf.path.join('-')}` : leaf.kind === 'number' ? 7 : true;
-const envValue = (leaf: Leaf) =>
-  leaf.kind === 'string' ? `env-${leaf.path.join('-')}` : leaf.kind === 'number' ? '9' : 'true';
-
-function nest(entries: [readonly string[], unknown][]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [path, value] of entries) {
-    let node = out;
-    for (const key of path.slice(0, -1)) {
-      node[key] ??= {};
-      node = node[key] as Record<string, unknown>;
-    }
-    node[path.at(-1)!] = value;
-  }
-  return out;
-}
-
-/** Writes the YAML file (and node-config's files) into a fresh directory; sets the 50 variables. */
-function fixture(): { dir: string; yamlFile: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'ballast-config-bench-'));
-  const yamlFile = join(dir, 'production.yaml');
-  writeFileSync(yamlFile, stringify(nest(fromFile.map((l) => [l.path, fileValue(l)]))));
-  // node-config: defaults in default.yaml, the same overrides in production.yaml, and env names in
-  // custom-environment-variables.yaml (with __format so numbers and booleans are parsed).
-  writeFileSync(
-    join(dir, 'default.yaml'),
-    stringify(nest(leaves.map((l) => [l.path, l.fallback]))),
-  );
-  writeFileSync(
-    join(dir, 'custom-environment-variables.yaml'),
-    stringify(
-      nest(
-        fromEnv.map((l) => [
-          l.path,
-          l.kind === 'string' ? envName(l) : { __name: envName(l), __format: 'json' },
-        ]),
-      ),
-    ),
-  );
-  for (const leaf of fromEnv) process.env[envName(leaf)] = envValue(leaf);
-  return { dir, yamlFile };
-}
-
-// ---- ballast ----
-
-function zodSchema() {
-  const shape = (path: string[], depth: number): z.ZodType => {
-    if (depth === 3) {
-      const leaf = leaves.find((l) => l.path.join('.') === path.join('.'))!;
-      const base =
-        leaf.kind === 'string' ? z.string() : leaf.kind === 'number' ? z.number() : z.boolean();
-      return (base as z.ZodType<unknown>).default(leaf.fallback);
-    }
-    const count = depth === 0 ? SECTIONS : depth === 1 ? GROUPS : KEYS;
-    const prefix = depth === 0 ? 's' : depth === 1 ? 'g' : 'k';
-    return z.object(
-      Object.fromEntries(
-        Array.from({ length: count }, (_, i) => [
-          `${prefix}${i}`,
-          shape([...path, `${prefix}${i}`], depth + 1),
-        ]),
-      ),
-    );
-  };
-  return shape([], 0) as z.ZodObject;
-}
-
-type Tree = { s2: { g3: { k4: number } } };
-
-// Built once, as an application defines its schema once at module level.
-const schema = zodSchema();
-
-async function ballastConfig(yamlFile: string) {
-  const config = createConfig({
-    schema,
-    sources: [defaults(), file(yamlFile), env({ prefix: ENV_PREFIX })],
-    watch: false,
-  });
-  await config.load();
-  return config;
-}
 
 // ---- convict ----
 
@@ -180,13 +84,12 @@ const get: BenchCase[] = [
     lowerIsBetter: true,
     async run() {
       const { yamlFile } = fixture();
-      const frozen = (await ballastConfig(yamlFile)).get(); // the same frozen object, read directly
-      const plain = structuredClone(frozen) as unknown as Tree;
-      const deepFreeze = (o: object) => {
-        Object.freeze(o);
-        for (const v of Object.values(o)) if (typeof v === 'object' && v) deepFreeze(v);
-      };
-      deepFreeze(plain);
+      // The same snapshot, a frozen plain object read directly. It is held in a variable that is
+      // assigned twice, as an application's configuration object would be when it is replaced:
+      // a binding assigned once lets the optimiser fold the whole read into a constant, which would
+      // measure an empty loop rather than a read.
+      let plain = {} as Tree;
+      plain = (await ballastConfig(yamlFile)).get() as unknown as Tree;
       return nsPerOp(() => {
         sink = plain.s2.g3.k4;
       }, ITERATIONS);
@@ -234,6 +137,26 @@ const get: BenchCase[] = [
     },
   },
 ];
+
+const countScript = fileURLToPath(new URL('./count-get.ts', import.meta.url));
+const COUNTED = 2_000_000;
+
+// The same reads counted in machine instructions under valgrind (one round: a count barely moves),
+// which the shared machine's load cannot blur: (count with 3M reads − count with 1M) / 2M.
+const getInstructions: BenchCase[] = (['bare', 'ballast'] as const).map((variant) => ({
+  group: 'get-instructions',
+  name: variant,
+  unit: 'instructions/op',
+  lowerIsBetter: true,
+  rounds: 1,
+  async run() {
+    const [few, many] = await Promise.all([
+      countInstructions(countScript, [variant, '1000000']),
+      countInstructions(countScript, [variant, String(1_000_000 + COUNTED)]),
+    ]);
+    return (many - few) / COUNTED;
+  },
+}));
 
 /** Median ms of `runs` loads after `warmup` (libraries imported, files in the page cache). */
 async function msPerLoad(load: () => unknown, runs = 60, warmup = 20): Promise<number> {
@@ -355,9 +278,13 @@ const propagationCases: BenchCase[] = [
       writeFileSync(path, body(0));
       const config = createConfig({ schema, sources: [file(path)] }); // default debounce
       await config.load();
+      // The watch and its debounce timer do not keep a process alive (a service's server does):
+      // this ref'd timer stands in for the server while the bench waits for changes.
+      const keepAlive = setInterval(() => {}, 1000);
       try {
         return await propagation(config as never, (n) => writeFile(path, body(n)));
       } finally {
+        clearInterval(keepAlive);
         await config.close();
         rmSync(dir, { recursive: true, force: true });
       }
@@ -365,4 +292,4 @@ const propagationCases: BenchCase[] = [
   },
 ];
 
-export default defineBench([...get, ...load, ...propagationCases]);
+export default defineBench([...get, ...getInstructions, ...load, ...propagationCases]);
