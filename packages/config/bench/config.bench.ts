@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,7 +281,9 @@ const propagationCases: BenchCase[] = [
       // this ref'd timer stands in for the server while the bench waits for changes.
       const keepAlive = setInterval(() => {}, 1000);
       try {
-        return await propagation(config as never, (n) => writeFile(path, body(n)));
+        // A synchronous write: the clock measures the change reaching the listener, not the
+        // bench's own thread-pool round trips for writing it.
+        return await propagation(config as never, async (n) => writeFileSync(path, body(n)));
       } finally {
         clearInterval(keepAlive);
         await config.close();

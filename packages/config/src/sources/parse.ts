@@ -14,6 +14,8 @@ export function formatOf(path: string): 'json' | 'yaml' | undefined {
   return undefined;
 }
 
+let yamlModule: typeof import('yaml') | undefined;
+
 /** Parses a JSON or YAML document whose top level must be an object; `where` names it in errors. */
 export async function parseDocument(
   text: string,
@@ -25,8 +27,8 @@ export async function parseDocument(
   try {
     if (format === 'json') value = JSON.parse(text);
     else {
-      const yaml = await import('yaml');
-      value = yaml.parse(text, { prettyErrors: true });
+      yamlModule ??= await import('yaml'); // loaded by the first YAML document, then kept
+      value = yamlModule.parse(text, { prettyErrors: true });
     }
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
