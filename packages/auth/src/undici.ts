@@ -1,6 +1,6 @@
 // `@ballast/auth/undici`: an undici interceptor that sends `Authorization: Bearer` per origin.
 
-import { isReplayableRequest, o } from '@ballast/kernel';
+import { FollowingController, isReplayableRequest, o } from '@ballast/kernel';
 import type { Dispatcher } from 'undici';
 import { parseAuthOptions } from './parse-options.ts';
 import { recordBearerRetry } from './telemetry.ts';
@@ -97,56 +97,6 @@ export function bearerInterceptor(
     };
 }
 
-/**
- * The controller handed to the caller's handler. It follows the connection of the current attempt
- * (pause, resume, abort reach it), remembers an abort that comes while no attempt is running (the
- * token is being fetched, or the request waits in undici's queue), and tells the bearer handler.
- */
-class FollowingController implements Dispatcher.DispatchController {
-  target: Dispatcher.DispatchController | null = null;
-  abortReason: Error | null = null;
-  readonly #onAbort: (reason: Error) => void;
-  #paused = false;
-
-  constructor(onAbort: (reason: Error) => void) {
-    this.#onAbort = onAbort;
-  }
-
-  get aborted(): boolean {
-    return this.abortReason !== null || (this.target?.aborted ?? false);
-  }
-  get paused(): boolean {
-    return this.#paused;
-  }
-  get reason(): Error | null {
-    return this.abortReason ?? this.target?.reason ?? null;
-  }
-  get rawHeaders(): Dispatcher.DispatchController['rawHeaders'] {
-    return this.target?.rawHeaders ?? null;
-  }
-  get rawTrailers(): Dispatcher.DispatchController['rawTrailers'] {
-    return this.target?.rawTrailers ?? null;
-  }
-  follow(target: Dispatcher.DispatchController | null): void {
-    this.target = target;
-    if (target !== null && this.#paused) target.pause();
-  }
-  abort(reason: Error): void {
-    if (this.abortReason !== null) return;
-    this.abortReason = reason;
-    this.target?.abort(reason);
-    this.#onAbort(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.target?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.target?.resume();
-  }
-}
-
 /** Where one request is: waiting for its token, sent (an attempt runs or is queued), or settled. */
 type Phase = 'token' | 'sent' | 'settled';
 
@@ -167,7 +117,16 @@ class BearerHandler implements Dispatcher.DispatchHandler {
   readonly #options: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
   readonly #source: TokenSource;
-  readonly #controller = new FollowingController((reason) => this.#callerAborted(reason));
+  /**
+   * The kernel's controller that follows the current attempt: the caller's pause holds across
+   * attempts; the caller's abort reaches the running attempt and, while the token is fetched,
+   * cancels that wait.
+   */
+  readonly #controller: FollowingController<Dispatcher.DispatchController> =
+    new FollowingController((reason) => {
+      this.#controller.target?.abort(reason);
+      this.#callerAborted(reason);
+    });
   /** Attempts given up on (the 401 before a resend): their callbacks are ignored. */
   readonly #abandoned = new WeakSet<object>();
   #retry: boolean;
@@ -193,7 +152,7 @@ class BearerHandler implements Dispatcher.DispatchHandler {
     // The caller's handler gets its controller now, not when a connection exists, so that its
     // abort reaches the token fetch too.
     this.#handler.onRequestStart?.(this.#controller, {});
-    if (this.#controller.abortReason !== null) return; // aborted synchronously: already failed
+    if (this.#controller.reason !== null) return; // aborted synchronously: already failed
     this.#fetchToken();
   }
 
@@ -245,7 +204,7 @@ class BearerHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController, _context: unknown): void {
     this.#controller.follow(controller);
-    if (this.#controller.abortReason) controller.abort(this.#controller.abortReason);
+    if (this.#controller.reason) controller.abort(this.#controller.reason);
   }
 
   onRequestUpgrade(
@@ -281,7 +240,7 @@ class BearerHandler implements Dispatcher.DispatchHandler {
   #resend(rejected: Dispatcher.DispatchController): void {
     this.#retry = false;
     this.#abandoned.add(rejected);
-    this.#controller.follow(null);
+    this.#controller.release();
     rejected.abort(new Error('bearerInterceptor: 401 invalid_token, resending with a new token'));
     recordBearerRetry(originOf(this.#options.origin) ?? '');
     this.#source.invalidate(this.#token);
