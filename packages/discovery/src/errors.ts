@@ -7,7 +7,10 @@ export type DiscoveryErrorCode =
   | 'NO_INSTANCE_AVAILABLE'
   | 'REGISTRY_UNAVAILABLE'
   | 'INVALID_INSTANCE'
-  | 'REGISTRATION_UNSUPPORTED';
+  | 'REGISTRATION_UNSUPPORTED'
+  | 'LEASE_TIMEOUT'
+  | 'LEASE_LOST'
+  | 'BACKEND_UNAVAILABLE';
 
 /**
  * Base class of every error thrown by `@ballast/discovery`. Carries a stable `code`; check it with
@@ -168,4 +171,85 @@ export type DiscoveryErrors = {
   INVALID_INSTANCE: InvalidInstanceError;
   /** A read-only registry asked to register an instance. */
   REGISTRATION_UNSUPPORTED: RegistrationUnsupportedError;
+  /** A lease that could not be acquired within `waitMs`. */
+  LEASE_TIMEOUT: LeaseTimeoutError;
+  /** A lease that is no longer held. */
+  LEASE_LOST: LeaseLostError;
+  /** A lease backend that cannot be reached. */
+  BACKEND_UNAVAILABLE: BackendUnavailableError;
 };
+
+/**
+ * `acquireLease()` could not get the lease within `waitMs`: another holder kept it. Retry later, or
+ * give a longer `waitMs`.
+ */
+export class LeaseTimeoutError extends DiscoveryError<'LEASE_TIMEOUT'> {
+  /** The code this class stands for. */
+  static override readonly code = 'LEASE_TIMEOUT';
+  /** The lease's key. */
+  readonly key: string;
+  /** How long `acquireLease()` waited, in ms. */
+  readonly waitMs: number;
+
+  constructor(key: string, waitMs: number, options?: { cause?: unknown }) {
+    super(
+      'LEASE_TIMEOUT',
+      `The lease "${key}" is held by another owner and was not released within ${waitMs} ms; retry later or pass a longer waitMs.`,
+      options,
+    );
+    this.key = key;
+    this.waitMs = waitMs;
+  }
+}
+
+/** Why a lease ended (see {@link LeaseLostError}). */
+export type LeaseLostReason = 'renew-failed' | 'expired' | 'stolen' | 'released' | 'shutdown';
+
+/**
+ * The lease is no longer held: a lease's `signal` aborts with this error, and `renew()` on a lost
+ * lease throws it. Stop the work the lease protected; acquire it again to resume.
+ */
+export class LeaseLostError extends DiscoveryError<'LEASE_LOST'> {
+  /** The code this class stands for. */
+  static override readonly code = 'LEASE_LOST';
+  /** The lease's key. */
+  readonly key: string;
+  /** The fencing token the lease had. */
+  readonly token: number;
+  /**
+   * Why: `renew-failed` (no renewal succeeded in time), `expired` (the process was stalled past
+   * the lease's end), `stolen` (another owner holds the key), `released`, or `shutdown`.
+   */
+  readonly reason: LeaseLostReason;
+
+  constructor(key: string, token: number, reason: LeaseLostReason, options?: { cause?: unknown }) {
+    super(
+      'LEASE_LOST',
+      `The lease "${key}" (token ${token}) is no longer held (${reason}); stop the work it protected and acquire it again.`,
+      options,
+    );
+    this.key = key;
+    this.token = token;
+    this.reason = reason;
+  }
+}
+
+/**
+ * The lease backend (Redis) could not be reached or answered an error. Check that it is running
+ * and reachable; a held lease keeps renewing and aborts its signal if it cannot in time.
+ */
+export class BackendUnavailableError extends DiscoveryError<'BACKEND_UNAVAILABLE'> {
+  /** The code this class stands for. */
+  static override readonly code = 'BACKEND_UNAVAILABLE';
+  /** The backend's `kind` (`'redis'`, …). */
+  readonly backend: string;
+
+  constructor(backend: string, message: string, options?: { cause?: unknown }) {
+    super(
+      'BACKEND_UNAVAILABLE',
+      `The ${backend} lease backend is unavailable: ${message}. Check that it is running and reachable.`,
+      options,
+    );
+    this.backend = backend;
+  }
+}
