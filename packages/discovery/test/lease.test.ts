@@ -127,6 +127,33 @@ describe('acquireLease() on Redis', () => {
     await redis.del('test:lease:resource', 'test:lease:resource:fence');
   });
 
+  it('never extends an expired lease: a holder whose clock jumped past expiry loses it without asking Redis', async () => {
+    const { backend } = setup();
+    const real = backend();
+    let renewals = 0;
+    const counting = {
+      ...real,
+      renew: (...args: Parameters<LeaseBackend['renew']>) => {
+        renewals++;
+        return real.renew(...args);
+      },
+    };
+    // A clock whose time can jump without its timers running, as after a process stall.
+    const manual = new ManualClock(0);
+    let skew = 0;
+    const clock = {
+      now: () => manual.now() + skew,
+      setTimeout: (fn: () => void, ms: number) => manual.setTimeout(fn, ms),
+      clearTimeout: (handle: unknown) => manual.clearTimeout(handle),
+    };
+    const lease = await acquireLease(counting, 'stall', { ttlMs: 1000, clock });
+    skew = 1001;
+    await expectCode(lease.renew(), 'LEASE_LOST');
+    expect((lease.signal.reason as LeaseLostError).reason).toBe('expired');
+    expect(renewals).toBe(0);
+    await lease.release();
+  });
+
   it('fails with BACKEND_UNAVAILABLE when Redis does not answer', async () => {
     const port = await freePort();
     const dead = new Redis(port, '127.0.0.1', {

@@ -9,6 +9,7 @@ import {
 import { type DiscoveryError, InvalidOptionsError, type LeaseLostReason } from '../errors.ts';
 import type { LeaseBackend, LeaseHolder } from './backend.ts';
 import { acquireWith, endLease, type Lease, leaseSettings, monotonicClock } from './lease.ts';
+import { electionTelemetry } from './telemetry.ts';
 
 /** Options of {@link campaign}. */
 export interface CampaignOptions {
@@ -153,6 +154,7 @@ export function campaign(
   let closed: Promise<void> | undefined;
   let timer: unknown;
   let standAgainAt = 0;
+  const telemetry = electionTelemetry(name, () => current !== undefined && !current.signal.aborted);
 
   const schedule = (delayMs: number): void => {
     if (closed) return;
@@ -180,10 +182,12 @@ export function campaign(
         if (current === lease) current = undefined;
         // A resignation has already pushed standAgainAt further out: keep the later of the two.
         standAgainAt = Math.max(standAgainAt, clock.now() + parsed.lockDelayMs);
+        telemetry.lost(reason);
         changes.emit({ leader: false, reason });
         call(parsed.onLost, reason);
         schedule(Math.max(0, standAgainAt - clock.now()));
       });
+      telemetry.elected();
       changes.emit({ leader: true, lease });
       call(parsed.onElected, lease);
     } catch (error) {
@@ -215,6 +219,7 @@ export function campaign(
         timer = undefined;
         const lease = current;
         if (lease) await lease[endLease]('shutdown');
+        telemetry.close();
       })();
       return closed;
     },
