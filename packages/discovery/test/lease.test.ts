@@ -154,6 +154,43 @@ describe('acquireLease() on Redis', () => {
     await lease.release();
   });
 
+  it('stops waiting when its signal aborts, and a wait never outlasts waitMs', async () => {
+    const { backend } = setup();
+    const holder = await acquireLease(backend(), 'busy', { ttlMs: 5000 });
+    cleanups.push(() => holder.release());
+    const controller = new AbortController();
+    const waiting = acquireLease(backend(), 'busy', {
+      ttlMs: 5000,
+      waitMs: 60_000,
+      signal: controller.signal,
+    });
+    const reason = new Error('shutting down');
+    controller.abort(reason);
+    await expect(waiting).rejects.toBe(reason);
+    await expect(
+      acquireLease(backend(), 'busy', { ttlMs: 5000, signal: controller.signal }),
+    ).rejects.toBe(reason);
+
+    const clock = new ManualClock(0);
+    const timedOut = acquireLease(backend(), 'busy', { ttlMs: 5000, waitMs: 1000, clock });
+    // Bounded: time moves only while a poll waits on the manual clock; otherwise Redis answers.
+    let settled = false;
+    void timedOut
+      .catch(() => {})
+      .finally(() => {
+        settled = true;
+      });
+    for (let i = 0; i < 10_000 && !settled; i++) {
+      if (clock.pending > 0) clock.advance(100);
+      else await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(settled).toBe(true);
+    expect(clock.now()).toBeLessThanOrEqual(1100);
+    const error = await expectCode(timedOut, 'LEASE_TIMEOUT');
+    expect(isDiscoveryError(error, 'LEASE_TIMEOUT') && error.waitMs).toBe(1000);
+    expect(holder.signal.aborted).toBe(false);
+  });
+
   it('fails with BACKEND_UNAVAILABLE when Redis does not answer', async () => {
     const port = await freePort();
     const dead = new Redis(port, '127.0.0.1', {
