@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { startHttpServer, type TestHttpServer } from '@ballast/test-utils';
+import { stalledPort, startHttpServer, type TestHttpServer } from '@ballast/test-utils';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GetTokenOptions, TokenSource } from '../src/token-source.ts';
@@ -98,6 +98,24 @@ describe('bearerInterceptor, phase by phase', () => {
     release();
     expect(await (await first).body.text()).toBe('first');
     expect(upstream.seen).toHaveLength(1); // the aborted request never reached the upstream
+  });
+
+  it('connecting (a TCP connect that never completes): an abort fails the request at once', async () => {
+    const stalled = await stalledPort();
+    open.push({ close: async () => stalled.close() });
+    const origin = `http://127.0.0.1:${stalled.port}`;
+    const { source, state } = tokenSource(['t1']);
+    const dispatcher = agent(source, origin);
+    const controller = new AbortController();
+    const pending = request(origin, { dispatcher, signal: controller.signal }).catch(
+      (e: unknown) => e,
+    );
+    await until(() => state.calls === 1); // the token is there: the attempt is now connecting
+    const reason = new Error('caller gave up while connecting');
+    controller.abort(reason);
+    expect(await pending).toBe(reason);
+    expect(state.calls).toBe(1); // no resend, no second token
+    expect(state.invalidated).toEqual([]);
   });
 
   it('waiting for the headers: an abort ends the attempt with the caller’s reason', async () => {

@@ -7,3 +7,4 @@ export {
 } from './http-client.ts';
 export { startHttpServer, type TestHttpServer } from './http-server.ts';
 export { assertRedisInstalled, type RedisServer, startRedisServer } from './redis-server.ts';
+export { type StalledPort, stalledPort } from './stalled-port.ts';
