@@ -2,9 +2,12 @@ import { createServer } from 'node:http';
 import { startHttpServer, type TestHttpServer } from '@ballast/test-utils';
 import { getRequestListener } from '@hono/node-server';
 import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
+import Fastify4 from 'fastify4';
 import { Hono } from 'hono';
 import Koa, { type Middleware } from 'koa';
+import Koa2 from 'koa2';
 import * as ex from '../src/adapters/express.ts';
 import * as fa from '../src/adapters/fastify.ts';
 import * as fe from '../src/adapters/fetch.ts';
@@ -23,9 +26,9 @@ export type StartApp = (verifier: Verifier) => Promise<TestHttpServer>;
 const body = (auth: VerifiedToken | undefined) => ({ sub: auth?.subject, scopes: auth?.scopes });
 const inline = { scopes: ['a'], claims: { tenant: 't1' } };
 
-export const apps: Record<string, StartApp> = {
-  async express(verifier) {
-    const app = express();
+function expressApp(createExpress: typeof express): StartApp {
+  return async (verifier) => {
+    const app = createExpress();
     const auth = ex.requireAuth(verifier);
     const send = (req: express.Request, res: express.Response) => res.json(body(ex.authOf(req)));
     app.get('/me', auth, send);
@@ -35,10 +38,12 @@ export const apps: Record<string, StartApp> = {
     app.get('/inline', ex.requireAuth(verifier, inline), send);
     app.get('/query', ex.requireAuth(verifier, { allowQueryToken: true }), send);
     return startHttpServer(createServer(app));
-  },
+  };
+}
 
-  async fastify(verifier) {
-    const app = Fastify();
+function fastifyApp(createFastify: typeof Fastify): StartApp {
+  return async (verifier) => {
+    const app = createFastify();
     const auth = fa.requireAuth(verifier);
     const send = async (req: { auth?: VerifiedToken }) => body(req.auth);
     app.get('/me', { onRequest: auth }, send);
@@ -57,10 +62,12 @@ export const apps: Record<string, StartApp> = {
       ...server,
       close: async () => void (await Promise.all([server.close(), app.close()])),
     };
-  },
+  };
+}
 
-  async koa(verifier) {
-    const app = new Koa();
+function koaApp(KoaClass: typeof Koa): StartApp {
+  return async (verifier) => {
+    const app = new KoaClass();
     const auth = ko.requireAuth(verifier);
     const routes: Record<string, Middleware[]> = {
       '/me': [auth],
@@ -80,7 +87,20 @@ export const apps: Record<string, StartApp> = {
       await run(0);
     });
     return startHttpServer(createServer(app.callback()));
-  },
+  };
+}
+
+/**
+ * The same app for every adapter and supported framework major: the current majors, and the lowest
+ * version of each peer range (Express 4.18.0, Fastify 4.0.0, Koa 2.0.0).
+ */
+export const apps: Record<string, StartApp> = {
+  express: expressApp(express),
+  'express 4.18': expressApp(express4),
+  fastify: fastifyApp(Fastify),
+  'fastify 4.0': fastifyApp(Fastify4 as unknown as typeof Fastify),
+  koa: koaApp(Koa),
+  'koa 2.0': koaApp(Koa2),
 
   async 'node-http'(verifier) {
     const auth = nh.requireAuth(verifier);
