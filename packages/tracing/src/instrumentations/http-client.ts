@@ -1,8 +1,9 @@
-import dc from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Span, TextMapSetter } from '@opentelemetry/api';
 import { api } from '../api.ts';
 import type { Runtime, Uninstall } from '../runtime.ts';
+import { subscribeAll } from './channels.ts';
+import { endAtError, endAtStatus } from './client-span.ts';
 
 const CLIENT_SPAN = Symbol.for('@ballast/tracing.client-span');
 
@@ -51,12 +52,7 @@ export function instrumentHttpClient(rt: Runtime): Uninstall {
     const span = request[CLIENT_SPAN];
     if (span === undefined) return;
     request[CLIENT_SPAN] = undefined;
-    if (span.isRecording()) {
-      const status = response.statusCode ?? 0;
-      span.setAttribute('http.response.status_code', status);
-      if (status >= 400) span.setStatus({ code: otel.SpanStatusCode.ERROR });
-    }
-    span.end();
+    endAtStatus(span, response.statusCode ?? 0);
   };
 
   const onError = (message: unknown) => {
@@ -64,20 +60,12 @@ export function instrumentHttpClient(rt: Runtime): Uninstall {
     const span = request[CLIENT_SPAN];
     if (span === undefined) return;
     request[CLIENT_SPAN] = undefined;
-    if (span.isRecording()) {
-      span.recordException(error);
-      span.setAttribute('error.type', (error as { code?: string }).code ?? error.name);
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error.message });
-    }
-    span.end();
+    endAtError(span, error);
   };
 
-  dc.subscribe('http.client.request.created', onCreated);
-  dc.subscribe('http.client.response.finish', onResponse);
-  dc.subscribe('http.client.request.error', onError);
-  return () => {
-    dc.unsubscribe('http.client.request.created', onCreated);
-    dc.unsubscribe('http.client.response.finish', onResponse);
-    dc.unsubscribe('http.client.request.error', onError);
-  };
+  return subscribeAll({
+    'http.client.request.created': onCreated,
+    'http.client.response.finish': onResponse,
+    'http.client.request.error': onError,
+  });
 }

@@ -1,4 +1,3 @@
-import dc from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context, Span, TextMapGetter } from '@opentelemetry/api';
 import { api } from '../api.ts';
@@ -9,6 +8,7 @@ import {
   type TracedResponse,
   type Uninstall,
 } from '../runtime.ts';
+import { subscribeAll } from './channels.ts';
 
 interface StartMessage {
   request: IncomingMessage;
@@ -78,12 +78,10 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
     }
   };
 
-  dc.subscribe('http.server.request.start', onStart);
-  dc.subscribe('http.server.response.finish', onFinish);
-  return () => {
-    dc.unsubscribe('http.server.request.start', onStart);
-    dc.unsubscribe('http.server.response.finish', onFinish);
-  };
+  return subscribeAll({
+    'http.server.request.start': onStart,
+    'http.server.response.finish': onFinish,
+  });
 }
 
 function describeRequest(span: Span, request: IncomingMessage): void {

@@ -1,7 +1,8 @@
-import dc from 'node:diagnostics_channel';
 import type { Span, TextMapSetter } from '@opentelemetry/api';
 import { api } from '../api.ts';
 import type { Runtime, Uninstall } from '../runtime.ts';
+import { subscribeAll } from './channels.ts';
+import { endAtError, endAtStatus } from './client-span.ts';
 
 const CLIENT_SPAN = Symbol.for('@ballast/tracing.undici-span');
 
@@ -64,11 +65,7 @@ export function instrumentUndici(rt: Runtime): Uninstall {
     const span = request[CLIENT_SPAN];
     if (span === undefined) return;
     request[CLIENT_SPAN] = undefined;
-    if (span.isRecording()) {
-      span.setAttribute('http.response.status_code', response.statusCode);
-      if (response.statusCode >= 400) span.setStatus({ code: otel.SpanStatusCode.ERROR });
-    }
-    span.end();
+    endAtStatus(span, response.statusCode);
   };
 
   const onError = (message: unknown) => {
@@ -76,20 +73,12 @@ export function instrumentUndici(rt: Runtime): Uninstall {
     const span = request[CLIENT_SPAN];
     if (span === undefined) return;
     request[CLIENT_SPAN] = undefined;
-    if (span.isRecording()) {
-      span.recordException(error);
-      span.setAttribute('error.type', (error as { code?: string }).code ?? error.name);
-      span.setStatus({ code: otel.SpanStatusCode.ERROR, message: error.message });
-    }
-    span.end();
+    endAtError(span, error);
   };
 
-  dc.subscribe('undici:request:create', onCreate);
-  dc.subscribe('undici:request:headers', onHeaders);
-  dc.subscribe('undici:request:error', onError);
-  return () => {
-    dc.unsubscribe('undici:request:create', onCreate);
-    dc.unsubscribe('undici:request:headers', onHeaders);
-    dc.unsubscribe('undici:request:error', onError);
-  };
+  return subscribeAll({
+    'undici:request:create': onCreate,
+    'undici:request:headers': onHeaders,
+    'undici:request:error': onError,
+  });
 }
