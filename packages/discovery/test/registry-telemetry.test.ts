@@ -1,43 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { otelTestSdk } from '@ballast/test-utils/otel';
 import nock from 'nock';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { consulRegistry } from '../src/index.ts';
 
-// A meter provider registered with the @opentelemetry/api the kernel's otel() loads (the root
-// copy). test-utils' otelTestSdk() registers through its own nested, older copy of the API, whose
-// globals a newer API refuses, so it would see nothing here.
-class OnDemandReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const reader = new OnDemandReader({
-  aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-});
-const provider = new MeterProvider({ readers: [reader] });
-
-async function metricPoints(name: string) {
-  const { resourceMetrics } = await reader.collect();
-  return resourceMetrics.scopeMetrics
-    .filter((scope) => scope.scope.name === '@ballast/discovery')
-    .flatMap((scope) => scope.metrics)
-    .filter((metric) => metric.descriptor.name === name)
-    .flatMap(
-      (metric) => metric.dataPoints as { attributes: Record<string, unknown>; value: unknown }[],
-    );
-}
+const sdk = otelTestSdk();
+const metricPoints = (name: string) => sdk.metricPoints(name, '@ballast/discovery');
 
 beforeAll(() => {
-  metrics.disable();
-  metrics.setGlobalMeterProvider(provider);
   nock.disableNetConnect();
 });
 afterAll(async () => {
   nock.cleanAll();
   nock.enableNetConnect();
-  metrics.disable();
-  await provider.shutdown();
+  await sdk.shutdown();
 });
 
 const headers = { 'Content-Type': 'application/json', 'X-Consul-Index': '7' };
