@@ -613,10 +613,15 @@ class RedisRegistry implements Registry {
     if (this.#owned) {
       // QUIT waits for an answer: only ask a connected client, and never wait long.
       if (this.#client.status === 'ready') {
+        // The bound is ref'd (close() is awaited) and cleared as soon as QUIT answers.
+        let bound: NodeJS.Timeout | undefined;
         await Promise.race([
           this.#client.quit().catch(() => {}),
-          new Promise((resolve) => unrefTimer(setTimeout(resolve, this.#opts.timeoutMs))),
+          new Promise((resolve) => {
+            bound = setTimeout(resolve, this.#opts.timeoutMs);
+          }),
         ]);
+        clearTimeout(bound);
       }
       this.#client.disconnect();
     }

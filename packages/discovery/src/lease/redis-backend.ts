@@ -1,4 +1,4 @@
-import { o, parseOptions, unrefTimer } from '@ballast/kernel';
+import { o, parseOptions } from '@ballast/kernel';
 import type { Redis } from 'ioredis';
 import { BackendUnavailableError, InvalidOptionsError } from '../errors.ts';
 import type {
@@ -89,14 +89,13 @@ export function redisLeaseBackend(options: RedisLeaseBackendOptions): LeaseBacke
 
   const run = (script: string, key: string, ...args: (string | number)[]): Promise<number[]> =>
     new Promise<number[]>((resolve, reject) => {
-      const timer = unrefTimer(
-        setTimeout(
-          () =>
-            reject(
-              new BackendUnavailableError('redis', `no answer within ${timeoutMs} ms (timeoutMs)`),
-            ),
-          timeoutMs,
-        ),
+      // Not unref'd: the caller awaits this command, so its deadline must keep the process alive.
+      const timer = setTimeout(
+        () =>
+          reject(
+            new BackendUnavailableError('redis', `no answer within ${timeoutMs} ms (timeoutMs)`),
+          ),
+        timeoutMs,
       );
       client.eval(script, 2, ...keys(key), ...args).then(
         (reply) => {
