@@ -203,7 +203,13 @@ export class LeaseTimeoutError extends DiscoveryError<'LEASE_TIMEOUT'> {
 }
 
 /** Why a lease ended (see {@link LeaseLostError}). */
-export type LeaseLostReason = 'renew-failed' | 'expired' | 'stolen' | 'released' | 'shutdown';
+export type LeaseLostReason =
+  | 'renew-failed'
+  | 'expired'
+  | 'stolen'
+  | 'session-invalidated'
+  | 'released'
+  | 'shutdown';
 
 /**
  * The lease is no longer held: a lease's `signal` aborts with this error, and `renew()` on a lost
@@ -218,7 +224,9 @@ export class LeaseLostError extends DiscoveryError<'LEASE_LOST'> {
   readonly token: number;
   /**
    * Why: `renew-failed` (no renewal succeeded in time), `expired` (the process was stalled past
-   * the lease's end), `stolen` (another owner holds the key), `released`, or `shutdown`.
+   * the lease's end), `stolen` (another owner holds the key), `session-invalidated` (Consul: the
+   * lease's session is gone — its TTL ran out, its node check failed, or someone destroyed it),
+   * `released`, or `shutdown`.
    */
   readonly reason: LeaseLostReason;
 
@@ -235,7 +243,7 @@ export class LeaseLostError extends DiscoveryError<'LEASE_LOST'> {
 }
 
 /**
- * The lease backend (Redis) could not be reached or answered an error. Check that it is running
+ * The lease backend (Redis, Consul) could not be reached or answered an error. Check that it is running
  * and reachable; a held lease keeps renewing and aborts its signal if it cannot in time.
  */
 export class BackendUnavailableError extends DiscoveryError<'BACKEND_UNAVAILABLE'> {

@@ -4,7 +4,7 @@
  * (`serverTimeMs`), so a history of holders can be checked against one clock.
  */
 export interface LeaseBackend {
-  /** What kind of store this is (`'redis'`), for error messages. */
+  /** What kind of store this is (`'redis'`, `'consul'`), for error messages. */
   readonly kind: string;
   /**
    * Takes `key` for `ttlMs` when nobody holds it, with the next fencing token of the key; else
@@ -40,8 +40,11 @@ export type LeaseAcquireResult =
 
 /** Result of {@link LeaseBackend.renew}. */
 export interface LeaseRenewResult {
-  /** `ok`: extended; `missing`: the key had expired; `stolen`: another token holds it. */
-  readonly status: 'ok' | 'missing' | 'stolen';
+  /**
+   * `ok`: extended; `missing`: the key had expired; `stolen`: another token holds it;
+   * `session-invalidated`: the backend's session behind the hold is gone (Consul).
+   */
+  readonly status: 'ok' | 'missing' | 'stolen' | 'session-invalidated';
   /** The backend's time of the renewal, in ms since the epoch. */
   readonly serverTimeMs: number;
 }

@@ -16,6 +16,8 @@ export type {
 } from './backend.ts';
 export type { Campaign, CampaignOptions, LeadershipChange } from './campaign.ts';
 export { campaign } from './campaign.ts';
+export type { ConsulLeaseBackendOptions, ConsulLeaseClient } from './consul-backend.ts';
+export { consulLeaseBackend } from './consul-backend.ts';
 export type { Fence, FencedSetOptions } from './fenced.ts';
 export { fenced, fencedSet } from './fenced.ts';
 export type { AcquireLeaseOptions, Lease } from './lease.ts';

@@ -270,7 +270,7 @@ class HeldLease implements Lease {
       this.#lose(sentAt >= this.#expiresAt ? 'expired' : 'renew-failed');
       throw this.signal.reason;
     }
-    let status: 'ok' | 'missing' | 'stolen';
+    let status: 'ok' | 'missing' | 'stolen' | 'session-invalidated';
     try {
       ({ status } = await this.#backend.renew(this.key, this.token, ttlMs));
     } catch (error) {
@@ -284,7 +284,7 @@ class HeldLease implements Lease {
       throw this.signal.reason;
     }
     if (status !== 'ok') {
-      this.#lose(status === 'stolen' ? 'stolen' : 'expired');
+      this.#lose(status === 'missing' ? 'expired' : status);
       throw this.signal.reason;
     }
     const now = clock.now();
@@ -340,7 +340,7 @@ class HeldLease implements Lease {
     clock.clearTimeout(this.#deadlineTimer);
     this.#renewTimer = this.#deadlineTimer = undefined;
     this.#controller.abort(new LeaseLostError(this.key, this.token, reason));
-    if (reason !== 'released' && reason !== 'shutdown' && reason !== 'stolen') {
+    if (reason === 'renew-failed' || reason === 'expired') {
       // The backend may still hold it (a partition that healed): hand it back early.
       void this.#backend.release(this.key, this.token).catch(() => {});
     }
