@@ -111,6 +111,132 @@ describe('node:http server and client, fetch and undici', () => {
   });
 });
 
+describe('when client and server spans end', () => {
+  it('a client span ends when the response body has arrived, not at the headers', async () => {
+    const server = await startHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first ');
+      setTimeout(() => res.end('last'), 120);
+    });
+    try {
+      expect(await fetch(`${server.url}/fetch`).then((r) => r.text())).toBe('first last');
+      expect(await undiciRequest(`${server.url}/undici`).then((r) => r.body.text())).toBe(
+        'first last',
+      );
+      const body = await new Promise<string>((resolve) =>
+        http.get(`${server.url}/http`, (r) => {
+          let text = '';
+          r.setEncoding('utf8');
+          r.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          r.on('end', () => resolve(text));
+        }),
+      );
+      expect(body).toBe('first last');
+      await settle(() => tracing.spans({ kind: 'client' }).length === 3);
+      const clients = tracing.spans({ kind: 'client' });
+      expect(clients.map((c) => c.attributes['url.full'])).toEqual([
+        `${server.url}/fetch`,
+        `${server.url}/undici`,
+        `${server.url}/http`,
+      ]);
+      for (const client of clients) {
+        expect(client.attributes['http.response.status_code']).toBe(200);
+        expect(client.status.code).toBe('unset');
+        expect(client.durationMs).toBeGreaterThanOrEqual(100); // the body's last chunk came 120 ms after the headers
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a client span whose response body is cut short ends as an error', async () => {
+    const server = await startHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('only part of it');
+      setTimeout(() => res.destroy(), 20);
+    });
+    try {
+      await expect(fetch(`${server.url}/fetch`).then((r) => r.text())).rejects.toThrow();
+      await expect(
+        undiciRequest(`${server.url}/undici`).then((r) => r.body.text()),
+      ).rejects.toThrow();
+      await new Promise<void>((resolve) =>
+        http.get(`${server.url}/http`, (r) => {
+          r.on('error', () => {});
+          r.resume();
+          r.on('close', () => resolve());
+        }),
+      );
+      await settle(() => tracing.spans({ kind: 'client' }).length === 3);
+      const clients = tracing.spans({ kind: 'client' });
+      expect(clients).toHaveLength(3);
+      for (const client of clients) {
+        expect(client.attributes['http.response.status_code']).toBe(200);
+        expect(client.status.code).toBe('error');
+        expect(client.attributes['error.type']).toEqual(expect.any(String));
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a 4xx answer marks the client span as an error with error.type', async () => {
+    const server = await startHttpServer((_req, res) => {
+      res.statusCode = 404;
+      res.end('no');
+    });
+    try {
+      await fetch(server.url).then((r) => r.text());
+      await settle(() => tracing.spans({ kind: 'client' }).length === 1);
+      const client = one(tracing.spans({ kind: 'client' }));
+      expect(client.status.code).toBe('error');
+      expect(client.attributes).toMatchObject({
+        'http.response.status_code': 404,
+        'error.type': '404',
+      });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a client that disconnects before the response still gets its server span, as an error', async () => {
+    let arrived!: () => void;
+    const requestArrived = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const app = express();
+    app.get('/slow/:id', (_req, res) => {
+      arrived();
+      setTimeout(() => {
+        if (!res.destroyed) res.send('too late');
+      }, 300);
+    });
+    const server = await startHttpServer(http.createServer(app));
+    try {
+      const request = http.get(`${server.url}/slow/1`);
+      request.on('error', () => {}); // the abort below
+      await requestArrived;
+      request.destroy();
+      await settle(() => tracing.spans({ kind: 'server' }).length === 1);
+      const span = one(tracing.spans({ kind: 'server' }));
+      expect(span.status).toEqual({
+        code: 'error',
+        message: 'the client closed the connection before the response was sent',
+      });
+      expect(span.attributes['error.type']).toBe('ECONNRESET');
+      expect(span.attributes['http.response.status_code']).toBeUndefined();
+      expect(span.name).toBe('GET /slow/:id');
+      expect(span.attributes['http.route']).toBe('/slow/:id');
+      await new Promise((resolve) => setTimeout(resolve, 350)); // the handler's late write: no second span
+      expect(tracing.spans({ kind: 'server' })).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('frameworks: one server span per request, with the route', () => {
   it('Express: http.route and the span name from the matched route', async () => {
     const app = express();

@@ -3,11 +3,25 @@ import type { Span, TextMapSetter } from '@opentelemetry/api';
 import { api } from '../api.ts';
 import type { Runtime, Uninstall } from '../runtime.ts';
 import { subscribeAll } from './channels.ts';
-import { endAtError, endAtStatus } from './client-span.ts';
+import { endAtError, recordStatus } from './client-span.ts';
 
 const CLIENT_SPAN = Symbol.for('@ballast/tracing.client-span');
 
 type TracedRequest = ClientRequest & { [CLIENT_SPAN]?: Span | undefined; protocol?: string };
+type TracedResponse = IncomingMessage & { [CLIENT_SPAN]?: Span | undefined };
+
+/** Response `'close'`: after `'end'` for a complete body, or when it was cut short or destroyed. */
+function onResponseClose(this: TracedResponse): void {
+  const span = this[CLIENT_SPAN];
+  if (span === undefined) return;
+  this[CLIENT_SPAN] = undefined;
+  if (this.complete && this.errored == null) span.end();
+  else {
+    const error = this.errored ?? new Error('the response ended before its body was complete');
+    if (this.errored == null) (error as { code?: string }).code = 'ECONNRESET';
+    endAtError(span, error);
+  }
+}
 
 const requestSetter: TextMapSetter<ClientRequest> = {
   set: (request, key, value) => request.setHeader(key, value),
@@ -15,8 +29,10 @@ const requestSetter: TextMapSetter<ClientRequest> = {
 
 /**
  * One CLIENT span per outgoing `node:http`/`https` request, from `http.client.request.created`
- * (headers not yet sent: `traceparent` and `baggage` are set there) to the response's headers
- * (`http.client.response.finish`) or `http.client.request.error`.
+ * (headers not yet sent: `traceparent` and `baggage` are set there) to the end of the response body
+ * (the response's `'close'` after a complete body), or an error: `http.client.request.error`, or a
+ * body cut short (`'close'` before it was complete). The status is recorded when the headers
+ * arrive (`http.client.response.finish`).
  */
 export function instrumentHttpClient(rt: Runtime): Uninstall {
   const otel = api();
@@ -52,7 +68,10 @@ export function instrumentHttpClient(rt: Runtime): Uninstall {
     const span = request[CLIENT_SPAN];
     if (span === undefined) return;
     request[CLIENT_SPAN] = undefined;
-    endAtStatus(span, response.statusCode ?? 0);
+    recordStatus(span, response.statusCode ?? 0);
+    // One shared listener (it reads the span from the response): no closure per request.
+    (response as TracedResponse)[CLIENT_SPAN] = span;
+    response.on('close', onResponseClose);
   };
 
   const onError = (message: unknown) => {

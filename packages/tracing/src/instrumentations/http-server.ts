@@ -29,7 +29,8 @@ export interface HttpServerSettings {
 
 /**
  * One SERVER span per incoming `node:http` request, from `http.server.request.start` to
- * `http.server.response.finish`. The order of work keeps unsampled requests cheap: the parent is
+ * `http.server.response.finish` — or, when the client disconnects first, to the response's
+ * `'close'`, as an error without a status code. The order of work keeps unsampled requests cheap: the parent is
  * extracted only when a `traceparent`/`baggage` header is present, the span is started with no
  * attributes (the sampler decides on the parent and the trace id alone), and attributes are built
  * only for a span that records. The span's context is entered for the handler's whole async run.
@@ -48,12 +49,23 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
       if (headers.traceparent !== undefined || headers.baggage !== undefined)
         parent = propagator.extract(root, headers, incomingGetter);
       const span = tracer.startSpan(request.method ?? 'HTTP', serverKind, parent);
-      if (span.isRecording()) describeRequest(span, request);
       response[SERVER_SPAN] = span;
+      if (span.isRecording()) {
+        describeRequest(span, request);
+        response.on('close', onClose);
+      }
       contexts.enter(otel.trace.setSpan(parent, span));
     } catch (error) {
       rt.fault('http server start', error);
     }
+  };
+
+  /** `http.route` and the span name `METHOD route`, when a framework matched a route. */
+  const nameByRoute = (span: Span, request: IncomingMessage, response: TracedResponse) => {
+    const route = response[ROUTE] ?? (settings.express ? expressRoute(request) : undefined);
+    if (route === undefined) return;
+    span.setAttribute('http.route', route);
+    span.updateName(`${request.method} ${route}`);
   };
 
   const onFinish = (message: unknown) => {
@@ -65,18 +77,36 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
       if (span.isRecording()) {
         const status = response.statusCode;
         span.setAttribute('http.response.status_code', status);
-        if (status >= 500) span.setStatus({ code: otel.SpanStatusCode.ERROR });
-        const route = response[ROUTE] ?? (settings.express ? expressRoute(request) : undefined);
-        if (route !== undefined) {
-          span.setAttribute('http.route', route);
-          span.updateName(`${request.method} ${route}`);
+        if (status >= 500) {
+          span.setAttribute('error.type', String(status));
+          span.setStatus({ code: otel.SpanStatusCode.ERROR });
         }
+        nameByRoute(span, request, response);
       }
       span.end();
     } catch (error) {
       rt.fault('http server finish', error);
     }
   };
+
+  // The response's 'close' before Node published its finish: the client went away before the
+  // response was sent. One shared listener (the span is read from the response), no closure.
+  function onClose(this: ServerResponse & TracedResponse) {
+    const span = this[SERVER_SPAN];
+    if (span === undefined) return;
+    this[SERVER_SPAN] = undefined;
+    try {
+      span.setAttribute('error.type', 'ECONNRESET');
+      span.setStatus({
+        code: otel.SpanStatusCode.ERROR,
+        message: 'the client closed the connection before the response was sent',
+      });
+      nameByRoute(span, this.req, this);
+      span.end();
+    } catch (error) {
+      rt.fault('http server close', error);
+    }
+  }
 
   return subscribeAll({
     'http.server.request.start': onStart,

@@ -2,7 +2,7 @@ import type { Span, TextMapSetter } from '@opentelemetry/api';
 import { api } from '../api.ts';
 import type { Runtime, Uninstall } from '../runtime.ts';
 import { subscribeAll } from './channels.ts';
-import { endAtError, endAtStatus } from './client-span.ts';
+import { endAtError, recordStatus } from './client-span.ts';
 
 const CLIENT_SPAN = Symbol.for('@ballast/tracing.undici-span');
 
@@ -24,8 +24,10 @@ const undiciSetter: TextMapSetter<UndiciRequest> = {
 /**
  * One CLIENT span per undici request — which covers global `fetch` (Node's bundled undici) and an
  * installed `undici` alike, since both publish on the same channel names — from
- * `undici:request:create` (where `traceparent`/`baggage` are added) to the response headers or
- * `undici:request:error`.
+ * `undici:request:create` (where `traceparent`/`baggage` are added) to the end of the response body
+ * (`undici:request:trailers`, published when the response completes) or `undici:request:error`
+ * (the request failed, or the body was cut short or aborted); the status is recorded at
+ * `undici:request:headers`.
  */
 export function instrumentUndici(rt: Runtime): Uninstall {
   const otel = api();
@@ -63,9 +65,15 @@ export function instrumentUndici(rt: Runtime): Uninstall {
       response: { statusCode: number };
     };
     const span = request[CLIENT_SPAN];
+    if (span !== undefined) recordStatus(span, response.statusCode);
+  };
+
+  const onComplete = (message: unknown) => {
+    const { request } = message as { request: UndiciRequest };
+    const span = request[CLIENT_SPAN];
     if (span === undefined) return;
     request[CLIENT_SPAN] = undefined;
-    endAtStatus(span, response.statusCode);
+    span.end();
   };
 
   const onError = (message: unknown) => {
@@ -79,6 +87,7 @@ export function instrumentUndici(rt: Runtime): Uninstall {
   return subscribeAll({
     'undici:request:create': onCreate,
     'undici:request:headers': onHeaders,
+    'undici:request:trailers': onComplete,
     'undici:request:error': onError,
   });
 }
