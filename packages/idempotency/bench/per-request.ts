@@ -1,0 +1,97 @@
+// Ballast's own CPU per first request, without a network or Redis: the Express adapter's path
+// (nodeView, HttpCore.begin, captureResponse, the captured end, Attempt.finish) on real node:http
+// request/response objects, against a redisStore() whose client answers every command at once.
+// What is left is exactly the per-request work issue 20 is about (fingerprint, key parsing, lock
+// value, header capture, encoding, telemetry hooks, promise hops).
+//
+//   node packages/idempotency/bench/per-request.ts            # CPU µs per request, median of 7 runs
+//   BASELINE=1 node packages/idempotency/bench/per-request.ts # the same without Ballast
+//   node --cpu-prof packages/idempotency/bench/per-request.ts # and a .cpuprofile to read
+//
+// It imports the sources (type stripping), not dist, so a change shows without a build.
+import { randomUUID } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { HttpCore } from '../src/http.ts';
+import { captureResponse, nodeView } from '../src/node-response.ts';
+import { redisStore } from '../src/redis-store.ts';
+
+const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
+const RUNS = Number(process.env.RUNS ?? 7);
+// BASELINE=1: the same request/response objects and end(), without Ballast (subtract it).
+const BASELINE = process.env.BASELINE === '1';
+
+/** An ioredis stand-in: every key is new, every completion succeeds, at once. */
+const client = {
+  status: 'ready',
+  defineCommand() {},
+  quit: async () => 'OK',
+  disconnect() {},
+  setBuffer: () => Promise.resolve(null),
+  ballastIdemComplete: () => Promise.resolve(1),
+  ballastIdemExtend: () => Promise.resolve(1),
+  ballastIdemRelease: () => Promise.resolve(1),
+};
+
+const core = new HttpCore<IncomingMessage>(
+  { store: redisStore({ client }) },
+  'bench idempotency()',
+);
+const socket = new Socket();
+const body = { amount: 100 };
+const payload = JSON.stringify({ id: 'ch_1', amount: 100 });
+
+async function one(key: string): Promise<void> {
+  const req = new IncomingMessage(socket);
+  req.method = 'POST';
+  req.url = '/payments';
+  req.headers = { 'content-type': 'application/json', 'idempotency-key': key };
+  const res = new ServerResponse(req);
+  // Without a socket end()'s callback never runs: resolve when the real end() is called (after
+  // the capture stored the response).
+  const ended = new Promise<void>((resolve) => {
+    const end = res.end;
+    res.end = function (this: ServerResponse, ...args: unknown[]) {
+      resolve();
+      return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['end'];
+  });
+  if (!BASELINE) await ballast(req, res);
+  // What Express's res.status(201).json() does, minus Express.
+  res.statusCode = 201;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(payload));
+  res.end(payload);
+  await ended;
+}
+
+async function ballast(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const begin = await core.begin(req, nodeView(core, req, res, body));
+  if (begin.kind !== 'execute') throw new Error(`expected execute, got ${begin.kind}`);
+  captureResponse(res, begin.attempt);
+}
+
+async function run(): Promise<number> {
+  const keys = Array.from({ length: REQUESTS }, () => randomUUID());
+  // CPU time of this process, not wall time: on a shared machine other processes' load does not
+  // count (cache and frequency effects still do, so compare runs made side by side).
+  const started = process.cpuUsage();
+  // 16 in flight, as the HTTP bench's 16 connections.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < keys.length) await one(keys[next++]!);
+    }),
+  );
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / REQUESTS;
+}
+
+await run(); // warm-up
+const results: number[] = [];
+for (let i = 0; i < RUNS; i++) results.push(await run());
+results.sort((a, b) => a - b);
+const median = results[Math.floor(results.length / 2)]!;
+console.log(
+  `${median.toFixed(2)} µs/request (median of ${RUNS} runs of ${REQUESTS}; range ${results[0]!.toFixed(2)}–${results.at(-1)!.toFixed(2)})`,
+);
