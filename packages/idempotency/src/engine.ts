@@ -1,4 +1,11 @@
-import { type Clock, sleep, systemClock, unrefTimer } from '@ballast/kernel';
+import {
+  type Clock,
+  type Listener,
+  type Subscription,
+  sleep,
+  systemClock,
+  unrefTimer,
+} from '@ballast/kernel';
 import {
   AbortedError,
   abortedBy,
@@ -8,7 +15,7 @@ import {
 } from './errors.ts';
 import type { IdempotencyEvent } from './events.ts';
 import { nodeCrypto } from './fingerprint.ts';
-import type { EngineOptions } from './options.ts';
+import type { EngineOptions, IdempotencyEvents } from './options.ts';
 import type { ClaimResult, IdempotencyStore } from './store.ts';
 import { Telemetry, type TelemetrySpan } from './telemetry.ts';
 
@@ -182,8 +189,22 @@ export class Engine {
     this.options = options;
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
-    this.telemetry = new Telemetry(options.onEvent);
+    this.telemetry = new Telemetry();
     this.#tickMs = Math.max(1, Math.floor(options.lockTtlMs / 6));
+  }
+
+  /** Subscribes to this engine's events (see {@link IdempotencyEvents.onEvent}). */
+  onEvent(listener: Listener<IdempotencyEvent>): Subscription {
+    return this.telemetry.listeners.add(listener);
+  }
+
+  /**
+   * Gives `target` (the middleware or function handed to the application) an `onEvent` method,
+   * so that whoever holds it can subscribe to its events.
+   */
+  withEvents<T extends object>(target: T): T & IdempotencyEvents {
+    const onEvent = (listener: Listener<IdempotencyEvent>) => this.onEvent(listener);
+    return Object.assign(target, { onEvent });
   }
 
   emit(

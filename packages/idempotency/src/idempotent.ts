@@ -9,7 +9,7 @@ import {
   ScopeMissingError,
 } from './errors.ts';
 import { digest, storeKeyOf } from './fingerprint.ts';
-import { type EngineInput, engineShape, parse } from './options.ts';
+import { type EngineInput, engineShape, type IdempotencyEvents, parse } from './options.ts';
 
 function wrapperSchema<A extends unknown[], R>() {
   return o.object({
@@ -46,6 +46,10 @@ export interface IdempotentOptions<A extends unknown[], R> extends EngineInput {
   signal?: AbortSignal | undefined;
 }
 
+/** What {@link idempotent} returns: the wrapped function, with `onEvent(listener)`. */
+export type IdempotentFunction<A extends unknown[], R> = ((...args: A) => Promise<Awaited<R>>) &
+  IdempotencyEvents;
+
 const UNDEFINED = '\0undefined';
 
 function encodeJson(value: unknown): string {
@@ -73,7 +77,7 @@ function decodeJson(payload: Uint8Array): unknown {
 export function idempotent<A extends unknown[], R>(
   work: (...args: A) => R | Promise<R>,
   options: IdempotentOptions<A, R>,
-): (...args: A) => Promise<Awaited<R>> {
+): IdempotentFunction<A, R> {
   if (typeof work !== 'function') {
     throw new InvalidOptionsError({
       option: 'work',
@@ -87,7 +91,7 @@ export function idempotent<A extends unknown[], R>(
   const encode = (opts.encode ?? encodeJson) as (value: Awaited<R>) => Uint8Array | string;
   const decode = (opts.decode ?? decodeJson) as (payload: Uint8Array) => Awaited<R>;
   const run = (args: A) => attempt(work, ...args) as Promise<Awaited<R>>;
-  return async (...args: A): Promise<Awaited<R>> => {
+  const wrapped = async (...args: A): Promise<Awaited<R>> => {
     const key = opts.key(...args);
     if (typeof key !== 'string' || key.length === 0) {
       throw new IdempotencyKeyMissingError(
@@ -153,4 +157,5 @@ export function idempotent<A extends unknown[], R>(
       span?.end();
     }
   };
+  return engine.withEvents(wrapped);
 }

@@ -1,4 +1,4 @@
-export type { Clock, Subscription } from '@ballast/kernel';
+export type { Clock, Listener, Subscription } from '@ballast/kernel';
 export type {
   IdempotencyErrorCode,
   IdempotencyErrorOptions,
@@ -22,12 +22,12 @@ export {
 export type { IdempotencyEvent, IdempotencyEventType } from './events.ts';
 export type { IdempotencyOptions, ScopeValue } from './http.ts';
 export { DEFAULT_STORED_HEADERS } from './http.ts';
-export type { IdempotentOptions } from './idempotent.ts';
+export type { IdempotentFunction, IdempotentOptions } from './idempotent.ts';
 export { idempotent } from './idempotent.ts';
 export { idempotencyKeyOf, MAX_KEY_LENGTH, parseIdempotencyKey } from './key.ts';
 export type { MemoryStore, MemoryStoreOptions } from './memory-store.ts';
 export { memoryStore } from './memory-store.ts';
-export type { EngineInput } from './options.ts';
+export type { EngineInput, IdempotencyEvents } from './options.ts';
 export type { RedisClientLike, RedisStore, RedisStoreOptions } from './redis-store.ts';
 export { redisStore } from './redis-store.ts';
 export type {

@@ -1,10 +1,26 @@
-import { type Clock, type InferShape, o, parseOptions, type Schema } from '@ballast/kernel';
+import {
+  type Clock,
+  type InferShape,
+  type Listener,
+  o,
+  parseOptions,
+  type Schema,
+  type Subscription,
+} from '@ballast/kernel';
 import { InvalidOptionsError } from './errors.ts';
 import type { IdempotencyEvent } from './events.ts';
 import type { IdempotencyStore } from './store.ts';
 
 /** Validates `input` once, at construction; a bad option throws {@link InvalidOptionsError}. */
 export function parse<T>(schema: Schema<T>, input: unknown, factory: string): T {
+  if (typeof input === 'object' && input !== null && 'onEvent' in input) {
+    // Removed in 0.2 (events are a subscription now): say what replaces it, not just "unknown".
+    throw new InvalidOptionsError({
+      option: 'onEvent',
+      received: (input as { onEvent: unknown }).onEvent,
+      message: `${factory}: option "onEvent" was removed; subscribe on what the factory returns instead: \`const middleware = idempotency({ store }); middleware.onEvent(listener)\` (or \`fn.onEvent(listener)\` for idempotent()), which returns a Subscription.`,
+    });
+  }
   return parseOptions(schema, input, { factory, error: InvalidOptionsError });
 }
 
@@ -25,7 +41,6 @@ export const engineShape = {
   pollIntervalMs: o.integer({ min: 1 }).default(25),
   failOpen: o.boolean().default(false),
   clock: o.clock<Clock>().optional(),
-  onEvent: o.fn<(event: IdempotencyEvent) => void>().optional(),
 };
 
 /** Validated engine options. */
@@ -47,6 +62,18 @@ export interface EngineInput {
   failOpen?: boolean | undefined;
   /** Time source for lock extension and waiting. Default: the system clock. */
   clock?: Clock | undefined;
-  /** Called for every outcome and notable event (executed, replayed, not-stored, …). A listener that throws has its error rethrown on a microtask. */
-  onEvent?: ((event: IdempotencyEvent) => void) | undefined;
+}
+
+/**
+ * What the middleware of every adapter, and the function {@link idempotent} returns, also have:
+ * a subscription to its events.
+ */
+export interface IdempotencyEvents {
+  /**
+   * Calls `listener` with every outcome and notable event (`executed`, `replayed`, `not-stored`,
+   * …) of this middleware or function, for logs. Returns a `Subscription` (`dispose()`, or
+   * `using`). A listener that throws does not affect the request: its error is rethrown on a
+   * microtask (an uncaught exception), never swallowed.
+   */
+  onEvent(listener: Listener<IdempotencyEvent>): Subscription;
 }

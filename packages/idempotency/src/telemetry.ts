@@ -1,4 +1,5 @@
 import { ListenerList, type OpenTelemetryApi, otel } from '@ballast/kernel';
+import { InvalidOptionsError } from './errors.ts';
 import type { IdempotencyEvent } from './events.ts';
 
 const NAME = '@ballast/idempotency';
@@ -30,11 +31,7 @@ function counter(api: Api): Counter {
  * registered SDK) spans and metrics are skipped.
  */
 export class Telemetry {
-  readonly listeners = new ListenerList<IdempotencyEvent>();
-
-  constructor(onEvent?: ((event: IdempotencyEvent) => void) | undefined) {
-    if (onEvent) this.listeners.add(onEvent);
-  }
+  readonly listeners = new ListenerList<IdempotencyEvent>({ error: InvalidOptionsError });
 
   /** Starts the span of one request or call (`idempotency <name>`), or none without an SDK. */
   startSpan(name: string): TelemetrySpan | undefined {

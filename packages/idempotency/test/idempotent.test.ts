@@ -2,6 +2,7 @@ import { ManualClock } from '@ballast/test-utils';
 import { describe, expect, it } from 'vitest';
 import {
   type IdempotencyEvent,
+  type IdempotencyEvents,
   type IdempotencyStore,
   idempotent,
   isIdempotencyError,
@@ -17,7 +18,12 @@ function setup(options: { lockTtlMs?: number; waitForInFlightMs?: number } = {})
     clock,
     store,
     events,
-    base: { store, clock, onEvent: (e: IdempotencyEvent) => events.push(e), ...options },
+    base: { store, clock, ...options },
+    /** Subscribes `events` to `fn`'s events, and returns `fn`. */
+    watch: <F extends IdempotencyEvents>(fn: F): F => {
+      fn.onEvent((e) => events.push(e));
+      return fn;
+    },
   };
 }
 
@@ -29,14 +35,13 @@ const code = (promise: Promise<unknown>) =>
 
 describe('idempotent()', () => {
   it('runs once per key and returns the stored result to later calls', async () => {
-    const { base, events } = setup();
+    const { base, events, watch } = setup();
     let runs = 0;
-    const charge = idempotent(
-      async (msg: { id: string; amount: number }) => ({ charged: msg.amount, run: ++runs }),
-      {
-        ...base,
-        key: (msg) => msg.id,
-      },
+    const charge = watch(
+      idempotent(
+        async (msg: { id: string; amount: number }) => ({ charged: msg.amount, run: ++runs }),
+        { ...base, key: (msg) => msg.id },
+      ),
     );
     expect(await charge({ id: 'm1', amount: 5 })).toEqual({ charged: 5, run: 1 });
     expect(await charge({ id: 'm1', amount: 5 })).toEqual({ charged: 5, run: 1 });
@@ -115,14 +120,16 @@ describe('idempotent()', () => {
   });
 
   it('releases the key when the function throws, so the redelivery runs again', async () => {
-    const { base, events } = setup();
+    const { base, events, watch } = setup();
     let runs = 0;
-    const fn = idempotent(
-      async (_id: string) => {
-        if (++runs === 1) throw new Error('transient');
-        return runs;
-      },
-      { ...base, key: (id) => id },
+    const fn = watch(
+      idempotent(
+        async (_id: string) => {
+          if (++runs === 1) throw new Error('transient');
+          return runs;
+        },
+        { ...base, key: (id) => id },
+      ),
     );
     await expect(fn('k')).rejects.toThrow('transient');
     expect(await fn('k')).toBe(2);
@@ -187,10 +194,82 @@ describe('idempotent()', () => {
       store: down,
       key: (id) => id,
       failOpen: true,
-      onEvent: (e) => events.push(e),
     });
+    open.onEvent((e) => events.push(e));
     expect(await open('k')).toBe(1);
     expect(events.map((e) => e.type)).toEqual(['store-error', 'fail-open']);
+  });
+});
+
+describe('onEvent', () => {
+  it('returns a Subscription; dispose() stops it; a bad listener is INVALID_OPTIONS', async () => {
+    const fn = idempotent(async (id: string) => id, { store: memoryStore(), key: (id) => id });
+    const seen: string[] = [];
+    const subscription = fn.onEvent((e) => seen.push(e.type));
+    await fn('a');
+    await fn('a');
+    subscription.dispose();
+    subscription.dispose(); // idempotent
+    await fn('b');
+    expect(seen).toEqual(['executed', 'replayed']);
+    {
+      using _scoped = fn.onEvent((e) => seen.push(`scoped ${e.type}`));
+      await fn('b');
+    }
+    await fn('b');
+    expect(seen).toEqual(['executed', 'replayed', 'scoped replayed']);
+    const error = (() => {
+      try {
+        fn.onEvent('nope' as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isIdempotencyError(error, 'INVALID_OPTIONS') && error.option).toBe('listener');
+  });
+
+  it('a throwing listener is rethrown on a microtask, never swallowed, and the call is unaffected', async () => {
+    const fn = idempotent(async (id: string) => `done ${id}`, {
+      store: memoryStore(),
+      key: (id) => id,
+    });
+    const after: string[] = [];
+    fn.onEvent(() => {
+      throw new Error('listener bug');
+    });
+    fn.onEvent((e) => after.push(e.type));
+    const original = globalThis.queueMicrotask;
+    const rethrown: unknown[] = [];
+    globalThis.queueMicrotask = (task) => {
+      try {
+        task();
+      } catch (error) {
+        rethrown.push(error);
+      }
+    };
+    try {
+      expect(await fn('a')).toBe('done a');
+    } finally {
+      globalThis.queueMicrotask = original;
+    }
+    expect(after).toEqual(['executed']);
+    expect(rethrown).toEqual([expect.objectContaining({ message: 'listener bug' })]);
+  });
+
+  it('refuses the removed onEvent option, naming the method that replaces it', () => {
+    const error = (() => {
+      try {
+        idempotent(async () => 1, {
+          store: memoryStore(),
+          key: () => 'k',
+          onEvent: () => {},
+        } as never);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(isIdempotencyError(error, 'INVALID_OPTIONS') && error.option).toBe('onEvent');
+    expect((error as Error).message).toContain('.onEvent(listener)');
   });
 });
 
@@ -268,8 +347,9 @@ describe('lock extension and expiry (ManualClock)', () => {
         await hold.promise;
         return runs;
       },
-      { store, clock, lockTtlMs: 300, key: (id) => id, onEvent: (e) => events.push(e) },
+      { store, clock, lockTtlMs: 300, key: (id) => id },
     );
+    fn.onEvent((e) => events.push(e));
     const first = fn('k');
     await clock.advanceAsync(0);
     await store.close(); // the record vanishes (e.g. Redis flushed): the next extension fails
@@ -293,14 +373,16 @@ describe('results that cannot be stored, scopes and signals', () => {
       },
     ],
   ])('rejects with RESULT_NOT_ENCODABLE for %s and releases the key', async (_what, make) => {
-    const { base, events } = setup();
+    const { base, events, watch } = setup();
     let runs = 0;
-    const fn = idempotent(
-      async (_id: string) => {
-        runs++;
-        return make();
-      },
-      { ...base, key: (id) => id },
+    const fn = watch(
+      idempotent(
+        async (_id: string) => {
+          runs++;
+          return make();
+        },
+        { ...base, key: (id) => id },
+      ),
     );
     const error = await fn('k').catch((e: unknown) => e);
     expect(isIdempotencyError(error, 'RESULT_NOT_ENCODABLE')).toBe(true);
@@ -314,13 +396,15 @@ describe('results that cannot be stored, scopes and signals', () => {
   });
 
   it('refuses a call whose configured scope returns nothing (SCOPE_MISSING)', async () => {
-    const { base, events } = setup();
+    const { base, events, watch } = setup();
     let runs = 0;
-    const fn = idempotent(async (_tenant: string | undefined, _id: string) => ++runs, {
-      ...base,
-      key: (_tenant, id) => id,
-      scope: (tenant) => tenant,
-    });
+    const fn = watch(
+      idempotent(async (_tenant: string | undefined, _id: string) => ++runs, {
+        ...base,
+        key: (_tenant, id) => id,
+        scope: (tenant) => tenant,
+      }),
+    );
     expect(await fn('a', 'k')).toBe(1);
     expect(await code(fn(undefined, 'k'))).toBe('SCOPE_MISSING');
     expect(await code(fn('', 'k'))).toBe('SCOPE_MISSING');

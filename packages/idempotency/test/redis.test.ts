@@ -30,10 +30,13 @@ async function paymentsApp(
   store: RedisStore,
   runs: { n: number },
   extra: Record<string, unknown> = {},
+  onEvent?: (event: IdempotencyEvent) => void,
 ) {
   const app = express();
   app.use(express.json());
-  app.use(idempotency({ store, ...extra }));
+  const middleware = idempotency({ store, ...extra });
+  if (onEvent) middleware.onEvent(onEvent);
+  app.use(middleware);
   app.post('/payments', async (req, res) => {
     runs.n++;
     await new Promise((resolve) => setImmediate(resolve));
@@ -252,10 +255,7 @@ describe('Redis down or slow', () => {
     const events: IdempotencyEvent[] = [];
     const store = redisStore({ client, prefix: redis.prefix, operationTimeoutMs: 300 });
     const runs = { n: 0 };
-    const closed = await paymentsApp(store, runs, {
-      onEvent: (e: IdempotencyEvent) => events.push(e),
-      retryAfterSeconds: 2,
-    });
+    const closed = await paymentsApp(store, runs, { retryAfterSeconds: 2 }, (e) => events.push(e));
     const open = await paymentsApp(store, runs, { failOpen: true });
     expect((await post(`${closed}/payments`, randomUUID(), { amount: 1 })).status).toBe(201);
     await privateRedis.stop();

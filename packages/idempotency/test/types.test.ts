@@ -20,6 +20,7 @@ import {
   redisStore,
   type ScopeMissingError,
   type StoreUnavailableError,
+  type Subscription,
 } from '../src/index.ts';
 
 // Type-level tests: checked by `npm run typecheck` (this package compiles with
@@ -30,7 +31,6 @@ declare const maybeBoolean: boolean | undefined;
 declare const maybeClock: Clock | undefined;
 declare const maybeSignal: AbortSignal | undefined;
 declare const maybeString: string | undefined;
-declare const maybeListener: ((event: IdempotencyEvent) => void) | undefined;
 
 describe('types', () => {
   it('every optional option accepts undefined (exactOptionalPropertyTypes)', () => {
@@ -45,7 +45,6 @@ describe('types', () => {
         pollIntervalMs: maybeNumber,
         failOpen: maybeBoolean,
         clock: maybeClock,
-        onEvent: maybeListener,
         headerName: maybeString,
         methods: undefined,
         required: maybeBoolean,
@@ -104,9 +103,33 @@ describe('types', () => {
     koaIdempotency({ store: memoryStore(), scope: (ctx) => ctx.state.user as string });
     fetchIdempotency({ store: memoryStore(), scope: (req) => req.headers.get('x') });
     nodeIdempotency(() => {}, { store: memoryStore(), scope: (req) => req.headers.host });
-    expectTypeOf(fastifyIdempotency).parameter(1).toExtend<IdempotencyOptions<FastifyRequest>>();
+    expectTypeOf<Parameters<typeof fastifyIdempotency>[1]>().toExtend<
+      IdempotencyOptions<FastifyRequest>
+    >();
     expectTypeOf<Parameters<typeof koaIdempotency>[0]['scope']>().toEqualTypeOf<
       IdempotencyOptions<Context>['scope']
     >();
+  });
+
+  it('every middleware, and idempotent(), has onEvent(listener): Subscription', () => {
+    const store = memoryStore();
+    const listener = (event: IdempotencyEvent) => void event.type;
+    expectTypeOf(expressIdempotency({ store }).onEvent(listener)).toEqualTypeOf<Subscription>();
+    expectTypeOf(koaIdempotency({ store }).onEvent(listener)).toEqualTypeOf<Subscription>();
+    expectTypeOf(fetchIdempotency({ store }).onEvent(listener)).toEqualTypeOf<Subscription>();
+    expectTypeOf(
+      fetchIdempotency(async () => new Response(), { store }).onEvent(listener),
+    ).toEqualTypeOf<Subscription>();
+    expectTypeOf(
+      nodeIdempotency(() => {}, { store }).onEvent(listener),
+    ).toEqualTypeOf<Subscription>();
+    expectTypeOf(fastifyIdempotency({ store }).onEvent(listener)).toEqualTypeOf<Subscription>();
+    expectTypeOf(
+      idempotent(async (id: string) => id, { store, key: (id) => id }).onEvent(listener),
+    ).toEqualTypeOf<Subscription>();
+    // The listener receives the event type.
+    idempotent(async (id: string) => id, { store, key: (id) => id }).onEvent((event) => {
+      expectTypeOf(event).toEqualTypeOf<IdempotencyEvent>();
+    });
   });
 });

@@ -7,6 +7,7 @@ import {
   readBody,
   writeResponse,
 } from '../node-response.ts';
+import type { IdempotencyEvents } from '../options.ts';
 
 /**
  * True when no body parser read the body: it is still unread, and `req.body` is empty (Express 5
@@ -34,7 +35,9 @@ function unparsed(req: Request): boolean {
  * {@link idempotencyErrorHandler} after your routes so a thrown error releases the key instead of
  * storing that 500. A `scope` or `fingerprint` that throws is passed to `next(error)`.
  */
-export function idempotency(options: IdempotencyOptions<Request>): RequestHandler {
+export function idempotency(
+  options: IdempotencyOptions<Request>,
+): RequestHandler & IdempotencyEvents {
   const core = new HttpCore<Request>(options, 'express idempotency()');
   const handle = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (unparsed(req) && core.covers(req.method)) {
@@ -49,9 +52,10 @@ export function idempotency(options: IdempotencyOptions<Request>): RequestHandle
     next();
   };
   // Express 4 ignores the promise an async middleware returns: a rejection must reach next().
-  return (req, res, next) => {
+  const middleware: RequestHandler = (req, res, next) => {
     handle(req, res, next).catch(next);
   };
+  return core.engine.withEvents(middleware);
 }
 
 /** Error middleware (mount after your routes): a thrown error releases the key, then passes on. */
@@ -62,5 +66,7 @@ export function idempotencyErrorHandler(): ErrorRequestHandler {
   };
 }
 
+export type { IdempotencyEvent } from '../events.ts';
 export type { IdempotencyOptions, ScopeValue } from '../http.ts';
 export { idempotencyKeyOf } from '../key.ts';
+export type { IdempotencyEvents } from '../options.ts';

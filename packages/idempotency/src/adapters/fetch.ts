@@ -1,5 +1,6 @@
 import { InvalidOptionsError } from '../errors.ts';
 import { HttpCore, type IdempotencyOptions } from '../http.ts';
+import type { IdempotencyEvents } from '../options.ts';
 import type { StoredResponse } from '../response.ts';
 import { readCapped, readRequestCapped } from '../web-response.ts';
 
@@ -27,7 +28,7 @@ function toResponse({ status, headers, body }: StoredResponse): Response {
 
 function fetchCore(options: IdempotencyOptions<Request>, factory: string) {
   const core = new HttpCore<Request>(options, factory);
-  return async (
+  const handle = async (
     request: Request,
     run: () => Promise<Response>,
     thrown?: () => boolean,
@@ -64,6 +65,7 @@ function fetchCore(options: IdempotencyOptions<Request>, factory: string) {
     else await attempt.release('too-large');
     return rest;
   };
+  return { core, handle };
 }
 
 /**
@@ -74,20 +76,25 @@ function fetchCore(options: IdempotencyOptions<Request>, factory: string) {
  *   Deno servers). The body is read from a clone, so the handler still reads it. A handler that
  *   throws releases the key and rethrows.
  */
-export function idempotency(options: IdempotencyOptions<Request>): HonoMiddleware;
+export function idempotency(
+  options: IdempotencyOptions<Request>,
+): HonoMiddleware & IdempotencyEvents;
 export function idempotency<Rest extends unknown[]>(
   handler: FetchHandler<Rest>,
   options: IdempotencyOptions<Request>,
-): FetchHandler<Rest>;
+): FetchHandler<Rest> & IdempotencyEvents;
 export function idempotency<Rest extends unknown[]>(
   first: FetchHandler<Rest> | IdempotencyOptions<Request>,
   options?: IdempotencyOptions<Request>,
-): FetchHandler<Rest> | HonoMiddleware {
+): (FetchHandler<Rest> | HonoMiddleware) & IdempotencyEvents {
   if (typeof first === 'function') {
-    const handle = fetchCore(options as IdempotencyOptions<Request>, 'fetch idempotency()');
+    const { core, handle } = fetchCore(
+      options as IdempotencyOptions<Request>,
+      'fetch idempotency()',
+    );
     const wrapped: FetchHandler<Rest> = (request, ...rest) =>
       handle(request, async () => first(request, ...rest));
-    return wrapped;
+    return core.engine.withEvents(wrapped);
   }
   if (options !== undefined) {
     throw new InvalidOptionsError({
@@ -97,7 +104,7 @@ export function idempotency<Rest extends unknown[]>(
         'fetch idempotency(): pass either the options alone (a Hono middleware) or the handler to wrap and then the options; the first argument is not a function.',
     });
   }
-  const handle = fetchCore(first, 'fetch idempotency()');
+  const { core, handle } = fetchCore(first, 'fetch idempotency()');
   const middleware: HonoMiddleware = async (c, next) => {
     const response = await handle(
       c.req.raw,
@@ -110,8 +117,10 @@ export function idempotency<Rest extends unknown[]>(
     c.res = response;
     return response;
   };
-  return middleware;
+  return core.engine.withEvents(middleware);
 }
 
+export type { IdempotencyEvent } from '../events.ts';
 export type { IdempotencyOptions, ScopeValue } from '../http.ts';
 export { idempotencyKeyOf } from '../key.ts';
+export type { IdempotencyEvents } from '../options.ts';

@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { HttpCore, type IdempotencyOptions } from '../http.ts';
 import { closeSignal, readBody } from '../node-response.ts';
+import type { IdempotencyEvents } from '../options.ts';
 import type { StoredResponse } from '../response.ts';
 
 const isStream = (body: unknown) =>
@@ -21,9 +22,9 @@ function respond(ctx: Context, response: StoredResponse): void {
  * it in `ctx.request.body` as a Buffer. A thrown error releases the key and propagates; a stream
  * body is sent but not stored.
  */
-export function idempotency(options: IdempotencyOptions<Context>): Middleware {
+export function idempotency(options: IdempotencyOptions<Context>): Middleware & IdempotencyEvents {
   const core = new HttpCore<Context>(options, 'koa idempotency()');
-  return async (ctx, next) => {
+  const middleware: Middleware = async (ctx, next) => {
     const request = ctx.request as typeof ctx.request & { body?: unknown };
     if (request.body === undefined && core.covers(ctx.method) && ctx.req.readable) {
       const body = await readBody(ctx.req, core.maxRequestBodyBytes);
@@ -75,7 +76,10 @@ export function idempotency(options: IdempotencyOptions<Context>): Middleware {
       body: bytes,
     });
   };
+  return core.engine.withEvents(middleware);
 }
 
+export type { IdempotencyEvent } from '../events.ts';
 export type { IdempotencyOptions, ScopeValue } from '../http.ts';
 export { idempotencyKeyOf } from '../key.ts';
+export type { IdempotencyEvents } from '../options.ts';

@@ -9,6 +9,7 @@ import {
   settleResponse,
   writeResponse,
 } from '../node-response.ts';
+import type { IdempotencyEvents } from '../options.ts';
 
 /** A `node:http` handler that also receives the request body the wrapper read. */
 export type BodyHandler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => unknown;
@@ -22,7 +23,7 @@ export type BodyHandler = (req: IncomingMessage, res: ServerResponse, body: Buff
 export function idempotency(
   handler: BodyHandler,
   options: IdempotencyOptions<IncomingMessage>,
-): (req: IncomingMessage, res: ServerResponse) => void {
+): ((req: IncomingMessage, res: ServerResponse) => void) & IdempotencyEvents {
   if (typeof handler !== 'function') {
     throw new InvalidOptionsError({
       option: 'handler',
@@ -31,7 +32,7 @@ export function idempotency(
     });
   }
   const core = new HttpCore<IncomingMessage>(options, 'node-http idempotency()');
-  return (req, res) => {
+  const wrapped = (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
       const body = await readBody(req, core.maxRequestBodyBytes);
       if (body === undefined) return writeResponse(res, core.tooLarge());
@@ -50,7 +51,10 @@ export function idempotency(
       else res.destroy();
     });
   };
+  return core.engine.withEvents(wrapped);
 }
 
+export type { IdempotencyEvent } from '../events.ts';
 export type { IdempotencyOptions, ScopeValue } from '../http.ts';
 export { idempotencyKeyOf } from '../key.ts';
+export type { IdempotencyEvents } from '../options.ts';

@@ -18,7 +18,12 @@ import { idempotency as fastifyIdempotency } from '../../src/adapters/fastify.ts
 import { idempotency as fetchIdempotency } from '../../src/adapters/fetch.ts';
 import { idempotency as koaIdempotency } from '../../src/adapters/koa.ts';
 import { idempotency as nodeIdempotency } from '../../src/adapters/node-http.ts';
-import { type IdempotencyOptions, idempotencyKeyOf } from '../../src/index.ts';
+import {
+  type IdempotencyEvent,
+  type IdempotencyEvents,
+  type IdempotencyOptions,
+  idempotencyKeyOf,
+} from '../../src/index.ts';
 
 /** What the test app's one handler answers. */
 export interface Reply {
@@ -39,6 +44,8 @@ export type Handle = (path: string, key: string | undefined) => Promise<Reply>;
 export type AppOptions = Omit<IdempotencyOptions, 'scope'> & {
   scopeByUser?: boolean;
   scope?: (user: string | undefined) => string | undefined;
+  /** Subscribed with the middleware's `onEvent()`. */
+  onEvent?: (event: IdempotencyEvent) => void;
 };
 
 export type AppFactory = (options: AppOptions, handle: Handle) => Promise<TestHttpServer>;
@@ -56,8 +63,19 @@ function scopeOf<Req>(
   return scopeByUser ? (req) => user(req) : undefined;
 }
 
-function core({ scopeByUser: _, scope: __, ...options }: AppOptions): IdempotencyOptions {
+function core({
+  scopeByUser: _,
+  scope: __,
+  onEvent: ___,
+  ...options
+}: AppOptions): IdempotencyOptions {
   return options;
+}
+
+/** Subscribes the app's `onEvent` to the middleware, and returns the middleware. */
+function watched<M extends IdempotencyEvents>(options: AppOptions, middleware: M): M {
+  if (options.onEvent) middleware.onEvent(options.onEvent);
+  return middleware;
 }
 
 async function nodeReply(res: import('node:http').ServerResponse, reply: Reply): Promise<void> {
@@ -75,10 +93,13 @@ function expressApp(framework: typeof express): AppFactory {
     app.use(framework.json());
     app.use(framework.raw({ type: 'application/octet-stream' }));
     app.use(
-      expressIdempotency({
-        ...core(options),
-        scope: scopeOf(options, (req) => req.get('x-user')),
-      }),
+      watched(
+        options,
+        expressIdempotency({
+          ...core(options),
+          scope: scopeOf(options, (req) => req.get('x-user')),
+        }),
+      ),
     );
     app.use(async (req, res, next) => {
       try {
@@ -100,10 +121,13 @@ function fastifyApp(framework: typeof Fastify): AppFactory {
       { parseAs: 'buffer' },
       (_req, body, done) => done(null, body),
     );
-    await app.register(fastifyIdempotency, {
+    const settings = {
       ...core(options),
       scope: scopeOf(options, (req: FastifyRequest) => first(req.headers['x-user'])),
-    });
+    };
+    // Both forms: configured first (with onEvent), or registered with its options.
+    if (options.onEvent) await app.register(watched(options, fastifyIdempotency(settings)));
+    else await app.register(fastifyIdempotency, settings);
     app.all('/*', async (req, reply) => {
       const r = await handle(req.url.split('?')[0]!, idempotencyKeyOf(req));
       reply.code(r.status).headers(r.headers ?? {});
@@ -121,10 +145,13 @@ function koaApp(framework: typeof Koa): AppFactory {
     const app = new framework();
     app.silent = true;
     app.use(
-      koaIdempotency({
-        ...core(options),
-        scope: scopeOf(options, (ctx) => ctx.get('x-user') || undefined),
-      }),
+      watched(
+        options,
+        koaIdempotency({
+          ...core(options),
+          scope: scopeOf(options, (ctx) => ctx.get('x-user') || undefined),
+        }),
+      ),
     );
     app.use(async (ctx) => {
       const r = await handle(ctx.path, idempotencyKeyOf(ctx));
@@ -142,10 +169,13 @@ function honoApp(framework: typeof Hono): AppFactory {
     app.onError((_error, c) => c.text('boom', 500));
     app.use(
       '*',
-      fetchIdempotency({
-        ...core(options),
-        scope: scopeOf(options, (req: Request) => req.headers.get('x-user') ?? undefined),
-      }) as never,
+      watched(
+        options,
+        fetchIdempotency({
+          ...core(options),
+          scope: scopeOf(options, (req: Request) => req.headers.get('x-user') ?? undefined),
+        }),
+      ) as never,
     );
     app.all('*', async (c) => {
       const r = await handle(c.req.path, idempotencyKeyOf(c.req.raw));
@@ -180,13 +210,16 @@ export const apps: Record<string, AppFactory> = {
   'node-http': async (options, handle) => {
     const scope = scopeOf(options, (req: IncomingMessage) => first(req.headers['x-user']));
     return startHttpServer(
-      nodeIdempotency(
-        async (req, res) =>
-          nodeReply(
-            res,
-            await handle(new URL(req.url!, 'http://x').pathname, idempotencyKeyOf(req)),
-          ),
-        { ...core(options), scope },
+      watched(
+        options,
+        nodeIdempotency(
+          async (req, res) =>
+            nodeReply(
+              res,
+              await handle(new URL(req.url!, 'http://x').pathname, idempotencyKeyOf(req)),
+            ),
+          { ...core(options), scope },
+        ),
       ),
     );
   },
