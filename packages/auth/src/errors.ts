@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
+import { BallastError, errorGuard, invalidOptionsError } from '@ballast/kernel';
 
 /** Stable codes of every error this package throws. */
 export type AuthErrorCode =
@@ -24,19 +24,7 @@ export abstract class AuthError<C extends AuthErrorCode = AuthErrorCode> extends
  * A bad option (`INVALID_OPTIONS`), thrown at construction: `option` is its dotted path
  * (`jwks.timeoutMs`), `received` the value passed. Fix the named option.
  */
-export class InvalidOptionsError extends AuthError<'INVALID_OPTIONS'> {
-  static override readonly code = 'INVALID_OPTIONS';
-  /** Dotted path of the offending option, e.g. `retry.attempts`; `(options)` for the object itself. */
-  readonly option: string;
-  /** The value that was passed. */
-  readonly received: unknown;
-
-  constructor(issue: OptionIssue, options?: { cause?: unknown }) {
-    super('INVALID_OPTIONS', issue.message, options);
-    this.option = issue.option;
-    this.received = issue.received;
-  }
-}
+export class InvalidOptionsError extends invalidOptionsError(AuthError) {}
 
 /**
  * Why a token was refused; stable strings, safe to log (they never contain the token).

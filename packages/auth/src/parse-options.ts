@@ -1,4 +1,4 @@
-import { describe, parseOptions, type Schema } from '@ballast/kernel';
+import { optionIssue, parseOptions, type Schema } from '@ballast/kernel';
 import { InvalidOptionsError } from './errors.ts';
 
 const DOCS = 'https://github.com/ballast-dev/ballast/tree/main/packages/auth#options';
@@ -24,12 +24,7 @@ export function optionError(
   rule: string,
   cause?: unknown,
 ): InvalidOptionsError {
-  return new InvalidOptionsError(
-    {
-      option,
-      received,
-      message: `${factory}: option "${option}" ${rule} (got ${describe(received)}). See ${DOCS}.`,
-    },
-    { cause },
-  );
+  return new InvalidOptionsError(optionIssue({ factory, docs: DOCS }, option, received, rule), {
+    cause,
+  });
 }

@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
+import { BallastError, errorGuard, invalidOptionsError } from '@ballast/kernel';
 
 /** Stable codes of every error this package throws. */
 export type BreakerErrorCode =
@@ -24,20 +24,7 @@ export class BreakerError<C extends BreakerErrorCode = BreakerErrorCode> extends
 }
 
 /** An option passed to a factory of this package is missing, of the wrong type or out of range. */
-export class InvalidOptionsError extends BreakerError<'INVALID_OPTIONS'> {
-  /** The code this class stands for. */
-  static override readonly code = 'INVALID_OPTIONS';
-  /** Dotted path of the offending option, e.g. `budget.ratio`; `(options)` for the object itself. */
-  readonly option: string;
-  /** The value that was passed. */
-  readonly received: unknown;
-
-  constructor(issue: OptionIssue) {
-    super('INVALID_OPTIONS', issue.message);
-    this.option = issue.option;
-    this.received = issue.received;
-  }
-}
+export class InvalidOptionsError extends invalidOptionsError(BreakerError) {}
 
 /**
  * Where an HTTP exchange was when the undici interceptor's `timeoutMs` passed: still waiting for a

@@ -1,9 +1,9 @@
 import {
   type Clock,
-  describe,
   type NumberRules,
   nestIssue,
   o,
+  optionIssue,
   parseOptions as parseWith,
   type Schema,
 } from '@ballast/kernel';
@@ -28,11 +28,7 @@ export function invalidOption(
   received: unknown,
   rule: string,
 ): InvalidOptionsError {
-  return new InvalidOptionsError({
-    option,
-    received,
-    message: `${factory}: option "${option}" ${rule} (got ${describe(received)}). See ${DOCS}.`,
-  });
+  return new InvalidOptionsError(optionIssue({ factory, docs: DOCS }, option, received, rule));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
+import { BallastError, errorGuard, invalidOptionsError } from '@ballast/kernel';
 
 /** Stable codes of every error `@ballast/config` throws. */
 export type ConfigErrorCode =
@@ -16,18 +16,7 @@ export class ConfigError<C extends ConfigErrorCode = ConfigErrorCode> extends Ba
 }
 
 /** A factory (`createConfig()`, `file()`, `env()`, …) was given an option it cannot use. */
-export class InvalidOptionsError extends ConfigError<'INVALID_OPTIONS'> {
-  static override readonly code = 'INVALID_OPTIONS';
-  /** The option at fault, e.g. `historySize` or `sources[2]`. */
-  readonly option: string;
-  /** The value that was passed. */
-  readonly received: unknown;
-  constructor(issue: OptionIssue) {
-    super('INVALID_OPTIONS', issue.message);
-    this.option = issue.option;
-    this.received = issue.received;
-  }
-}
+export class InvalidOptionsError extends invalidOptionsError(ConfigError) {}
 
 /** One reason a merged configuration failed the schema. */
 export interface ConfigIssue {

@@ -10,6 +10,7 @@ import {
   defaults,
   env,
   file,
+  InvalidOptionsError,
   isConfigError,
   profiles,
   type RejectedEvent,
@@ -430,8 +431,10 @@ describe('options and lifecycle', () => {
     ];
     for (const [options, option] of cases) {
       const error = attempt(options);
-      expect(isConfigError(error, 'INVALID_OPTIONS')).toBe(true);
-      expect((error as { option: string }).option).toBe(option);
+      if (!isConfigError(error, 'INVALID_OPTIONS')) return expect.unreachable(option);
+      expectTypeOf(error).toEqualTypeOf<InvalidOptionsError>();
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect(error.option).toBe(option);
     }
   });
 
@@ -465,8 +468,8 @@ describe('options and lifecycle', () => {
       } catch (e) {
         error = e;
       }
-      expect(isConfigError(error, 'INVALID_OPTIONS'), option).toBe(true);
-      expect((error as { option: string }).option).toBe(option);
+      if (!isConfigError(error, 'INVALID_OPTIONS')) return expect.unreachable(option);
+      expect(error.option).toBe(option);
     }
   });
 

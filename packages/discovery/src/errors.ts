@@ -1,4 +1,4 @@
-import { BallastError, type ErrorGuard, errorGuard, type OptionIssue } from '@ballast/kernel';
+import { BallastError, type ErrorGuard, errorGuard, invalidOptionsError } from '@ballast/kernel';
 
 /** Stable codes of every error `@ballast/discovery` throws. */
 export type DiscoveryErrorCode =
@@ -24,20 +24,7 @@ export class DiscoveryError<
 }
 
 /** An option passed to a factory of this package is missing, of the wrong type or out of range. */
-export class InvalidOptionsError extends DiscoveryError<'INVALID_OPTIONS'> {
-  /** The code this class stands for. */
-  static override readonly code = 'INVALID_OPTIONS';
-  /** Dotted path of the offending option, e.g. `ejection.baseEjectionMs`. */
-  readonly option: string;
-  /** The value that was passed. */
-  readonly received: unknown;
-
-  constructor(issue: OptionIssue) {
-    super('INVALID_OPTIONS', issue.message);
-    this.option = issue.option;
-    this.received = issue.received;
-  }
-}
+export class InvalidOptionsError extends invalidOptionsError(DiscoveryError) {}
 
 /**
  * The registry has never listed an instance of this service: the name is probably misspelt, or

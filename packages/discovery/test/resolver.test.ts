@@ -1,7 +1,8 @@
 import { ManualClock } from '@ballast/test-utils';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type DiscoveryError,
+  InvalidOptionsError,
   isDiscoveryError,
   type ResolverStatus,
   resolver,
@@ -281,7 +282,10 @@ describe('resolver', () => {
     ] as const;
     for (const [options, option] of bad) {
       const error = caught(() => resolver(options as never));
-      expect(isDiscoveryError(error, 'INVALID_OPTIONS') && error.option).toBe(option);
+      if (!isDiscoveryError(error, 'INVALID_OPTIONS')) return expect.unreachable(option);
+      expectTypeOf(error).toEqualTypeOf<InvalidOptionsError>();
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect(error.option).toBe(option);
     }
   });
 

@@ -1,3 +1,5 @@
+import type { OptionIssue } from './parse-options.ts';
+
 /** Set on every error of every Ballast package, whichever copy of whichever package threw it. */
 const BALLAST_BRAND = Symbol.for('@ballast/kernel.error');
 
@@ -44,7 +46,9 @@ export abstract class BallastError<C extends string = string> extends Error {
     const checked = this as ErrorClass;
     const brand = checked.brand ?? BALLAST_BRAND;
     if ((value as Record<symbol, unknown>)[brand] !== true) return false;
-    const code = Object.hasOwn(checked, 'code') ? checked.code : undefined;
+    // Inherited on purpose: `class InvalidOptionsError extends invalidOptionsError(Base) {}` takes
+    // its `code` from the class the factory made, and must still check it.
+    const code = checked.code;
     return code === undefined || (value as { code?: unknown }).code === code;
   }
 }
@@ -70,4 +74,64 @@ export function errorGuard<M extends Record<string, Error>>(
     error !== null &&
     (error as Record<symbol, unknown>)[brand] === true &&
     (code === undefined || (error as { code?: unknown }).code === code)) as ErrorGuard<M>;
+}
+
+/** What an `INVALID_OPTIONS` error carries besides its message, in every package. */
+export interface InvalidOptionsDetails {
+  /** Always `INVALID_OPTIONS`. */
+  readonly code: 'INVALID_OPTIONS';
+  /**
+   * Dotted path of the offending option, e.g. `budget.ratio` or `sources[2]`; `(options)` when
+   * the options object itself is wrong. Fix the option it names.
+   */
+  readonly option: string;
+  /** The value that was passed for that option, as received (not a copy). */
+  readonly received: unknown;
+}
+
+/** The class {@link invalidOptionsError} returns: a package's `INVALID_OPTIONS` error. */
+export interface InvalidOptionsErrorClass<E extends BallastError> {
+  /**
+   * @param issue which option, the value received and the message (from `parseOptions` or
+   *   {@link optionIssue}).
+   * @param options `cause`: the error that made the option unusable, if any.
+   */
+  new (issue: OptionIssue, options?: { cause?: unknown }): E & InvalidOptionsDetails;
+  /** The code the class stands for. */
+  readonly code: 'INVALID_OPTIONS';
+  /** The brand of the package's base class. */
+  readonly brand: symbol;
+}
+
+/**
+ * Makes a package's `INVALID_OPTIONS` class from its base class, so that the class is written
+ * once, here, and every package's carries `.option` and `.received` alike:
+ * ```ts fragment
+ * export class InvalidOptionsError extends invalidOptionsError(BreakerError) {}
+ * ```
+ * The subclass keeps the package's brand (so `instanceof` and `isXError` work across two installed
+ * copies) and its own name; list it in the `errorGuard` map under `INVALID_OPTIONS`.
+ */
+export function invalidOptionsError<E extends BallastError>(
+  base: abstract new (code: 'INVALID_OPTIONS', message: string, options?: { cause?: unknown }) => E,
+): InvalidOptionsErrorClass<E> {
+  // The base is abstract in its type only (BallastError's constructor has no abstract members to
+  // fill in), so a concrete subclass of it can be declared here.
+  const Base = base as unknown as ErrorClass &
+    (new (
+      code: string,
+      message: string,
+      options?: { cause?: unknown },
+    ) => BallastError);
+  class InvalidOptionsError extends Base {
+    static override readonly code = 'INVALID_OPTIONS';
+    readonly option: string;
+    readonly received: unknown;
+    constructor(issue: OptionIssue, options?: { cause?: unknown }) {
+      super('INVALID_OPTIONS', issue.message, options);
+      this.option = issue.option;
+      this.received = issue.received;
+    }
+  }
+  return InvalidOptionsError as unknown as InvalidOptionsErrorClass<E>;
 }

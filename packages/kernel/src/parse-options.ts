@@ -57,11 +57,27 @@ export function nestIssue(
 
 function toIssue(failure: OptionFailure, context: OptionsContext): OptionIssue {
   const option = failure.path === '' ? '(options)' : failure.path;
+  return optionIssue(context, option, failure.received, failure.expected);
+}
+
+/**
+ * An issue in the one `INVALID_OPTIONS` format, for a rule a schema cannot state (one that spans
+ * options, or is checked later): `factory: option "name" <rule> (got <value>). See <docs>.`
+ * ```ts fragment
+ * throw new InvalidOptionsError(optionIssue(context, 'maxDelayMs', 10, 'must be >= baseDelayMs'));
+ * ```
+ */
+export function optionIssue(
+  context: Pick<OptionsContext, 'factory' | 'docs'>,
+  option: string,
+  received: unknown,
+  rule: string,
+): OptionIssue {
   const docs = context.docs ?? 'the Options table of the package README';
   return {
     option,
-    received: failure.received,
-    message: `${context.factory}: option "${option}" ${failure.expected} (got ${describe(failure.received)}). See ${docs}.`,
+    received,
+    message: `${context.factory}: option "${option}" ${rule} (got ${describe(received)}). See ${docs}.`,
   };
 }
 

@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
+import { BallastError, errorGuard, invalidOptionsError } from '@ballast/kernel';
 
 /** Codes of the errors this package throws. */
 export type TracingErrorCode = 'INVALID_OPTIONS';
@@ -12,18 +12,7 @@ export class TracingError<C extends TracingErrorCode = TracingErrorCode> extends
  * A helper was called with options it cannot use (programmatic misuse). `startTracing()` never
  * throws it: there a bad option becomes a warning and a no-op SDK, and `status().error` holds it.
  */
-export class InvalidOptionsError extends TracingError<'INVALID_OPTIONS'> {
-  static override readonly code = 'INVALID_OPTIONS';
-  /** Dotted path of the offending option, e.g. `sampler.ratio`. */
-  readonly option: string;
-  /** The value that was passed. */
-  readonly received: unknown;
-  constructor(issue: OptionIssue) {
-    super('INVALID_OPTIONS', issue.message);
-    this.option = issue.option;
-    this.received = issue.received;
-  }
-}
+export class InvalidOptionsError extends invalidOptionsError(TracingError) {}
 
 /** `isTracingError(e)` or `isTracingError(e, 'INVALID_OPTIONS')`; narrows, and works across copies. */
 export const isTracingError = errorGuard<{ INVALID_OPTIONS: InvalidOptionsError }>(TracingError);

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { isTracingError } from '../src/index.ts';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { InvalidOptionsError, isTracingError } from '../src/index.ts';
 import { parseTracingOptions, resolveConfig } from '../src/options.ts';
 
 const resolve = (options: unknown, env: NodeJS.ProcessEnv = {}) =>
@@ -127,7 +127,10 @@ describe('options', () => {
       } catch (caught) {
         error = caught;
       }
-      expect(isTracingError(error, 'INVALID_OPTIONS') && error.option).toBe(option);
+      if (!isTracingError(error, 'INVALID_OPTIONS')) return expect.unreachable(option);
+      expectTypeOf(error).toEqualTypeOf<InvalidOptionsError>();
+      expect(error).toBeInstanceOf(InvalidOptionsError);
+      expect(error.option).toBe(option);
     }
   });
 
