@@ -71,6 +71,20 @@ export interface ServiceRegistration extends AsyncDisposable {
    */
   onError(listener: Listener<DiscoveryError>): Subscription;
   /**
+   * Marks the instance draining now (clients stop picking it for new requests) and keeps it
+   * registered and heartbeating. For a shutdown sequence that deregisters later
+   * (`createShutdown()` of `@ballast/discovery/lifecycle`). A failure is reported through
+   * `onError`; the promise always resolves. Idempotent.
+   */
+  markDraining(): Promise<void>;
+  /**
+   * Marks the instance draining and deregisters it now, without waiting for in-flight requests
+   * (for a shutdown sequence that drains the server itself); heartbeats stop. A failure is
+   * reported through `onError`; the promise always resolves. Idempotent; `close()` afterwards
+   * only waits for the drain.
+   */
+  deregister(): Promise<void>;
+  /**
    * Graceful shutdown: marks the instance draining (clients stop sending it new requests), waits
    * `deregisterDelayMs`, deregisters it, then waits up to `drainMs` for in-flight requests.
    * Idempotent: every call returns the same promise.
@@ -158,7 +172,11 @@ class Registration implements ServiceRegistration {
   #state: RegistrationState = 'registered';
   #timer: unknown;
   #closing: Promise<void> | undefined;
+  #marking: Promise<void> | undefined;
+  #deregistering: Promise<void> | undefined;
   #requests = 0;
+  /** Heartbeats stopped (deregistering or closing). */
+  #stopped = false;
   #untrack: (() => void) | undefined;
 
   constructor(handle: RegisteredInstance, opts: ParsedOptions) {
@@ -206,12 +224,12 @@ class Registration implements ServiceRegistration {
 
   #scheduleHeartbeat(): void {
     const interval = this.#interval;
-    if (interval === undefined || this.#state !== 'registered') return;
+    if (interval === undefined || this.#stopped) return;
     // Housekeeping nobody awaits: it must not keep the process alive.
     this.#timer = unrefTimer(
       this.#opts.clock.setTimeout(() => {
         this.#timer = undefined;
-        if (this.#state !== 'registered') return;
+        if (this.#stopped) return;
         this.#handle.heartbeat().then(
           () => this.#scheduleHeartbeat(),
           (error: unknown) => {
@@ -272,27 +290,48 @@ class Registration implements ServiceRegistration {
     }
   }
 
+  markDraining(): Promise<void> {
+    if (this.#state === 'registered') this.#state = 'draining';
+    this.#marking ??= this.#handle.setDraining(true).catch((error: unknown) => {
+      this.#report(error, 'marking the instance draining');
+    });
+    return this.#marking;
+  }
+
+  deregister(): Promise<void> {
+    this.#deregistering ??= this.#deregister();
+    return this.#deregistering;
+  }
+
+  async #deregister(): Promise<void> {
+    this.#state = 'draining';
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#opts.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.markDraining();
+    try {
+      await this.#handle.deregister();
+    } catch (error) {
+      this.#report(error, 'deregistering');
+    }
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
     return this.#closing;
   }
 
   async #shutdown(): Promise<void> {
-    this.#state = 'draining';
-    if (this.#timer !== undefined) this.#opts.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
     for (const [name, handler] of this.#signalHandlers) process.off(name, handler);
-    try {
-      await this.#handle.setDraining(true);
-    } catch (error) {
-      this.#report(error, 'marking the instance draining');
+    if (this.#deregistering === undefined) {
+      this.#state = 'draining';
+      this.#stopped = true;
+      if (this.#timer !== undefined) this.#opts.clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+      await this.markDraining();
+      if (this.#opts.deregisterDelayMs > 0) await this.#wait(this.#opts.deregisterDelayMs);
     }
-    if (this.#opts.deregisterDelayMs > 0) await this.#wait(this.#opts.deregisterDelayMs);
-    try {
-      await this.#handle.deregister();
-    } catch (error) {
-      this.#report(error, 'deregistering');
-    }
+    await this.deregister();
     await this.#drain();
     this.#untrack?.();
     this.#state = 'closed';

@@ -252,3 +252,29 @@ describe('register()', () => {
     expect(await registry.list('orders')).toEqual([]);
   });
 });
+
+describe('markDraining() and deregister() (for a shutdown sequence that drains by itself)', () => {
+  it('markDraining() marks the instance draining at once and keeps heartbeating; deregister() deregisters without waiting for a drain', async () => {
+    const clock = new ManualClock();
+    const { registry, calls } = spyRegistry({ heartbeatIntervalMs: 100 });
+    const registration = await register(registry, orders, { signals: [], clock, drainMs: 60_000 });
+    registrations.push(registration);
+    await registration.markDraining();
+    await registration.markDraining(); // idempotent
+    expect(registration.state).toBe('draining');
+    expect(calls).toEqual(['register', 'draining:true']);
+    await clock.advanceAsync(100);
+    expect(calls).toEqual(['register', 'draining:true', 'heartbeat']); // still registered
+    await registration.deregister();
+    await registration.deregister();
+    expect(calls).toEqual(['register', 'draining:true', 'heartbeat', 'deregister']);
+    await clock.advanceAsync(1000);
+    expect(calls.filter((c) => c === 'heartbeat')).toHaveLength(1); // heartbeats stopped
+    // close() afterwards neither marks nor deregisters again.
+    const closing = registration.close();
+    await clock.advanceAsync(60_000);
+    await closing;
+    expect(calls).toEqual(['register', 'draining:true', 'heartbeat', 'deregister']);
+    expect(registration.state).toBe('closed');
+  });
+});
