@@ -10,7 +10,9 @@ export type DiscoveryErrorCode =
   | 'REGISTRATION_UNSUPPORTED'
   | 'LEASE_TIMEOUT'
   | 'LEASE_LOST'
-  | 'BACKEND_UNAVAILABLE';
+  | 'BACKEND_UNAVAILABLE'
+  | 'HEALTH_CHECK_TIMEOUT'
+  | 'SHUTDOWN_STEP_FAILED';
 
 /**
  * Base class of every error thrown by `@ballast/discovery`. Carries a stable `code`; check it with
@@ -164,6 +166,10 @@ export type DiscoveryErrors = {
   LEASE_LOST: LeaseLostError;
   /** A lease backend that cannot be reached. */
   BACKEND_UNAVAILABLE: BackendUnavailableError;
+  /** A health indicator that did not answer within its `timeoutMs`. */
+  HEALTH_CHECK_TIMEOUT: HealthCheckTimeoutError;
+  /** A step of the graceful-shutdown sequence that failed or timed out. */
+  SHUTDOWN_STEP_FAILED: ShutdownStepFailedError;
 };
 
 /**
@@ -246,5 +252,56 @@ export class BackendUnavailableError extends DiscoveryError<'BACKEND_UNAVAILABLE
       options,
     );
     this.backend = backend;
+  }
+}
+
+/**
+ * A health indicator did not answer within its `timeoutMs`: it is reported `DOWN` (critical) or
+ * `DEGRADED`, and its `signal` aborts with this error. Make the check faster, give it a longer
+ * `timeoutMs`, or cache it (`cacheMs`).
+ */
+export class HealthCheckTimeoutError extends DiscoveryError<'HEALTH_CHECK_TIMEOUT'> {
+  /** The code this class stands for. */
+  static override readonly code = 'HEALTH_CHECK_TIMEOUT';
+  /** The indicator's name. */
+  readonly indicator: string;
+  /** The timeout it exceeded, in ms. */
+  readonly timeoutMs: number;
+
+  constructor(indicator: string, timeoutMs: number) {
+    super(
+      'HEALTH_CHECK_TIMEOUT',
+      `The health indicator "${indicator}" did not answer within ${timeoutMs} ms; make the check faster, give it a longer timeoutMs, or cache it with cacheMs.`,
+    );
+    this.indicator = indicator;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A step of the graceful-shutdown sequence failed or did not finish within its timeout. The
+ * sequence reports it (`onStep`) and goes on with the next step; the process still exits.
+ */
+export class ShutdownStepFailedError extends DiscoveryError<'SHUTDOWN_STEP_FAILED'> {
+  /** The code this class stands for. */
+  static override readonly code = 'SHUTDOWN_STEP_FAILED';
+  /** The step (`deregister`, `drain`, `release`, `hooks`, …). */
+  readonly step: string;
+  /** Which part of the step failed (a hook's or a server's name), when the step has several. */
+  readonly target: string | undefined;
+
+  constructor(
+    step: string,
+    target: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'SHUTDOWN_STEP_FAILED',
+      `The shutdown step "${step}"${target === undefined ? '' : ` (${target})`} failed: ${message}. The sequence went on with the next step.`,
+      options,
+    );
+    this.step = step;
+    this.target = target;
   }
 }

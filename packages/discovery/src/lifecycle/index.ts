@@ -1,0 +1,32 @@
+export type {
+  DiscoveryErrorCode,
+  DiscoveryErrors,
+} from '../errors.ts';
+export {
+  DiscoveryError,
+  HealthCheckTimeoutError,
+  InvalidOptionsError,
+  isDiscoveryError,
+} from '../errors.ts';
+export type {
+  CheckContext,
+  ComponentHealth,
+  Health,
+  HealthIndicator,
+  HealthOptions,
+  HealthReport,
+  IndicatorResult,
+} from './health.ts';
+export { createHealth } from './health.ts';
+export type { BreakerLike, IndicatorOptions, PingableRedis } from './indicators.ts';
+export {
+  breakerIndicator,
+  campaignIndicator,
+  leaseIndicator,
+  redisIndicator,
+  registrationIndicator,
+  resolverIndicator,
+} from './indicators.ts';
+export type { ProbeKind, ProbesOptions } from './probes.ts';
+export type { HealthStatus } from './status.ts';
+export { httpStatusOf } from './status.ts';
