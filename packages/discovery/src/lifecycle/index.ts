@@ -7,6 +7,7 @@ export {
   HealthCheckTimeoutError,
   InvalidOptionsError,
   isDiscoveryError,
+  ShutdownStepFailedError,
 } from '../errors.ts';
 export type {
   CheckContext,
@@ -28,5 +29,15 @@ export {
   resolverIndicator,
 } from './indicators.ts';
 export type { ProbeKind, ProbesOptions } from './probes.ts';
+export type { DrainableServer } from './server-drain.ts';
+export type {
+  GracefulShutdown,
+  ShutdownHook,
+  ShutdownOptions,
+  ShutdownReport,
+  ShutdownStep,
+  ShutdownStepEvent,
+} from './shutdown.ts';
+export { createShutdown, DEFAULT_SHUTDOWN_ORDER } from './shutdown.ts';
 export type { HealthStatus } from './status.ts';
 export { httpStatusOf } from './status.ts';
