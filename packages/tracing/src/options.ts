@@ -84,6 +84,13 @@ export interface TracingOptions {
   shutdownTimeoutMs?: number | undefined;
   /** Flush and shut down on SIGTERM/SIGINT, then let the process end as it would have. Default `true`. */
   handleSignals?: boolean | undefined;
+  /**
+   * Incoming requests on these paths (exact match, query ignored) create no span, and their
+   * handlers run with tracing suppressed, so nothing they do (a Redis `PING` of a health check)
+   * creates one either. Default: `BALLAST_TRACING_IGNORE_PATHS` (comma-separated), else
+   * `['/livez', '/readyz', '/health']` — the probes of `@ballast/discovery`; `[]` traces every path.
+   */
+  ignoreIncomingPaths?: readonly string[] | undefined;
   /** Level of OpenTelemetry's diagnostic logger (exporter failures, …). Default: `OTEL_LOG_LEVEL`, else `'warn'`. */
   logLevel?: 'none' | 'error' | 'warn' | 'info' | 'debug' | 'verbose' | 'all' | undefined;
 }
@@ -133,6 +140,9 @@ const schema = o.object({
   metricsIntervalMs: o.number({ min: 100, integer: true }).optional(),
   shutdownTimeoutMs: o.number({ min: 0, max: 60_000, integer: true }).optional(),
   handleSignals: o.boolean().optional(),
+  ignoreIncomingPaths: o
+    .array(o.string({ pattern: { regex: /^\//, expected: 'a path starting with "/"' } }))
+    .optional(),
   logLevel: o
     .oneOf(['none', 'error', 'warn', 'info', 'debug', 'verbose', 'all'] as const)
     .optional(),
@@ -156,6 +166,8 @@ export interface ResolvedConfig {
   readonly metricsIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   readonly handleSignals: boolean;
+  /** Paths of incoming requests that are not traced. */
+  readonly ignoreIncomingPaths: readonly string[];
   readonly logLevel: DiagLogLevelName;
   /** Warnings about environment variables that were ignored. */
   readonly warnings: readonly string[];
@@ -173,6 +185,9 @@ export const DIAG_LEVELS: Record<DiagLogLevelName, DiagLogLevel> = {
   verbose: 80,
   all: 9999,
 };
+
+/** The health probes of `@ballast/discovery`: not traced unless `ignoreIncomingPaths` says otherwise. */
+export const DEFAULT_IGNORED_PATHS: readonly string[] = ['/livez', '/readyz', '/health'];
 
 /** Validates the options (throws {@link InvalidOptionsError}); `factory` names the caller. */
 export function parseTracingOptions(input: unknown, factory = 'startTracing()'): ParsedOptions {
@@ -307,6 +322,18 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
     else warnEnv('OTEL_LOG_LEVEL', 'none, error, warn, info, debug, verbose or all');
   }
 
+  let ignoreIncomingPaths: readonly string[] = options.ignoreIncomingPaths ?? DEFAULT_IGNORED_PATHS;
+  const ignoreEnv = env.BALLAST_TRACING_IGNORE_PATHS;
+  if (options.ignoreIncomingPaths === undefined && ignoreEnv !== undefined) {
+    const paths = ignoreEnv
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    if (paths.every((path) => path.startsWith('/'))) ignoreIncomingPaths = paths;
+    else
+      warnEnv('BALLAST_TRACING_IGNORE_PATHS', 'a comma-separated list of paths starting with "/"');
+  }
+
   return {
     serviceName,
     exporter,
@@ -320,6 +347,7 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
     metricsIntervalMs,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 5_000,
     handleSignals: options.handleSignals ?? true,
+    ignoreIncomingPaths,
     logLevel,
     warnings,
   };

@@ -275,7 +275,10 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
     }
   };
   install('http', () => {
-    const server = instrumentHttpServer(runtime, { express: config.instrumentations.express });
+    const server = instrumentHttpServer(runtime, {
+      express: config.instrumentations.express,
+      ignorePaths: new Set(config.ignoreIncomingPaths),
+    });
     const client = instrumentHttpClient(runtime);
     return () => {
       server();

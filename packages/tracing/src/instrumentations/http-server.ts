@@ -25,7 +25,12 @@ export const incomingGetter: TextMapGetter<IncomingMessage['headers']> = {
 export interface HttpServerSettings {
   /** Read `req.route` (Express) when the response finishes. */
   readonly express: boolean;
+  /** Paths whose requests get no span and run with tracing suppressed (health probes). */
+  readonly ignorePaths: ReadonlySet<string>;
 }
+
+/** OpenTelemetry's suppression key (`suppressTracing()` of `@opentelemetry/core`; a `Symbol.for`). */
+const SUPPRESS_TRACING = 'OpenTelemetry SDK Context Key SUPPRESS_TRACING';
 
 /**
  * One SERVER span per incoming `node:http` request, from `http.server.request.start` to
@@ -40,10 +45,16 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
   const root = otel.ROOT_CONTEXT;
   const { tracer, propagator, contexts } = rt;
   const serverKind = { kind: otel.SpanKind.SERVER };
+  const { ignorePaths } = settings;
+  const untraced = root.setValue(otel.createContextKey(SUPPRESS_TRACING), true);
 
   const onStart = (message: unknown) => {
     const { request, response } = message as StartMessage;
     try {
+      if (ignorePaths.size > 0 && ignorePaths.has(pathOf(request.url))) {
+        contexts.enter(untraced);
+        return;
+      }
       const headers = request.headers;
       let parent: Context = root;
       if (headers.traceparent !== undefined || headers.baggage !== undefined)
@@ -112,6 +123,12 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
     'http.server.request.start': onStart,
     'http.server.response.finish': onFinish,
   });
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 function describeRequest(span: Span, request: IncomingMessage): void {
