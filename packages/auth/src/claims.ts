@@ -1,5 +1,6 @@
 import type { JWTHeaderParameters, JWTPayload } from 'jose';
 import { InvalidTokenError } from './errors.ts';
+import type { ResolvedVerifierOptions } from './verifier-options.ts';
 
 /**
  * What a token's claims must satisfy once jose has checked its signature (RFC 7519 §4.1, RFC 8725
@@ -112,4 +113,23 @@ function malformed(cause?: unknown): InvalidTokenError {
     'the token is not a well-formed signed JWT (or uses an unsupported header)',
     cause === undefined ? undefined : { cause },
   );
+}
+
+/** The claim rules of a verifier's options, built once per verifier. @internal */
+export function claimRules(o: ResolvedVerifierOptions): ClaimRules {
+  const required = new Set([
+    ...(o.requireExp ? ['exp'] : []),
+    ...o.requiredClaims,
+    'iss',
+    'aud',
+    ...(o.maxTokenAgeMs === undefined ? [] : ['iat']),
+  ]);
+  return {
+    issuer: o.issuer,
+    audiences: typeof o.audience === 'string' ? [o.audience] : o.audience,
+    required: [...required],
+    toleranceS: o.clockToleranceMs / 1000,
+    maxTokenAgeS: o.maxTokenAgeMs === undefined ? undefined : o.maxTokenAgeMs / 1000,
+    typ: o.typ === undefined ? undefined : normalizeTyp(o.typ),
+  };
 }
