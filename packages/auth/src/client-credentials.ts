@@ -1,24 +1,13 @@
-import { AssertionSigner } from './client-credentials/assertion.ts';
-import {
-  type CachedToken,
-  cacheToken,
-  postponeRefresh,
-} from './client-credentials/cached-token.ts';
+import { type CachedToken, postponeRefresh } from './client-credentials/cached-token.ts';
+import { tokenFetcher } from './client-credentials/fetch-token.ts';
 import {
   type ClientCredentialsOptions,
   resolveClientCredentialsOptions,
 } from './client-credentials/options.ts';
-import { AttemptsFailed, markTransient, withRetries } from './client-credentials/retry.ts';
+import { AttemptsFailed } from './client-credentials/retry.ts';
 import { SingleFlight } from './client-credentials/single-flight.ts';
-import {
-  type ClientAuthentication,
-  requestToken,
-  tokenForm,
-} from './client-credentials/token-request.ts';
-import { discoverTokenEndpoint, isUnreachableIssuer } from './discovery.ts';
-import { AbortedError, ClosedError, isAuthError, TokenRequestError } from './errors.ts';
-import type { ExchangeLimits, FetchLike } from './http-exchange.ts';
-import { ATTR, type ClientInstruments, clientInstruments, type Span } from './telemetry.ts';
+import { AbortedError, ClosedError, isAuthError } from './errors.ts';
+import { ATTR, clientInstruments } from './telemetry.ts';
 import type { GetTokenOptions, TokenSource } from './token-source.ts';
 
 export type {
@@ -50,8 +39,9 @@ export interface ClientCredentialsTokenSource extends TokenSource, AsyncDisposab
  * and turns RFC 6749 error bodies into `TokenRequestError`s.
  *
  * The pieces live in `client-credentials/`: the options, the cached token and its refresh time,
- * the single flight, the retry loop, the assertion signer, the request and the answer's reading.
- * The issuer's `token_endpoint` comes from the package's one discovery loop (`discovery.ts`).
+ * the single flight, one fetch with its span and metrics (`fetch-token.ts`, `fetch-telemetry.ts`),
+ * the retry loop, the assertion signer, the request and the answer's reading. The issuer's
+ * `token_endpoint` (`endpoint.ts`) comes from the package's one discovery loop (`discovery.ts`).
  *
  * @example
  * ```ts
@@ -59,22 +49,10 @@ export interface ClientCredentialsTokenSource extends TokenSource, AsyncDisposab
  * const token = await tokens.getToken();
  * ```
  */
-// Longer than ~80 lines on purpose: what is left here is the wiring of the parts in
-// client-credentials/ around one token source's state (cached token, endpoint, closed), as short
-// inner functions (endpoint, requestOnce, fetchToken, settle, getToken, close; none over ~40 lines).
 export function clientCredentials(options: ClientCredentialsOptions): ClientCredentialsTokenSource {
   const opts = resolveClientCredentialsOptions(options);
-  const fetchImpl: FetchLike = opts.fetch ?? ((input, init) => fetch(input, init));
   const telemetry = clientInstruments();
-  const form = tokenForm(opts);
-  const authentication: ClientAuthentication = opts.privateKeyJwt
-    ? {
-        kind: 'private_key_jwt',
-        signer: new AssertionSigner(opts.privateKeyJwt, opts.clientId, opts.issuer, opts.clock),
-      }
-    : { kind: opts.authMethod, secret: opts.clientSecret! };
   const flights = new SingleFlight<CachedToken>();
-  let tokenEndpoint = opts.tokenEndpoint;
   let cached: CachedToken | undefined;
   let closed = false;
 
@@ -83,131 +61,18 @@ export function clientCredentials(options: ClientCredentialsOptions): ClientCred
   const abortedError = (cause: unknown) =>
     new AbortedError('clientCredentials: getToken() was aborted by its signal', { cause });
 
-  const limits = (signal: AbortSignal): ExchangeLimits => ({
-    fetch: fetchImpl,
-    timeoutMs: opts.timeoutMs,
-    maxBodyBytes: opts.maxBodyBytes,
-    clock: opts.clock,
-    signal,
-  });
-
-  async function endpoint(signal: AbortSignal): Promise<string> {
-    if (tokenEndpoint !== undefined) return tokenEndpoint;
-    try {
-      tokenEndpoint = await discoverTokenEndpoint(opts.issuer!, {
-        ...limits(signal),
-        allowInsecureHttp: opts.allowInsecureHttp,
-      });
-    } catch (error) {
-      throw isUnreachableIssuer(error) ? markTransient(error as Error) : error;
-    }
-    return tokenEndpoint;
-  }
-
-  async function requestOnce(signal: AbortSignal): Promise<CachedToken> {
-    const url = await endpoint(signal);
-    const { token, lifetimeMs, sentAt } = await requestToken(
-      url,
-      form,
-      opts.clientId,
-      authentication,
-      limits(signal),
-      () => opts.clock.now(),
-    );
-    return cacheToken(token, lifetimeMs, sentAt, opts);
-  }
-
-  /** One token request, retries included, with its span and metrics. */
-  async function fetchToken(signal: AbortSignal): Promise<CachedToken> {
-    const t = telemetry();
-    const started = opts.clock.now();
-    const span = t?.tracer.startSpan('ballast.auth.client_credentials', {
-      attributes: { [ATTR.clientId]: opts.clientId },
-    });
-    try {
-      const run = () =>
-        withRetries((_attempt) => requestOnce(signal), {
-          policy: opts.retry,
-          clock: opts.clock,
-          random: opts.random,
-          signal,
-          onRetry: (attempt, delayMs, error) =>
-            span?.addEvent('retry', {
-              [ATTR.attempts]: attempt,
-              'ballast.auth.retry.delay_ms': delayMs,
-              'ballast.auth.retry.reason': (error as Error).message,
-            }),
-        });
-      const { value, attempts } = await (t !== undefined && span !== undefined
-        ? t.api.context.with(t.api.trace.setSpan(t.api.context.active(), span), run)
-        : run());
-      span?.setAttributes({ [ATTR.attempts]: attempts, [ATTR.outcome]: 'success' });
-      record(t, 'success', started);
-      if (!closed) cached = value;
-      return value;
-    } catch (thrown) {
-      const error = settle(thrown, signal);
-      const attempts = thrown instanceof AttemptsFailed ? thrown.attempts : undefined;
-      fail(t, span, error, attempts, started);
-      throw error;
-    } finally {
-      span?.end();
-    }
-  }
-
-  /** The error a failed request ends with: the source closed, the request cancelled, or the last attempt's. */
+  /** The error a failed fetch ends with: the source closed, the request cancelled, or the last attempt's. */
   function settle(thrown: unknown, signal: AbortSignal): unknown {
     if (closed) return isAuthError(signal.reason, 'CLOSED') ? signal.reason : closedError(thrown);
     if (signal.aborted) return abortedError(signal.reason);
-    if (!(thrown instanceof AttemptsFailed)) return thrown;
-    const error = thrown.cause;
-    if (!(error instanceof TokenRequestError) || thrown.attempts === 1) return error;
-    return new TokenRequestError(`${error.message} (after ${thrown.attempts} attempts)`, {
-      failure: error.failure,
-      status: error.status,
-      error: error.error,
-      errorDescription: error.errorDescription,
-      errorUri: error.errorUri,
-      attempts: thrown.attempts,
-      cause: error.cause,
-    });
+    return thrown instanceof AttemptsFailed ? thrown.lastError() : thrown;
   }
-
-  function record(
-    t: ClientInstruments | undefined,
-    outcome: 'success' | 'failure',
-    started: number,
-    oauthError?: string,
-  ): void {
-    if (t === undefined) return;
-    const attributes = {
-      [ATTR.outcome]: outcome,
-      [ATTR.clientId]: opts.clientId,
-      ...(oauthError ? { [ATTR.oauthError]: oauthError } : {}),
-    };
-    t.tokenFetches.add(1, attributes);
-    t.tokenFetchDuration.record(Math.max(0, opts.clock.now() - started), attributes);
-  }
-
-  function fail(
-    t: ClientInstruments | undefined,
-    span: Span | undefined,
-    error: unknown,
-    attempts: number | undefined,
-    started: number,
-  ): void {
-    const oauthError = error instanceof TokenRequestError ? error.error : undefined;
-    if (t !== undefined && span !== undefined) {
-      span.setAttribute(ATTR.outcome, 'failure');
-      if (attempts !== undefined) span.setAttribute(ATTR.attempts, attempts);
-      if (oauthError) span.setAttribute(ATTR.oauthError, oauthError);
-      if (error instanceof TokenRequestError && error.status !== undefined) {
-        span.setAttribute('http.response.status_code', error.status);
-      }
-      span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: (error as Error).message });
-    }
-    record(t, 'failure', started, oauthError);
-  }
+  const fetchOnce = tokenFetcher(opts, telemetry, settle);
+  const fetchToken = async (signal: AbortSignal): Promise<CachedToken> => {
+    const value = await fetchOnce(signal);
+    if (!closed) cached = value;
+    return value;
+  };
 
   async function getToken(getOptions: GetTokenOptions = {}): Promise<string> {
     const { signal } = getOptions;

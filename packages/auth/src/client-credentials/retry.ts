@@ -1,4 +1,5 @@
 import { type Clock, sleep } from '@ballast/kernel';
+import { TokenRequestError } from '../errors.ts';
 
 /** Attempts and back-off of a token request. @internal */
 export interface TokenRetryPolicy {
@@ -47,6 +48,24 @@ export class AttemptsFailed extends Error {
   constructor(cause: unknown, attempts: number) {
     super('every attempt failed', { cause });
     this.attempts = attempts;
+  }
+
+  /**
+   * The error the caller gets: the last attempt's, its message saying how many attempts were
+   * made when there was more than one (`TokenRequestError` also carries `attempts`).
+   */
+  lastError(): unknown {
+    const error = this.cause;
+    if (!(error instanceof TokenRequestError) || this.attempts === 1) return error;
+    return new TokenRequestError(`${error.message} (after ${this.attempts} attempts)`, {
+      failure: error.failure,
+      status: error.status,
+      error: error.error,
+      errorDescription: error.errorDescription,
+      errorUri: error.errorUri,
+      attempts: this.attempts,
+      cause: error.cause,
+    });
   }
 }
 

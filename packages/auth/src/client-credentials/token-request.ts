@@ -1,6 +1,6 @@
 import { TokenRequestError } from '../errors.ts';
 import { ExchangeError, type ExchangeLimits, exchange } from '../http-exchange.ts';
-import { ASSERTION_TYPE, type AssertionSigner } from './assertion.ts';
+import { ASSERTION_TYPE, AssertionSigner } from './assertion.ts';
 import type { ResolvedClientCredentialsOptions } from './options.ts';
 import { markTransient } from './retry.ts';
 import { readTokenAnswer, type TokenAnswer } from './token-response.ts';
@@ -81,4 +81,11 @@ function exchangeFailure(error: ExchangeError, endpoint: string): Error {
 /** `application/x-www-form-urlencoded` encoding of a Basic credential part (RFC 6749 §2.3.1). */
 function formEncode(value: string): string {
   return encodeURIComponent(value).replace(/%20/g, '+');
+}
+
+/** How the options say the client authenticates, built once per source. @internal */
+export function clientAuthentication(opts: ResolvedClientCredentialsOptions): ClientAuthentication {
+  if (!opts.privateKeyJwt) return { kind: opts.authMethod, secret: opts.clientSecret! };
+  const signer = new AssertionSigner(opts.privateKeyJwt, opts.clientId, opts.issuer, opts.clock);
+  return { kind: 'private_key_jwt', signer };
 }
