@@ -1,5 +1,7 @@
 import { o } from '@ballast/kernel';
 import type { CryptoKey, JWK, KeyObject } from 'jose';
+import { optionError } from '../parse-options.ts';
+import type { TestIssuerAlgorithm } from './types.ts';
 
 export const ALGORITHMS = ['RS256', 'ES256', 'EdDSA'] as const;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -84,3 +86,27 @@ export const optionsSchema = o.object({
     .optional(),
   keys: o.array(privateJwkSchema).default([]),
 });
+
+/**
+ * The algorithms a test issuer signs with (those asked for, plus those of imported keys) and its
+ * default one, which must be among them. @internal
+ */
+export function issuerAlgorithms(opts: {
+  readonly algorithms?: readonly TestIssuerAlgorithm[] | undefined;
+  readonly defaultAlgorithm?: TestIssuerAlgorithm | undefined;
+  readonly keys: readonly { readonly alg: TestIssuerAlgorithm }[];
+}): { algorithms: TestIssuerAlgorithm[]; defaultAlgorithm: TestIssuerAlgorithm } {
+  const algorithms = [
+    ...new Set([...(opts.algorithms ?? ALGORITHMS), ...opts.keys.map((k) => k.alg)]),
+  ];
+  const defaultAlgorithm = opts.defaultAlgorithm ?? algorithms[0]!;
+  if (!algorithms.includes(defaultAlgorithm)) {
+    throw optionError(
+      'createTestIssuer()',
+      'defaultAlgorithm',
+      defaultAlgorithm,
+      `must be one of "algorithms" (${algorithms.join(', ')})`,
+    );
+  }
+  return { algorithms, defaultAlgorithm };
+}
