@@ -201,3 +201,29 @@ describe('createTestTracing', () => {
     expect(roots[0]?.children.map((c) => c.name)).toEqual(['t-first', 't-second']);
   });
 });
+
+describe('the active context', () => {
+  it('keeps, replaces and deletes values like the API context, however deep it grows', async () => {
+    const { context, createContextKey } = await import('@opentelemetry/api');
+    const a = createContextKey('a');
+    const b = createContextKey('b');
+    const root = context.active();
+    expect(root.getValue(a)).toBeUndefined();
+    const one = root.setValue(a, 1);
+    expect(one.getValue(a)).toBe(1);
+    expect(root.getValue(a)).toBeUndefined(); // contexts are immutable
+    const two = one.setValue(b, 'x').setValue(a, 2);
+    expect([two.getValue(a), two.getValue(b)]).toEqual([2, 'x']);
+    const deleted = two.deleteValue(a);
+    expect([deleted.getValue(a), deleted.getValue(b)]).toEqual([undefined, 'x']);
+    expect(deleted.deleteValue(a)).toBe(deleted);
+    // A long chain of settings (nested spans, baggage, …) is compacted, with the same values.
+    let deep = deleted;
+    const keys = Array.from({ length: 100 }, (_, i) => createContextKey(`k${i}`));
+    for (const [i, key] of keys.entries()) deep = deep.setValue(key, i).setValue(a, i);
+    expect(keys.map((key) => deep.getValue(key))).toEqual(keys.map((_, i) => i));
+    expect([deep.getValue(a), deep.getValue(b)]).toEqual([99, 'x']);
+    expect(deep.deleteValue(b).getValue(b)).toBeUndefined();
+    expect(context.with(deep, () => context.active().getValue(keys[7] as symbol))).toBe(7);
+  });
+});

@@ -42,8 +42,8 @@ const SUPPRESS_TRACING = 'OpenTelemetry SDK Context Key SUPPRESS_TRACING';
  */
 export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings): Uninstall {
   const otel = api();
-  const root = otel.ROOT_CONTEXT;
   const { tracer, propagator, contexts } = rt;
+  const root = contexts.root;
   const serverKind = { kind: otel.SpanKind.SERVER };
   const { ignorePaths } = settings;
   const untraced = root.setValue(otel.createContextKey(SUPPRESS_TRACING), true);
