@@ -20,6 +20,10 @@ import {
 //   otel-lean  NodeSDK with only @opentelemetry/instrumentation-http, batch processor, OTLP/protobuf
 //   otel-auto  --import @opentelemetry/auto-instrumentations-node/register, after the loader hook
 //              its README asks ESM apps to add (otel-auto.mjs)
+//   fastify-otel      ballast plus @fastify/otel (fastify-otel.mjs): what the package would cost
+//                     per Fastify request built on @fastify/otel, as the issue's design notes say
+//   sdk-node-import   (startup) the hello world with @opentelemetry/sdk-node's entry imported and
+//                     nothing started: the start-up floor of building on sdk-node
 //
 // A variant that exports nothing would be a broken measurement: every traced case checks that the
 // sink received spans, and the counts per case and round are kept in bench/sink-counts.json.
@@ -27,12 +31,15 @@ import {
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const HTTP_APP = here('./hello-http.mjs');
 const EXPRESS_APP = here('./hello-express.mjs');
+const FASTIFY_APP = here('./hello-fastify.mjs');
 const SINK = here('./sink.mjs');
 const COUNTS = here('./sink-counts.json');
 const OTEL_LEAN = pathToFileURL(here('./otel-lean.mjs')).href;
 const OTEL_AUTO = pathToFileURL(here('./otel-auto.mjs')).href;
+const FASTIFY_OTEL = pathToFileURL(here('./fastify-otel.mjs')).href;
+const SDK_NODE_IMPORT = pathToFileURL(here('./sdk-node-import.mjs')).href;
 
-type Variant = 'bare' | 'ballast' | 'otel-lean' | 'otel-auto';
+type Variant = 'bare' | 'ballast' | 'otel-lean' | 'otel-auto' | 'fastify-otel' | 'sdk-node-import';
 
 function variantEnv(variant: Variant, ratio: number, endpoint: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -49,6 +56,8 @@ function variantEnv(variant: Variant, ratio: number, endpoint: string): NodeJS.P
   if (variant === 'ballast') env.NODE_OPTIONS = '--import @ballast/tracing/register';
   if (variant === 'otel-lean') env.NODE_OPTIONS = `--import ${OTEL_LEAN}`;
   if (variant === 'otel-auto') env.NODE_OPTIONS = `--import ${OTEL_AUTO}`;
+  if (variant === 'fastify-otel') env.NODE_OPTIONS = `--import ${FASTIFY_OTEL}`;
+  if (variant === 'sdk-node-import') env.NODE_OPTIONS = `--import ${SDK_NODE_IMPORT}`;
   return env;
 }
 
@@ -172,7 +181,15 @@ for (const variant of ['bare', 'ballast', 'otel-auto'] as const)
     lowerIsBetter: false,
     run: () => throughput('express', variant, EXPRESS_APP, 1),
   });
-for (const variant of ['bare', 'ballast', 'otel-auto'] as const)
+for (const variant of ['bare', 'ballast', 'fastify-otel'] as const)
+  cases.push({
+    group: 'fastify',
+    name: variant,
+    unit: 'req/s',
+    lowerIsBetter: false,
+    run: () => throughput('fastify', variant, FASTIFY_APP, 1),
+  });
+for (const variant of ['bare', 'ballast', 'otel-auto', 'sdk-node-import'] as const)
   cases.push({
     group: 'startup',
     name: variant,

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -161,6 +162,60 @@ describe.each([
       span_id: server?.spanId,
       trace_flags: '01',
     });
+  });
+});
+
+describe('shutdown', () => {
+  it('SIGINT exports the spans not yet exported, then the process ends by the signal', async () => {
+    const service = `sigint-${id.slice(0, 8)}`;
+    const child = run(['--import', '@ballast/tracing/register'], 'app-http.mjs', {
+      OTEL_SERVICE_NAME: service,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    });
+    const url = await listening(child);
+    await fetch(`${url}/one`).then((r) => r.text());
+    child.process.kill('SIGINT');
+    expect(await child.exited).toEqual({ code: null, signal: 'SIGINT' });
+    // The batch processor's 5 s delay had not passed: only the signal's flush can have sent it.
+    expect(receiver.spans.filter((span) => span.service === service)).toHaveLength(1);
+  });
+
+  it('a collector that never answers holds SIGTERM for shutdownTimeoutMs at most', async () => {
+    const held: net.Socket[] = [];
+    const silent = net.createServer((socket) => held.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'tracing-shutdown-'));
+    const config = join(dir, 'tracing.json');
+    writeFileSync(config, JSON.stringify({ ballast: { tracing: { shutdownTimeoutMs: 300 } } }));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const child = run(['--import', '@ballast/tracing/register'], 'app-http.mjs', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        BALLAST_TRACING_CONFIG: config,
+      });
+      const url = await listening(child);
+      await fetch(`${url}/one`).then((r) => r.text());
+      const signalled = performance.now();
+      child.process.kill('SIGTERM');
+      expect(await child.exited).toEqual({ code: null, signal: 'SIGTERM' });
+      const tookMs = performance.now() - signalled;
+      expect(tookMs).toBeGreaterThanOrEqual(250); // it did wait for the export…
+      expect(tookMs).toBeLessThan(3_000); // …but not for the exporter's own 10 s timeout
+    } finally {
+      for (const socket of held) socket.destroy();
+      silent.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('does not keep a process alive: a script that is done ends by itself', async () => {
+    const child = run(['--import', '@ballast/tracing/register'], 'app-short.mjs', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    });
+    const started = performance.now();
+    expect(await child.exited).toEqual({ code: 0, signal: null });
+    expect(child.stdout).toContain('done');
+    expect(performance.now() - started).toBeLessThan(5_000); // the batch delay is 5 s; API-copy check 1 s
   });
 });
 
