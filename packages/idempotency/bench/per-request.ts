@@ -8,6 +8,10 @@
 //   BASELINE=1 node packages/idempotency/bench/per-request.ts # the same without Ballast
 //   node --cpu-prof packages/idempotency/bench/per-request.ts # and a .cpuprofile to read
 //
+// With REDIS_URL set it talks to that Redis through a real ioredis client instead (CPU time still:
+// the waits do not count, ioredis's own work does), and MODE=floor runs the bench's redis-floor
+// route (SET NX GET, then SET) on the same objects, so the two CPU costs compare directly.
+//
 // It imports the sources (type stripping), not dist, so a change shows without a build.
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
@@ -20,9 +24,11 @@ const REQUESTS = Number(process.env.REQUESTS ?? 20_000);
 const RUNS = Number(process.env.RUNS ?? 7);
 // BASELINE=1: the same request/response objects and end(), without Ballast (subtract it).
 const BASELINE = process.env.BASELINE === '1';
+const FLOOR = process.env.MODE === 'floor';
+const REDIS_URL = process.env.REDIS_URL;
 
 /** An ioredis stand-in: every key is new, every completion succeeds, at once. */
-const client = {
+const fake = {
   status: 'ready',
   defineCommand() {},
   quit: async () => 'OK',
@@ -33,8 +39,11 @@ const client = {
   ballastIdemRelease: () => Promise.resolve(1),
 };
 
+const { Redis } = await import('ioredis');
+const redis = REDIS_URL ? new Redis(REDIS_URL) : undefined;
+const prefix = `bench-per-request:${randomUUID()}:`;
 const core = new HttpCore<IncomingMessage>(
-  { store: redisStore({ client }) },
+  { store: redisStore({ client: redis ?? fake, prefix }) },
   'bench idempotency()',
 );
 const socket = new Socket();
@@ -56,6 +65,7 @@ async function one(key: string): Promise<void> {
       return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
     } as ServerResponse['end'];
   });
+  if (FLOOR) return floor(req, res);
   if (!BASELINE) await ballast(req, res);
   // What Express's res.status(201).json() does, minus Express.
   res.statusCode = 201;
@@ -63,6 +73,19 @@ async function one(key: string): Promise<void> {
   res.setHeader('content-length', Buffer.byteLength(payload));
   res.end(payload);
   await ended;
+}
+
+/** bench/server.ts's redis-floor route, minus Express. */
+async function floor(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const client = redis ?? (fake as unknown as import('ioredis').Redis);
+  const key = `${prefix}{${req.headers['idempotency-key']}}`;
+  if (redis) await client.set(key, 'L', 'PX', 30_000, 'NX', 'GET');
+  const text = JSON.stringify({ id: 'ch_1', amount: Number(body.amount) });
+  if (redis) await client.set(key, text, 'PX', 86_400_000);
+  res.statusCode = 201;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
 }
 
 async function ballast(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -92,6 +115,7 @@ const results: number[] = [];
 for (let i = 0; i < RUNS; i++) results.push(await run());
 results.sort((a, b) => a - b);
 const median = results[Math.floor(results.length / 2)]!;
+redis?.disconnect();
 console.log(
-  `${median.toFixed(2)} µs/request (median of ${RUNS} runs of ${REQUESTS}; range ${results[0]!.toFixed(2)}–${results.at(-1)!.toFixed(2)})`,
+  `${FLOOR ? 'floor' : BASELINE ? 'baseline' : 'ballast'}: ${median.toFixed(2)} µs/request (median of ${RUNS} runs of ${REQUESTS}; range ${results[0]!.toFixed(2)}–${results.at(-1)!.toFixed(2)})`,
 );

@@ -39,6 +39,26 @@ export interface BeginInput {
   readonly signal?: AbortSignal | undefined;
 }
 
+// The events of the usual outcomes, allocated once (emit() copies them only when telemetry is on).
+const EXECUTED: IdempotencyEvent = Object.freeze({ type: 'executed' });
+const REPLAYED: IdempotencyEvent = Object.freeze({ type: 'replayed' });
+const LOCK_LOST: IdempotencyEvent = Object.freeze({ type: 'not-stored', reason: 'lock-lost' });
+
+let processId: string | undefined;
+let leaseCount = 0;
+
+/**
+ * A fencing token no other lease ever had: 96 random bits drawn once per process (so two
+ * processes, or two runs of one, never share a prefix but with negligible probability) and a
+ * counter that never repeats within the process. The same uniqueness as a UUID per lease, without
+ * drawing randomness per request. Guarded by "fences a late completion from an owner whose lock
+ * expired" and the two-instance duplicates test (test/redis.test.ts).
+ */
+function ownerToken(): string {
+  processId ??= nodeCrypto().randomBytes(12).toString('base64url');
+  return `${processId}.${(++leaseCount).toString(36)}`;
+}
+
 /**
  * The lock one execution holds, until `complete` or `release`. It is not extended by a timer of
  * its own: the engine's wheel extends the leases that have lived long enough (see {@link Engine}),
@@ -48,8 +68,8 @@ export interface BeginInput {
 export class Lease {
   readonly #engine: Engine;
   readonly #input: BeginInput;
-  /** The fencing token this lease claimed with. */
-  readonly owner: string = nodeCrypto().randomUUID();
+  /** The fencing token this lease claimed with (see {@link ownerToken}). */
+  readonly owner: string = ownerToken();
   /** The wheel tick at which the lock's expiry was last set (claim or extension). */
   tick: number;
   #controller: AbortController | undefined;
@@ -80,10 +100,7 @@ export class Lease {
         payload,
         retentionMs: options.retentionMs,
       });
-      this.#engine.emit(
-        this.#input,
-        stored ? { type: 'executed' } : { type: 'not-stored', reason: 'lock-lost' },
-      );
+      this.#engine.emit(this.#input, stored ? EXECUTED : LOCK_LOST);
       return stored;
     } catch (error) {
       this.#engine.emit(this.#input, { type: 'store-error', error });
@@ -211,6 +228,7 @@ export class Engine {
     input: { key?: string | undefined; span?: TelemetrySpan | undefined },
     event: IdempotencyEvent,
   ): void {
+    if (!this.telemetry.active) return;
     this.telemetry.emit(input.span, input.key === undefined ? event : { key: input.key, ...event });
   }
 
@@ -275,7 +293,7 @@ export class Engine {
           this.#track(lease);
           return { outcome: 'execute', lease };
         case 'completed':
-          this.emit(input, { type: 'replayed' });
+          this.emit(input, REPLAYED);
           return { outcome: 'replay', payload: result.payload };
         case 'mismatch':
           this.emit(input, { type: 'mismatch' });

@@ -6,9 +6,9 @@ import { parseIdempotencyKey, rememberKey } from './key.ts';
 import { type EngineInput, engineShape, parse } from './options.ts';
 import { type ProblemCode, problemResponse } from './problem.ts';
 import {
-  bodyBytes,
+  bodyLength,
   decodeResponse,
-  encodeResponse,
+  encodeParts,
   type HeaderEntries,
   pickHeaders,
   type StoredResponse,
@@ -106,7 +106,11 @@ const PASS: Begin = Object.freeze({ kind: 'pass' });
 /** A response the handler produced, as the adapter captured it. */
 export interface CapturedResponse {
   readonly status: number;
-  readonly headers: HeaderEntries;
+  /**
+   * Its headers, or a function that answers the stored ones (lower-case names among `names`,
+   * string values), called only when the response is stored.
+   */
+  readonly headers: HeaderEntries | ((names: ReadonlySet<string>) => [string, string][]);
   readonly body: string | Uint8Array | undefined | null;
   readonly encoding?: BufferEncoding | undefined;
 }
@@ -156,11 +160,15 @@ export class Attempt {
   async finish(response: CapturedResponse): Promise<void> {
     if (this.#abandoned !== undefined) return this.release(this.#abandoned);
     const { maxBodyBytes, storeServerErrors, storedHeaders } = this.#policy;
-    const body = bodyBytes(response.body, response.encoding);
-    if (body.byteLength > maxBodyBytes) return this.release('too-large');
-    if (response.status >= 500 && !storeServerErrors) return this.release('server-error');
-    const headers = pickHeaders(response.headers, storedHeaders);
-    await this.#lease.complete(encodeResponse({ status: response.status, headers, body }));
+    const { status, body, encoding } = response;
+    const size = bodyLength(body, encoding);
+    if (size > maxBodyBytes) return this.release('too-large');
+    if (status >= 500 && !storeServerErrors) return this.release('server-error');
+    const headers =
+      typeof response.headers === 'function'
+        ? response.headers(storedHeaders)
+        : pickHeaders(response.headers, storedHeaders);
+    await this.#lease.complete(encodeParts(status, headers, body, encoding, size));
     this.#span?.end();
   }
 

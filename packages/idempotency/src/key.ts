@@ -22,6 +22,7 @@ function invalid(header: string, why: string): IdempotencyKeyInvalidError {
  * byte sequences, booleans), parameters, or several keys (repeated headers arrive joined by commas).
  */
 export function parseIdempotencyKey(value: string, header = 'Idempotency-Key'): string {
+  if (isPlainBareKey(value)) return value;
   const text = value.trim();
   if (text.length === 0) throw invalid(header, 'it is empty');
   if (text.startsWith('"')) return parseSfString(text, header);
@@ -36,6 +37,35 @@ export function parseIdempotencyKey(value: string, header = 'Idempotency-Key'): 
     );
   }
   return text;
+}
+
+// Characters of a bare key (`BARE_KEY`), by char code: 1 = letter or digit, 2 = the others.
+const BARE = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z0-9]/.test(ch)) BARE[c] = 1;
+  else if ('._~:+/=-'.includes(ch)) BARE[c] = 2;
+}
+
+/**
+ * The fast path of {@link parseIdempotencyKey} (a UUID, the usual key, takes one pass over its
+ * characters and no allocation): true when `value` is accepted as it is — a bare key of at most
+ * `MAX_KEY_LENGTH` characters, starting with a letter or digit, with nothing to trim, that is not
+ * a structured-field number. Anything else takes the full path, which gives the error. Guarded by
+ * the accept and reject cases of test/key.test.ts, which run through this path.
+ */
+function isPlainBareKey(value: string): boolean {
+  const length = value.length;
+  if (length === 0 || length > MAX_KEY_LENGTH) return false;
+  const first = value.charCodeAt(0);
+  if (first >= 128 || BARE[first] !== 1) return false;
+  let numeric = true; // only digits and dots so far: may be a number, which is not a key
+  for (let i = 1; i < length; i++) {
+    const code = value.charCodeAt(i);
+    if (code >= 128 || BARE[code] === 0) return false;
+    if (numeric && !((code >= 0x30 && code <= 0x39) || code === 0x2e)) numeric = false;
+  }
+  return !(numeric && first >= 0x30 && first <= 0x39);
 }
 
 function parseSfString(text: string, header: string): string {
@@ -69,13 +99,16 @@ function parseSfString(text: string, header: string): string {
   return key;
 }
 
-// The parsed key of each request being handled, by request object (the framework's request, the
-// Koa context or the fetch Request); entries go with the request.
-const keys = new WeakMap<object, string>();
+// The parsed key of each request being handled, on the request object itself (the framework's
+// request, the Koa context or the fetch Request) under a symbol of this module: cheaper than a
+// WeakMap entry per request (no ephemeron for the garbage collector), and it goes with the request.
+const KEY = Symbol('@ballast/idempotency.key');
 
 /** Remembers the parsed key of `request` for {@link idempotencyKeyOf}. */
 export function rememberKey(request: unknown, key: string): void {
-  if (typeof request === 'object' && request !== null) keys.set(request, key);
+  if (typeof request === 'object' && request !== null) {
+    (request as { [KEY]?: string })[KEY] = key;
+  }
 }
 
 /**
@@ -85,5 +118,5 @@ export function rememberKey(request: unknown, key: string): void {
  * request carried no valid key or is not covered.
  */
 export function idempotencyKeyOf(request: object): string | undefined {
-  return keys.get(request);
+  return (request as { [KEY]?: string })[KEY];
 }

@@ -123,6 +123,11 @@ type Fn = (...args: unknown[]) => unknown;
 //    "releases the key when the handler throws, so the retry runs" (test/behaviour.test.ts).
 // 4. A `write()` makes the response unstorable but keeps the key locked until `end()`. Guarded by
 //    "does not store a streamed response, releases the key and says why" (test/behaviour.test.ts).
+// 5. Once the response is done (stored or released), the original `end`, `write` and `writeHead`
+//    are put back, so the rest of the response (Node's implicit writeHead, the real end) runs
+//    unwrapped — but only where the method is still ours: a wrapper added after us (on-headers,
+//    compression) stays. Guarded by the behaviour suite (every framework stores and replays) and
+//    "keeps a writeHead wrapper added after the capture" (test/behaviour.test.ts).
 
 function fail(res: Captured, reason: string): void {
   const capture = res[CAPTURE];
@@ -161,27 +166,54 @@ function capturedWrite(this: Captured, ...args: unknown[]): boolean {
   return (capture.write as Fn).apply(this, args) as boolean;
 }
 
+/**
+ * The stored headers of a Node response: those set with `setHeader` (lower-case names already),
+ * overlaid by those passed to `writeHead`, kept when their name is in `names`. One pass over the
+ * response's headers, no intermediate entry arrays.
+ */
+function storedNodeHeaders(
+  res: ServerResponse,
+  head: OutgoingHttpHeaders | undefined,
+  names: ReadonlySet<string>,
+): [string, string][] {
+  const all = res.getHeaders();
+  if (head) for (const name in head) all[name.toLowerCase()] = head[name];
+  const picked: [string, string][] = [];
+  for (const name in all) {
+    const value = all[name];
+    if (value === undefined || !names.has(name)) continue;
+    picked.push([name, Array.isArray(value) ? value.join(', ') : String(value)]);
+  }
+  return picked;
+}
+
+/** Puts back the methods this capture replaced, unless something wrapped them after us. */
+function restore(res: Captured, capture: Capture): void {
+  if (res.end === capturedEnd) res.end = capture.end;
+  if (res.write === capturedWrite) res.write = capture.write;
+  if (res.writeHead === capturedWriteHead) res.writeHead = capture.writeHead;
+}
+
 function capturedEnd(this: Captured, ...args: unknown[]): ServerResponse {
   const capture = this[CAPTURE]!;
   if (capture.done) return (capture.end as Fn).apply(this, args) as ServerResponse;
   capture.done = true;
+  restore(this, capture);
+  const end = () => (capture.end as Fn).apply(this, args);
   if (capture.unstorable !== undefined) {
-    void capture.attempt
-      .release(capture.unstorable)
-      .finally(() => (capture.end as Fn).apply(this, args));
+    void capture.attempt.release(capture.unstorable).finally(end);
     return this;
   }
   const [chunk, encoding] = args;
-  const headers = this.getHeaders();
-  if (capture.headHeaders) Object.assign(headers, capture.headHeaders);
+  const { headHeaders } = capture;
   void capture.attempt
     .finish({
       status: this.statusCode,
-      headers: Object.entries(headers) as [string, string][],
+      headers: (names) => storedNodeHeaders(this, headHeaders, names),
       body: typeof chunk === 'function' ? undefined : (chunk as string | Uint8Array | undefined),
       encoding: typeof encoding === 'string' ? (encoding as BufferEncoding) : undefined,
     })
-    .finally(() => (capture.end as Fn).apply(this, args));
+    .finally(end);
   return this;
 }
 

@@ -71,6 +71,21 @@ function completedValue(fingerprint: string, payload: Uint8Array): Buffer {
   return out;
 }
 
+const CLAIMED: ClaimResult = Object.freeze({ state: 'claimed' });
+const LOCKED: ClaimResult = Object.freeze({ state: 'locked' });
+const MISMATCH: ClaimResult = Object.freeze({ state: 'mismatch' });
+
+/** What `SET … NX GET` answered, as a claim result: nothing there, or the record that is. */
+function claimResult(found: Buffer | null, fingerprint: string): ClaimResult {
+  if (found === null) return CLAIMED;
+  const end = found.indexOf(NEWLINE);
+  if (found.toString('latin1', 1, end) !== fingerprint) return MISMATCH;
+  if (found[0] === COMPLETED) return { state: 'completed', payload: found.subarray(end + 1) };
+  return LOCKED;
+}
+
+const isOne = (answer: number) => answer === 1;
+
 /**
  * The part of an ioredis `Redis` or `Cluster` client the store relies on. Structural, so these
  * types do not need ioredis installed; pass the client itself.
@@ -189,8 +204,12 @@ class Deadlines {
     this.#unavailable = unavailable;
   }
 
-  track<T>(operation: string, command: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
+  /**
+   * `command`'s answer passed through `map` (in the same callback: no extra promise), or a
+   * rejection with STORE_UNAVAILABLE when it fails or outlives its deadline.
+   */
+  track<T, R>(operation: string, command: Promise<T>, map: (value: T) => R): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
       const pending: Pending = {
         deadline: Date.now() + this.#timeoutMs,
         operation,
@@ -204,7 +223,11 @@ class Deadlines {
           if (pending.settled) return;
           pending.settled = true;
           this.#drop();
-          resolve(value);
+          try {
+            resolve(map(value));
+          } catch (error) {
+            reject(error);
+          }
         },
         (error: unknown) => {
           if (pending.settled) return;
@@ -298,7 +321,7 @@ class IoRedisStore implements RedisStore {
     return this.#errors.add(listener);
   }
 
-  async claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
+  claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
     this.#cork();
     const command = this.#commands.setBuffer(
       this.#key(key),
@@ -308,16 +331,13 @@ class IoRedisStore implements RedisStore {
       'NX',
       'GET',
     );
-    const tracked = this.#deadlines.track('claim', command);
-    const found = await (signal ? raceAbort(tracked, signal, abortedBy) : tracked);
-    if (found === null) return { state: 'claimed' };
-    const end = found.indexOf(NEWLINE);
-    if (found.toString('latin1', 1, end) !== fingerprint) return { state: 'mismatch' };
-    if (found[0] === COMPLETED) return { state: 'completed', payload: found.subarray(end + 1) };
-    return { state: 'locked' };
+    const tracked = this.#deadlines.track('claim', command, (found) =>
+      claimResult(found, fingerprint),
+    );
+    return signal ? raceAbort(tracked, signal, abortedBy) : tracked;
   }
 
-  async extend({ key, owner, fingerprint, lockTtlMs }: LockInput): Promise<boolean> {
+  extend({ key, owner, fingerprint, lockTtlMs }: LockInput): Promise<boolean> {
     this.#cork();
     const lock = lockValue(fingerprint, owner);
     const command = this.#commands.ballastIdemExtend(
@@ -325,16 +345,10 @@ class IoRedisStore implements RedisStore {
       lock,
       lockTtlMs ?? this.#timeoutMs,
     );
-    return (await this.#deadlines.track('extend', command)) === 1;
+    return this.#deadlines.track('extend', command, isOne);
   }
 
-  async complete({
-    key,
-    owner,
-    fingerprint,
-    payload,
-    retentionMs,
-  }: CompleteInput): Promise<boolean> {
+  complete({ key, owner, fingerprint, payload, retentionMs }: CompleteInput): Promise<boolean> {
     this.#cork();
     const command = this.#commands.ballastIdemComplete(
       this.#key(key),
@@ -342,14 +356,14 @@ class IoRedisStore implements RedisStore {
       completedValue(fingerprint, payload),
       retentionMs,
     );
-    return (await this.#deadlines.track('complete', command)) === 1;
+    return this.#deadlines.track('complete', command, isOne);
   }
 
-  async release({ key, owner, fingerprint }: LockInput): Promise<boolean> {
+  release({ key, owner, fingerprint }: LockInput): Promise<boolean> {
     this.#cork();
     const lock = lockValue(fingerprint, owner);
     const command = this.#commands.ballastIdemRelease(this.#key(key), lock);
-    return (await this.#deadlines.track('release', command)) === 1;
+    return this.#deadlines.track('release', command, isOne);
   }
 
   close(): Promise<void> {

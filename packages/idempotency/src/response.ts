@@ -25,18 +25,41 @@ export function pickHeaders(
   return picked;
 }
 
-/** Encodes a response into the opaque payload a store keeps: status, header JSON, raw body bytes. */
-export function encodeResponse(response: StoredResponse): Uint8Array {
-  const head = Buffer.from(JSON.stringify(response.headers));
-  const out = Buffer.allocUnsafe(6 + head.length + response.body.byteLength);
-  out.writeUInt16BE(response.status, 0);
-  out.writeUInt32BE(head.length, 2);
-  head.copy(out, 6);
-  out.set(response.body, 6 + head.length);
+/**
+ * Encodes a response into the opaque payload a store keeps — status, header JSON, raw body bytes —
+ * in one buffer: a string body is written in place (in `encoding`) rather than turned into bytes
+ * first. `bodyLength` is its size in bytes ({@link bodyLength}).
+ */
+export function encodeParts(
+  status: number,
+  headers: ReadonlyArray<readonly [string, string]>,
+  body: string | Uint8Array | undefined | null,
+  encoding?: BufferEncoding,
+  bodyLength = body === undefined || body === null ? 0 : byteLength(body, encoding),
+): Uint8Array {
+  const head = JSON.stringify(headers);
+  const headLength = Buffer.byteLength(head);
+  const out = Buffer.allocUnsafe(6 + headLength + bodyLength);
+  out.writeUInt16BE(status, 0);
+  out.writeUInt32BE(headLength, 2);
+  out.write(head, 6);
+  if (typeof body === 'string') out.write(body, 6 + headLength, encoding);
+  else if (body) out.set(body, 6 + headLength);
   return out;
 }
 
-/** The inverse of {@link encodeResponse}. */
+const byteLength = (body: string | Uint8Array, encoding: BufferEncoding | undefined) =>
+  typeof body === 'string' ? Buffer.byteLength(body, encoding) : body.byteLength;
+
+/** Size in bytes of a body the frameworks hand out as a string or bytes (0 for none). */
+export function bodyLength(
+  body: string | Uint8Array | undefined | null,
+  encoding?: BufferEncoding,
+): number {
+  return body === undefined || body === null ? 0 : byteLength(body, encoding);
+}
+
+/** The inverse of {@link encodeParts}. */
 export function decodeResponse(payload: Uint8Array): StoredResponse {
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const headLength = buf.readUInt32BE(2);
@@ -45,13 +68,4 @@ export function decodeResponse(payload: Uint8Array): StoredResponse {
     headers: JSON.parse(buf.subarray(6, 6 + headLength).toString()) as [string, string][],
     body: buf.subarray(6 + headLength),
   };
-}
-
-/** Bytes of a body the frameworks hand out as a string or bytes (`undefined` for none). */
-export function bodyBytes(
-  body: string | Uint8Array | undefined | null,
-  encoding?: BufferEncoding,
-): Uint8Array {
-  if (body === undefined || body === null) return new Uint8Array(0);
-  return typeof body === 'string' ? Buffer.from(body, encoding) : body;
 }

@@ -33,6 +33,14 @@ function counter(api: Api): Counter {
 export class Telemetry {
   readonly listeners = new ListenerList<IdempotencyEvent>({ error: InvalidOptionsError });
 
+  /**
+   * True when an event would go anywhere (a listener, or an SDK registered with the OTel API):
+   * otherwise callers skip building the event at all (no allocation per request).
+   */
+  get active(): boolean {
+    return this.listeners.size > 0 || otel() !== undefined;
+  }
+
   /** Starts the span of one request or call (`idempotency <name>`), or none without an SDK. */
   startSpan(name: string): TelemetrySpan | undefined {
     const api = otel();

@@ -54,6 +54,50 @@ describe('parseIdempotencyKey', () => {
   });
 });
 
+describe('parseIdempotencyKey fast path', () => {
+  // The rule as the full path states it (trim, length, not a number, the bare-key pattern).
+  const reference = (value: string): string | undefined => {
+    const text = value.trim();
+    if (text.length === 0 || text.length > MAX_KEY_LENGTH || text.startsWith('"')) return undefined;
+    if (/^-?\d{1,15}(\.\d{1,3})?$/.test(text)) return undefined;
+    return /^[A-Za-z0-9][A-Za-z0-9._~:+/=-]*$/.test(text) ? text : undefined;
+  };
+  const parsed = (value: string) => {
+    try {
+      return parseIdempotencyKey(value);
+    } catch {
+      return undefined;
+    }
+  };
+
+  it('accepts and refuses bare keys exactly as the full rule does', () => {
+    const alphabet = 'aZ09.-_~:+/=" ,;?\u00e9\t';
+    const samples = [
+      '1.2.3',
+      '2024.01.02',
+      '1234567890123456',
+      '123456789012345',
+      '0.125',
+      '0.1250',
+    ];
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 5_000; i++) {
+      const length = 1 + Math.floor(random() * 8);
+      let text = '';
+      for (let j = 0; j < length; j++) text += alphabet[Math.floor(random() * alphabet.length)];
+      samples.push(text);
+    }
+    for (const sample of samples) {
+      if (sample.trim().startsWith('"')) continue; // structured-field strings: the other path
+      expect([sample, parsed(sample)]).toEqual([sample, reference(sample)]);
+    }
+  });
+});
+
 describe('digest', () => {
   it('is stable across object key order and tells types apart', () => {
     expect(digest({ a: 1, b: [1, 'x'] })).toBe(digest({ b: [1, 'x'], a: 1 }));
@@ -61,5 +105,22 @@ describe('digest', () => {
     expect(digest(Buffer.from('ab'))).not.toBe(digest('ab'));
     expect(digest(['ab', 'c'])).not.toBe(digest(['a', 'bc']));
     expect(digest(null)).not.toBe(digest(undefined));
+  });
+
+  it('keeps the digests of earlier versions (stored records stay valid across an upgrade)', () => {
+    const items = [1, 'x', null, true, { z: undefined, a: 2n }];
+    // biome-ignore lint/suspicious/noSparseArray: a hole digests as it always did
+    const sparse = [1, , 3];
+    expect([
+      digest(['POST', '/payments', { amount: 100, currency: 'EUR', items }]),
+      digest(['POST', '/upload', Buffer.from('bytes')]),
+      digest(['PATCH', '/p', undefined]),
+      digest(sparse),
+    ]).toEqual([
+      'M1x40Wf6k6s0Jxhvj-zxRu_czOFJEDvpzk1HMKG7ero',
+      'cbtdvCfrchWCnbHBk9976kVFzJskpyR4NJw3APY2sCA',
+      'GR5F79tkZBB6CtLbWZG12QHKpO5J3iFOgg19WriPaac',
+      'ywz8vGU5G4t-udAaI_KMP9-fhk34Sbbbq_VcO3fN8GY',
+    ]);
   });
 });
