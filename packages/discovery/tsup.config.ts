@@ -5,6 +5,7 @@ export default packageBuild({
   undici: 'src/undici.ts',
   lease: 'src/lease/index.ts',
   lifecycle: 'src/lifecycle/index.ts',
+  router: 'src/router/index.ts',
   'adapters/express': 'src/adapters/express.ts',
   'adapters/fastify': 'src/adapters/fastify.ts',
   'adapters/koa': 'src/adapters/koa.ts',
