@@ -44,22 +44,22 @@ export class TokenCache<V> {
     return this.#map.size;
   }
 
-  get(token: string, print = fingerprintOf(token)): V | undefined {
-    const slot = this.#map.get(print);
+  get(token: string, fingerprint = fingerprintOf(token)): V | undefined {
+    const slot = this.#map.get(fingerprint);
     if (slot === undefined || slot.token !== token) return undefined;
     slot.visited = true;
     return slot.value;
   }
 
-  set(token: string, value: V, print = fingerprintOf(token)): void {
+  set(token: string, value: V, fingerprint = fingerprintOf(token)): void {
     if (this.#max === 0) return;
-    this.#map.delete(print);
+    this.#map.delete(fingerprint);
     while (this.#map.size >= this.#max) this.#evictOne();
-    this.#map.set(print, { token, value, visited: false });
+    this.#map.set(fingerprint, { token, value, visited: false });
   }
 
-  delete(token: string, print = fingerprintOf(token)): void {
-    if (this.#map.get(print)?.token === token) this.#map.delete(print);
+  delete(token: string, fingerprint = fingerprintOf(token)): void {
+    if (this.#map.get(fingerprint)?.token === token) this.#map.delete(fingerprint);
   }
 
   clear(): void {
@@ -67,11 +67,11 @@ export class TokenCache<V> {
   }
 
   #evictOne(): void {
-    for (const [print, slot] of this.#map) {
-      this.#map.delete(print);
+    for (const [fingerprint, slot] of this.#map) {
+      this.#map.delete(fingerprint);
       if (!slot.visited) return;
       slot.visited = false;
-      this.#map.set(print, slot); // second chance: to the young end
+      this.#map.set(fingerprint, slot); // second chance: to the young end
     }
   }
 }
@@ -94,9 +94,9 @@ export class Doorkeeper {
   }
 
   /** True when `token` was offered before; otherwise remembers it and answers false. */
-  admit(token: string, print = fingerprintOf(token)): boolean {
-    const mark = print | 1; // never 0, the empty slot
-    const slot = (print >>> 1) & this.#mask;
+  admit(token: string, fingerprint = fingerprintOf(token)): boolean {
+    const mark = fingerprint | 1; // never 0, the empty slot
+    const slot = (fingerprint >>> 1) & this.#mask;
     if (this.#table[slot] === mark) return true;
     this.#table[slot] = mark;
     return false;

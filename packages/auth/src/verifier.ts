@@ -126,18 +126,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
       refuse(telemetry, new InvalidTokenError('too_large', message));
     }
     const now = clock.now();
-    const print = fingerprintOf(token);
-    const hit = cache.get(token, print);
+    const fingerprint = fingerprintOf(token);
+    const hit = cache.get(token, fingerprint);
     if (hit !== undefined) {
       if (now < hit.expiresAt && (hit.record === null || keySet.isCurrent(hit.record, now))) {
         recordOutcome(telemetry, VALID_HIT, hit.result.header);
         return hit.result;
       }
-      cache.delete(token, print);
+      cache.delete(token, fingerprint);
     }
     const signal = call?.signal;
     if (signal?.aborted) refuse(telemetry, abortedError(signal.reason));
-    return verifyUncached(token, print, now, signal);
+    return verifyUncached(token, fingerprint, now, signal);
   }
 
   const close = async (): Promise<void> => {

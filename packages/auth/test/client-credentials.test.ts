@@ -1,22 +1,11 @@
 import { flushMicrotasks, ManualClock } from '@ballast/test-utils';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { type OtelTestSdk, otelTestSdk } from '@ballast/test-utils/otel';
 import { createRemoteJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clientCredentials } from '../src/client-credentials.ts';
 import { isAuthError, TokenRequestError } from '../src/errors.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
-import { metrics, trace } from './otel-api.ts';
 
 /** A ManualClock that remembers every delay it was asked to wait for, and tells who waits for one. */
 class RecordingClock extends ManualClock {
@@ -447,37 +436,18 @@ describe('clientCredentials', () => {
   });
 
   describe('telemetry', () => {
-    const exporter = new InMemorySpanExporter();
-    const reader = new PeriodicExportingMetricReader({
-      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-      exportIntervalMillis: 3_600_000,
-    });
+    let sdk: OtelTestSdk;
     beforeAll(() => {
-      trace.disable();
-      metrics.disable();
-      trace.setGlobalTracerProvider(
-        new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-      );
-      metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+      sdk = otelTestSdk();
     });
-    afterAll(async () => {
-      await reader.shutdown();
-      trace.disable();
-      metrics.disable();
-    });
+    afterAll(() => sdk.shutdown());
 
     /** Sum of a counter's points, keyed by the value of one attribute. */
     async function counter(name: string, attribute: string): Promise<Record<string, number>> {
-      const { resourceMetrics } = await reader.collect();
       const out: Record<string, number> = {};
-      for (const scope of resourceMetrics.scopeMetrics) {
-        for (const metric of scope.metrics) {
-          if (metric.descriptor.name !== name) continue;
-          for (const point of metric.dataPoints) {
-            const key = String(point.attributes[attribute]);
-            out[key] = (out[key] ?? 0) + (point.value as number);
-          }
-        }
+      for (const point of await sdk.metricPoints(name)) {
+        const key = String(point.attributes[attribute]);
+        out[key] = (out[key] ?? 0) + (point.value as number);
       }
       return out;
     }
@@ -500,15 +470,13 @@ describe('clientCredentials', () => {
     });
 
     it('records a span per token request with the outcome, never the token or secret', async () => {
-      exporter.reset();
+      sdk.reset();
       const tokens = source();
       const token = await tokens.getToken();
       issuer.setFault('token', { status: 400, body: { error: 'invalid_request' } });
       tokens.invalidate();
       await tokens.getToken().catch(() => {});
-      const spans = exporter
-        .getFinishedSpans()
-        .filter((s) => s.name === 'ballast.auth.client_credentials');
+      const spans = sdk.finishedSpans().filter((s) => s.name === 'ballast.auth.client_credentials');
       expect(spans.map((s) => s.attributes)).toEqual([
         expect.objectContaining({ 'ballast.auth.outcome': 'success', 'ballast.auth.attempts': 1 }),
         expect.objectContaining({

@@ -1,65 +1,21 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ManualClock } from '@ballast/test-utils';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import { type OtelTestSdk, otelTestSdk } from '@ballast/test-utils/otel';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createVerifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
-import {
-  type Context,
-  type ContextManager,
-  context,
-  metrics,
-  ROOT_CONTEXT,
-  trace,
-} from './otel-api.ts';
+import { trace } from './otel-api.ts';
 
-const spans = new InMemorySpanExporter();
-const reader = new PeriodicExportingMetricReader({
-  exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
-  exportIntervalMillis: 3_600_000,
-});
 const clock = new ManualClock(Date.UTC(2030, 0, 1));
+let sdk: OtelTestSdk;
 let issuer: TestIssuer;
 
-/** A minimal AsyncLocalStorage context manager, so active spans follow awaits. */
-function contextManager(): ContextManager {
-  const storage = new AsyncLocalStorage<Context>();
-  const manager: ContextManager = {
-    active: () => storage.getStore() ?? ROOT_CONTEXT,
-    with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.call(thisArg, ...args)),
-    bind: (_ctx, target) => target,
-    enable: () => manager,
-    disable: () => {
-      storage.disable();
-      return manager;
-    },
-  };
-  return manager;
-}
-
 beforeAll(async () => {
-  context.setGlobalContextManager(contextManager());
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
-  );
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+  sdk = otelTestSdk();
   issuer = await createTestIssuer({ clock, algorithms: ['ES256'] });
 });
 afterAll(async () => {
   await issuer.close();
-  trace.disable();
-  metrics.disable();
-  context.disable();
+  await sdk.shutdown();
 });
 
 it('records the outcome on spans and counters, never the token', async () => {
@@ -80,7 +36,7 @@ it('records the outcome on spans and counters, never the token', async () => {
     await verifier.verify(expired).catch(() => {});
     request.end();
   });
-  const finished = spans.getFinishedSpans();
+  const finished = sdk.finishedSpans();
   const verifies = finished.filter((s) => s.name === 'ballast.auth.verify');
   expect(verifies.map((s) => s.attributes)).toEqual([
     expect.objectContaining({
@@ -99,11 +55,10 @@ it('records the outcome on spans and counters, never the token', async () => {
   expect(dump).not.toContain(token.split('.')[2]);
   expect(dump).not.toContain(expired.split('.')[2]);
 
-  const { resourceMetrics } = await reader.collect();
-  const points = resourceMetrics.scopeMetrics
-    .flatMap((s) => s.metrics)
-    .filter((m) => m.descriptor.name === 'ballast.auth.verifications')
-    .flatMap((m) => m.dataPoints.map((p) => [p.attributes, p.value]));
+  const points = (await sdk.metricPoints('ballast.auth.verifications')).map((p) => [
+    p.attributes,
+    p.value,
+  ]);
   expect(points).toEqual(
     expect.arrayContaining([
       [{ 'ballast.auth.outcome': 'valid', 'ballast.auth.cache': 'miss' }, 1],
@@ -118,10 +73,8 @@ it('records the outcome on spans and counters, never the token', async () => {
       ],
     ]),
   );
-  const fetches = resourceMetrics.scopeMetrics
-    .flatMap((s) => s.metrics)
-    .find((m) => m.descriptor.name === 'ballast.auth.jwks.fetches');
-  expect(fetches?.dataPoints.map((p) => [p.attributes, p.value])).toEqual([
+  const fetches = await sdk.metricPoints('ballast.auth.jwks.fetches');
+  expect(fetches.map((p) => [p.attributes, p.value])).toEqual([
     [{ 'ballast.auth.outcome': 'success' }, 1],
   ]);
   verifier.close();

@@ -1,52 +1,17 @@
-import { metrics, trace } from '@opentelemetry/api';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import {
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-  TracerProvider,
-} from '@opentelemetry/sdk-trace';
+import { type OtelTestSdk, otelTestSdk } from '@ballast/test-utils/otel';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createConfig, secret } from '../src/index.ts';
 import { manualSource } from './support/sources.ts';
 
-class OnDemandReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const reader = new OnDemandReader({
-  aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-});
-const meterProvider = new MeterProvider({ readers: [reader] });
-const spans = new InMemorySpanExporter();
-const tracerProvider = new TracerProvider({
-  spanProcessors: [new SimpleSpanProcessor({ exporter: spans })],
-});
-
+let sdk: OtelTestSdk;
 beforeAll(() => {
-  metrics.disable();
-  trace.disable();
-  metrics.setGlobalMeterProvider(meterProvider);
-  trace.setGlobalTracerProvider(tracerProvider);
+  sdk = otelTestSdk();
 });
-afterAll(async () => {
-  metrics.disable();
-  trace.disable();
-  await meterProvider.shutdown();
-  await tracerProvider.shutdown();
-});
+afterAll(() => sdk.shutdown());
 
 /** The data points of one of this package's metrics. */
-async function points(name: string) {
-  const { resourceMetrics } = await reader.collect();
-  return resourceMetrics.scopeMetrics
-    .filter((scope) => scope.scope.name === '@ballast/config')
-    .flatMap((scope) => scope.metrics)
-    .filter((metric) => metric.descriptor.name === name)
-    .flatMap((metric) =>
-      metric.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value })),
-    );
-}
+const points = (name: string) => sdk.metricPoints(name, '@ballast/config');
 
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -72,7 +37,7 @@ describe('OpenTelemetry', () => {
       ]),
     );
     expect(await points('ballast.config.version')).toEqual([{ attributes: {}, value: 2 }]);
-    const reloads = spans.getFinishedSpans().filter((s) => s.name === 'ballast.config.reload');
+    const reloads = sdk.finishedSpans().filter((s) => s.name === 'ballast.config.reload');
     expect(reloads.map((s) => [s.attributes['ballast.config.reason'], s.events[0]?.name])).toEqual([
       ['load', 'ballast.config.applied'],
       ['change', 'ballast.config.applied'],

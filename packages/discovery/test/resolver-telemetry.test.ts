@@ -1,7 +1,6 @@
 import { ManualClock } from '@ballast/test-utils';
-import { context, metrics, type Span, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { type OtelTestSdk, otelTestSdk } from '@ballast/test-utils/otel';
+import { context, type Span, trace } from '@opentelemetry/api';
 import { request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { resolver, roundRobin, staticRegistry } from '../src/index.ts';
@@ -9,37 +8,13 @@ import { discoveryDispatcher } from '../src/undici.ts';
 import { fleet, ManualRegistry } from './support/manual-registry.ts';
 import { startInstance } from './support/servers.ts';
 
-class OnDemandReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-const reader = new OnDemandReader({
-  aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-});
-const provider = new MeterProvider({ readers: [reader] });
-const contextManager = new AsyncLocalStorageContextManager();
-
+let sdk: OtelTestSdk;
 beforeAll(() => {
-  metrics.disable();
-  metrics.setGlobalMeterProvider(provider);
-  context.setGlobalContextManager(contextManager.enable());
+  sdk = otelTestSdk();
 });
-afterAll(async () => {
-  metrics.disable();
-  context.disable();
-  await provider.shutdown();
-});
+afterAll(() => sdk.shutdown());
 
-async function points(name: string) {
-  const { resourceMetrics } = await reader.collect();
-  return resourceMetrics.scopeMetrics
-    .filter((scope) => scope.scope.name === '@ballast/discovery')
-    .flatMap((scope) => scope.metrics)
-    .filter((metric) => metric.descriptor.name === name)
-    .flatMap(
-      (metric) => metric.dataPoints as { attributes: Record<string, unknown>; value: unknown }[],
-    );
-}
+const points = (name: string) => sdk.metricPoints(name, '@ballast/discovery');
 
 it('counts picks and ejections, and reports instances per state and staleness', async () => {
   const clock = new ManualClock(0);
@@ -101,8 +76,8 @@ it('names the service and the instance on the active span, and records a retry',
     setAttributes: (a: Record<string, unknown>) => Object.assign(attributes, a),
     addEvent: (name: string, a: unknown) => events.push({ name, attributes: a }),
     spanContext: () => ({
-      traceId: '0'.repeat(31) + '1',
-      spanId: '0'.repeat(15) + '1',
+      traceId: `${'0'.repeat(31)}1`,
+      spanId: `${'0'.repeat(15)}1`,
       traceFlags: 1,
     }),
   } as unknown as Span;

@@ -52,7 +52,7 @@ export const abortedError = (cause: unknown): AbortedError =>
  */
 export function uncachedVerification(
   parts: VerifierParts,
-): (token: string, print: number, now: number, signal?: AbortSignal) => Promise<VerifiedToken> {
+): (token: string, fingerprint: number, now: number, signal?: AbortSignal) => Promise<VerifiedToken> {
   const { options: o, telemetry, keys, cache } = parts;
   const doorkeeper = o.cache.admitFirstUse ? undefined : new Doorkeeper(o.cache.maxEntries);
   // jose checks the signature and the JOSE header (alg allow-list, crit); the claims are checked
@@ -61,7 +61,7 @@ export function uncachedVerification(
   const rules = claimRules(o);
   const resolveKey = (h: JWTHeaderParameters) => keys.keyFor(h);
 
-  return async (token, print, now, signal) => {
+  return async (token, fingerprint, now, signal) => {
     const t = telemetry();
     const span = t?.tracer.startSpan('ballast.auth.verify');
     const resolver =
@@ -89,8 +89,8 @@ export function uncachedVerification(
     }
     const result = verifiedToken(payload, header);
     const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);
-    if (expiresAt !== undefined && expiresAt > now && (doorkeeper?.admit(token, print) ?? true)) {
-      cache.set(token, { result, expiresAt, record: keys.keySet.recordOf(key) ?? null }, print);
+    if (expiresAt !== undefined && expiresAt > now && (doorkeeper?.admit(token, fingerprint) ?? true)) {
+      cache.set(token, { result, expiresAt, record: keys.keySet.recordOf(key) ?? null }, fingerprint);
     }
     recordOutcome(telemetry, VALID_MISS, header, span);
     span?.end();
