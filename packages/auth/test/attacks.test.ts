@@ -6,6 +6,7 @@ import { createTestIssuer, type TestIssuer, type TestIssuerKey } from '../src/te
 import { apps } from './adapter-apps.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
 import { get, getWithToken } from './http-client.ts';
+import { issuerVerifier } from './issuer-verifier.ts';
 
 // Every attack is sent over HTTP to the real frameworks, with keys served by a real issuer on
 // 127.0.0.1, and must be answered with the right RFC 6750 error.
@@ -226,13 +227,7 @@ describe.each(Object.entries(apps))('attack battery against the %s adapter', (_n
       issuer.removeKey(removedKid);
       await issuer.rotateKeys({ algorithms: ['ES256'] });
     }
-    verifier = createVerifier({
-      issuer: issuer.url,
-      audience: issuer.audience,
-      jwksUri: issuer.jwksUri,
-      algorithms: ['RS256', 'ES256', 'EdDSA'],
-      clock,
-    });
+    verifier = issuerVerifier(issuer, clock);
     app = await start(verifier);
     expect((await getWithToken(`${app.url}/me`, await issuer.sign())).status).toBe(200);
   });
@@ -267,13 +262,7 @@ describe.each(Object.entries(apps))('attack battery against the %s adapter', (_n
 describe('the verifier behind the attacks', () => {
   let verifier: Verifier;
   beforeAll(() => {
-    verifier = createVerifier({
-      issuer: issuer.url,
-      audience: issuer.audience,
-      jwksUri: issuer.jwksUri,
-      algorithms: ['RS256', 'ES256', 'EdDSA'],
-      clock,
-    });
+    verifier = issuerVerifier(issuer, clock);
   });
   afterAll(() => verifier.close());
 
@@ -332,12 +321,8 @@ describe('the verifier behind the attacks', () => {
 
 describe('JWKS endpoint faults over HTTP', () => {
   async function appWith(jwks: Record<string, unknown> = {}, jwksUri = issuer.jwksUri) {
-    const verifier = createVerifier({
-      issuer: issuer.url,
-      audience: issuer.audience,
+    const verifier = issuerVerifier(issuer, clock, {
       jwksUri,
-      algorithms: ['RS256', 'ES256', 'EdDSA'],
-      clock,
       jwks: { cooldownMs: 10_000, refreshIntervalMs: 60_000, maxBodyBytes: 64 * 1024, ...jwks },
     });
     const app = await apps.express!(verifier);

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVerifier, isAuthError, type JwksEvent, type Verifier } from '../src/index.ts';
 import { createTestIssuer, type TestIssuer } from '../src/testing/index.ts';
 import { hangingEndpoint } from './hanging-endpoint.ts';
+import { issuerVerifier } from './issuer-verifier.ts';
 
 let issuer: TestIssuer;
 let clock: ManualClock;
@@ -19,12 +20,7 @@ afterEach(async () => {
 });
 
 function make(extra: Record<string, unknown> = {}): Verifier {
-  verifier = createVerifier({
-    issuer: issuer.url,
-    audience: issuer.audience,
-    jwksUri: issuer.jwksUri,
-    algorithms: ['RS256', 'ES256', 'EdDSA'],
-    clock,
+  verifier = issuerVerifier(issuer, clock, {
     cache: { admitFirstUse: true }, // most tests look at the cache after one verification
     ...extra,
   });

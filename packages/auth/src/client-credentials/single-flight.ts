@@ -1,3 +1,4 @@
+import { raceAbort } from '@ballast/kernel';
 /** One running token request and who waits for it. @internal */
 export interface Flight<T> {
   readonly promise: Promise<T>;
@@ -48,24 +49,10 @@ export class SingleFlight<T> {
     aborted: (reason: unknown) => Error,
   ): Promise<T> {
     flight.waiters++;
-    if (signal === undefined) return flight.promise;
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => {
-        flight.waiters--;
-        if (flight.waiters === 0 && !flight.background) flight.controller.abort(signal.reason);
-        reject(aborted(signal.reason));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      flight.promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      );
+    return raceAbort(flight.promise, signal, (aborting) => {
+      flight.waiters--;
+      if (flight.waiters === 0 && !flight.background) flight.controller.abort(aborting.reason);
+      return aborted(aborting.reason);
     });
   }
 

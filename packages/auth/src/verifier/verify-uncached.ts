@@ -52,7 +52,12 @@ export const abortedError = (cause: unknown): AbortedError =>
  */
 export function uncachedVerification(
   parts: VerifierParts,
-): (token: string, fingerprint: number, now: number, signal?: AbortSignal) => Promise<VerifiedToken> {
+): (
+  token: string,
+  fingerprint: number,
+  now: number,
+  signal?: AbortSignal,
+) => Promise<VerifiedToken> {
   const { options: o, telemetry, keys, cache } = parts;
   const doorkeeper = o.cache.admitFirstUse ? undefined : new Doorkeeper(o.cache.maxEntries);
   // jose checks the signature and the JOSE header (alg allow-list, crit); the claims are checked
@@ -89,8 +94,16 @@ export function uncachedVerification(
     }
     const result = verifiedToken(payload, header);
     const expiresAt = cacheUntil(payload, o.maxTokenAgeMs);
-    if (expiresAt !== undefined && expiresAt > now && (doorkeeper?.admit(token, fingerprint) ?? true)) {
-      cache.set(token, { result, expiresAt, record: keys.keySet.recordOf(key) ?? null }, fingerprint);
+    if (
+      expiresAt !== undefined &&
+      expiresAt > now &&
+      (doorkeeper?.admit(token, fingerprint) ?? true)
+    ) {
+      cache.set(
+        token,
+        { result, expiresAt, record: keys.keySet.recordOf(key) ?? null },
+        fingerprint,
+      );
     }
     recordOutcome(telemetry, VALID_MISS, header, span);
     span?.end();
