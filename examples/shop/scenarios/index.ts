@@ -1,0 +1,173 @@
+/**
+ * `npm run shop:scenarios`: starts the stack, measures a healthy baseline, runs the ten scenarios
+ * one after the other under paced load, prints the table, writes bench/results/shop.json and
+ * exits non-zero when any scenario failed. `SHOP_SCENARIOS=1,3` runs a subset (shop.json is then
+ * not written). Service logs go to a file (its path is printed).
+ */
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad } from '../load/load.ts';
+import { SHOP_DIR, startStack } from '../stack/stack.ts';
+import { createContext } from './context.ts';
+import { type Outcome, SCENARIOS, type Shared } from './scenarios.ts';
+
+const started = Date.now();
+const budgetMs = Number(process.env.SHOP_SCENARIOS_BUDGET_MS ?? 9 * 60_000);
+const only = process.env.SHOP_SCENARIOS?.split(',').map(Number).filter(Boolean);
+const logPath = join(tmpdir(), `shop-scenarios-${process.pid}.log`);
+const logFile = createWriteStream(logPath);
+const say = (m: string) => console.log(`scenarios: ${m}`);
+
+const watchdog = setTimeout(() => {
+  console.error(
+    `scenarios: over the ${budgetMs / 1000} s budget; stopping (service logs: ${logPath})`,
+  );
+  process.exit(2);
+}, budgetMs);
+watchdog.unref();
+
+say(`starting the stack (service logs: ${logPath})`);
+const stack = await startStack({
+  gatewayPort: Number(process.env.SHOP_PORT ?? 0),
+  color: false,
+  say: (m) => say(m),
+  log: (line, instance) =>
+    logFile.write(`${new Date().toISOString()} ${instance.id.padEnd(16)}| ${line}\n`),
+});
+let exitCode = 1;
+const outcomes: Outcome[] = [];
+const results: Record<string, number | string> = {};
+try {
+  const rss = stack.stackRssMb();
+  say(
+    `ready in ${stack.readyS.toFixed(1)} s, stack RSS ${rss} MB (${stack.supervisor.running().length} service processes + redis + launcher)`,
+  );
+  const ctx = await createContext(stack, say);
+
+  // healthy baseline: paced checkouts (what the latency scenarios compare with) and capacity
+  const warm = await runLoad({
+    gatewayUrl: stack.gatewayUrl,
+    issuerUrl: stack.issuerUrl,
+    shopperPassword: stack.secrets.shopperPassword,
+    rps: 10,
+    durationMs: 2_000,
+    checkoutRatio: 1,
+    users: 5,
+  });
+  const paced = await runLoad({
+    gatewayUrl: stack.gatewayUrl,
+    issuerUrl: stack.issuerUrl,
+    shopperPassword: stack.secrets.shopperPassword,
+    rps: Number(process.env.SHOP_SCENARIO_RPS ?? 15),
+    durationMs: 6_000,
+    checkoutRatio: 1,
+    users: 10,
+  });
+  const capacity = await runLoad({
+    gatewayUrl: stack.gatewayUrl,
+    issuerUrl: stack.issuerUrl,
+    shopperPassword: stack.secrets.shopperPassword,
+    rps: Number(process.env.SHOP_CAPACITY_RPS ?? 120),
+    durationMs: 5_000,
+    checkoutRatio: 1,
+    users: 10,
+  });
+  say(
+    `baseline: paced ${paced.targetRps}/s checkouts p50 ${paced.checkout.p50Ms} ms p99 ${paced.checkout.p99Ms} ms (${paced.checkout.failed} failed; warm-up ${warm.checkout.failed} failed); offered ${capacity.targetRps}/s -> ${capacity.checkout.throughputRps} ok/s, p99 ${capacity.checkout.p99Ms} ms`,
+  );
+  const shared: Shared = {};
+  for (const scenario of SCENARIOS) {
+    if (only?.length && !only.includes(scenario.id)) continue;
+    const t = Date.now();
+    say(`${scenario.id}. ${scenario.scenario} …`);
+    let outcome: Outcome;
+    try {
+      const r = await scenario.run(ctx, shared);
+      outcome = { ...scenario, ...r };
+    } catch (error) {
+      outcome = { ...scenario, measured: `error: ${(error as Error).message}`, ok: false };
+    }
+    outcomes.push(outcome);
+    say(
+      `${scenario.id}. ${outcome.ok ? 'ok' : 'FAILED'} in ${((Date.now() - t) / 1000).toFixed(1)} s: ${outcome.measured}`,
+    );
+  }
+  await ctx.ops.close();
+  await ctx.client.close();
+
+  // the table
+  const cols = ['#', 'scenario', 'fault', 'feature', 'expected', 'measured', 'ok'] as const;
+  const rows = outcomes.map((o) => [
+    String(o.id),
+    o.scenario,
+    o.fault,
+    o.feature,
+    o.expected,
+    o.measured,
+    o.ok ? 'ok' : 'FAIL',
+  ]);
+  console.log('');
+  console.log(`| ${cols.join(' | ')} |`);
+  console.log(`| ${cols.map(() => '---').join(' | ')} |`);
+  for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+  console.log('');
+  const failed = outcomes.filter((o) => !o.ok);
+  const byId = new Map(outcomes.map((o) => [o.id, o]));
+  Object.assign(results, {
+    stackRssMb: rss,
+    timeToReadyS: Math.round(stack.readyS * 100) / 100,
+    checkoutThroughputRps: capacity.checkout.throughputRps,
+    checkoutP99HealthyMs: byId.get(3)?.metrics?.healthyP99Ms ?? paced.checkout.p99Ms,
+    checkoutP99SlowInventoryMs: byId.get(3)?.metrics?.slowP99Ms ?? 'not run',
+    rollingRestartFailedRequests: byId.get(5)?.metrics?.failed ?? 'not run',
+  });
+  if (!only?.length) {
+    const out = join(SHOP_DIR, '..', '..', 'bench', 'results');
+    mkdirSync(out, { recursive: true });
+    writeFileSync(
+      join(out, 'shop.json'),
+      `${JSON.stringify(
+        {
+          command: 'npm run shop:scenarios',
+          node: process.version,
+          date: new Date().toISOString(),
+          machine:
+            'shared 2-core CI machine (other jobs running); compare ratios measured in the same run',
+          results: {
+            ...results,
+            baselinePacedCheckoutRps: paced.targetRps,
+            baselinePacedCheckoutP99Ms: paced.checkout.p99Ms,
+            capacityOfferedRps: capacity.targetRps,
+            capacityCheckoutP99Ms: capacity.checkout.p99Ms,
+          },
+          scenarios: outcomes.map(({ id, scenario, expected, measured, ok, metrics }) => ({
+            id,
+            scenario,
+            expected,
+            measured,
+            ok,
+            metrics,
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    say('wrote bench/results/shop.json');
+  }
+  say(
+    `stack RSS ${results.stackRssMb} MB, ready in ${results.timeToReadyS} s, checkout throughput ${results.checkoutThroughputRps} req/s, p99 healthy ${results.checkoutP99HealthyMs} ms / slow inventory ${results.checkoutP99SlowInventoryMs} ms, rolling restart failed ${results.rollingRestartFailedRequests}`,
+  );
+  say(
+    `${outcomes.length - failed.length}/${outcomes.length} scenarios passed in ${((Date.now() - started) / 1000).toFixed(0)} s${failed.length ? ` — FAILED: ${failed.map((f) => f.id).join(', ')} (service logs: ${logPath})` : ''}`,
+  );
+  exitCode = failed.length === 0 && outcomes.length > 0 ? 0 : 1;
+} catch (error) {
+  console.error(`scenarios: ${(error as Error).stack ?? error}`);
+  console.error(`scenarios: service logs: ${logPath}`);
+} finally {
+  await stack.stop();
+  logFile.end();
+}
+process.exit(exitCode);
