@@ -28,9 +28,18 @@ export interface AuthVariables {
   auth: VerifiedToken;
 }
 
-/** The verified access token `requireAuth` stored (`c.get('auth')`), or `undefined`. */
-export function authOf(c: Pick<FetchContext, 'get'>): VerifiedToken | undefined {
-  return c.get('auth');
+/** Tokens verified by `authenticate()`/`requireAuth()`, by request (for code that only has the `Request`). */
+const verifiedRequests = new WeakMap<Request, VerifiedToken>();
+
+/**
+ * The verified access token `requireAuth` stored (`c.get('auth')`), or `undefined`. Also accepts the
+ * fetch `Request` itself (`c.req.raw`, or what a route handler got) once `requireAuth()` or
+ * `authenticate()` verified it — for code that is handed the `Request` only, such as the `scope`
+ * of `@ballast/idempotency/fetch`.
+ */
+export function authOf(c: Pick<FetchContext, 'get'> | Request): VerifiedToken | undefined {
+  if (typeof Request !== 'undefined' && c instanceof Request) return verifiedRequests.get(c);
+  return (c as Pick<FetchContext, 'get'>).get('auth');
 }
 
 /** Hono-style middleware. */
@@ -51,7 +60,9 @@ export function authenticate(
   const guard = verifyingGuard(verifier, options, 'authenticate()');
   return async (request) => {
     const outcome = await guard.authenticate(fetchCredentials(request), request);
-    return outcome.ok ? outcome.auth : toResponse(outcome.failure);
+    if (!outcome.ok) return toResponse(outcome.failure);
+    verifiedRequests.set(request, outcome.auth);
+    return outcome.auth;
   };
 }
 
