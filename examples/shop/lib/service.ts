@@ -1,0 +1,459 @@
+/**
+ * The one bootstrap every shop service uses. Tracing is already running (the launcher starts each
+ * service with `--import @ballast/tracing/register`); this wires the rest:
+ *
+ * - configuration (YAML + env + the live Redis document, hot reload) — lib/config.ts
+ * - a pino logger carrying trace ids (`pinoMixin`)
+ * - the registry (Redis, or Consul when CONSUL_HTTP_ADDR is set) and `register()`
+ * - inbound: token verification (JWKS of the shop issuer) for the framework's `requireAuth`
+ * - outbound: one discovery dispatcher (p2cPeakEwma + outlier ejection) and, per dependency, a
+ *   breaker + retry + timeout (`@ballast/breaker/undici`) and the service token
+ *   (`clientCredentials` + `bearerInterceptor`)
+ * - probes (/livez, /readyz, /health), the fault flags, and the graceful shutdown sequence.
+ */
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { clientCredentials, createVerifier, type TokenSource, type Verifier } from '@ballast/auth';
+import { bearerInterceptor } from '@ballast/auth/undici';
+import { type BreakerRegistry, createBreakerRegistry } from '@ballast/breaker';
+import { breakerInterceptor } from '@ballast/breaker/undici';
+import {
+  consulRegistry,
+  p2cPeakEwma,
+  type Registry,
+  redisRegistry,
+  register,
+  type ServiceRegistration,
+} from '@ballast/discovery';
+import { discoveryDispatcher } from '@ballast/discovery/undici';
+import { sleep } from '@ballast/kernel';
+import { activeTracing, pinoMixin } from '@ballast/tracing';
+import { Redis } from 'ioredis';
+import { type Logger, pino } from 'pino';
+import { type Dispatcher, request } from 'undici';
+import { loadConfig, type ShopConfig } from './config.ts';
+import { type DependencySettings, dependencySettings, type Settings } from './settings.ts';
+
+export type { Settings } from './settings.ts';
+
+export interface CallOptions {
+  method?: string | undefined;
+  /** JSON-encoded when given. */
+  body?: unknown;
+  headers?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface CallResult<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: T;
+}
+
+export interface Service {
+  readonly name: string;
+  readonly instanceId: string;
+  readonly port: number;
+  readonly log: Logger;
+  /** Shared ioredis client (data, registry, idempotency store, config). */
+  readonly redis: Redis;
+  readonly config: ShopConfig;
+  /** The current configuration snapshot (cheap: read it where it is used). */
+  settings(): Settings;
+  /** Verifies tokens from the shop issuer (for `requireAuth` of the service's framework). */
+  readonly verifier: Verifier;
+  readonly audience: string;
+  /** Calls a dependency by service name through discovery, breaker, retry, timeout and token. */
+  call<T = unknown>(
+    dependency: string,
+    path: string,
+    options?: CallOptions,
+  ): Promise<CallResult<T>>;
+  /** State of a dependency's breaker: closed, open, half-open, … ('closed' before its first call). */
+  breakerState(dependency: string): string;
+  /** Extra fields of GET /health. */
+  healthFields(fields: () => Record<string, unknown>): void;
+  /** Work to stop on shutdown (consumers, jobs), before Redis is closed. */
+  onShutdown(hook: () => Promise<void> | void): void;
+  /** A node:http server whose requests pass the probes and the fault flags first. */
+  httpServer(handler: RequestListener): Server;
+  /** Listens on PORT, registers in the registry, and marks the service ready. */
+  listen(server: Server, options?: { reusePort?: boolean | undefined }): Promise<void>;
+  /** True while shutting down (stop taking new background work). */
+  readonly closing: boolean;
+  readonly signal: AbortSignal;
+}
+
+function requiredEnv(name: string, fallback?: string): string {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined || value === '')
+    throw new Error(`${name} is not set (the launcher sets it: npm run shop)`);
+  return value;
+}
+
+function createRegistry(redis: Redis): Registry {
+  const consul = process.env.CONSUL_HTTP_ADDR;
+  if (consul) {
+    const url = new URL(consul.includes('://') ? consul : `http://${consul}`);
+    return consulRegistry({
+      host: url.hostname,
+      port: Number(url.port || 8500),
+      secure: url.protocol === 'https:',
+      ttlMs: 6000,
+    });
+  }
+  return redisRegistry({ client: redis, ttlMs: 6000 });
+}
+
+function breakerOptions(settings: DependencySettings) {
+  return {
+    windowType: 'count' as const,
+    windowSize: 20,
+    minimumCalls: Math.min(20, settings.breaker.minimumRequests),
+    failureRateThreshold: settings.breaker.failureRateThreshold,
+    openMs: settings.breaker.openMs,
+  };
+}
+
+/** Creates the service's bootstrap. Call `listen()` once its routes are in place. */
+export async function createService(options: {
+  /** Services this one calls over HTTP. */
+  dependencies?: readonly string[] | undefined;
+  /**
+   * Per dependency, which statuses count as breaker failures (and are retried); default `>= 500`.
+   * The gateway excludes orders' 503: a checkout that failed fast because payments is down is an
+   * answer, not a sign that orders is broken.
+   */
+  isFailure?: Record<string, (status: number) => boolean> | undefined;
+}): Promise<Service> {
+  const name = requiredEnv('SERVICE_NAME');
+  const instanceId = requiredEnv('INSTANCE_ID', `${name}-${process.pid}`);
+  const port = Number(
+    requiredEnv('PORT', name === 'gateway' ? (process.env.SHOP_PORT ?? '8080') : undefined),
+  );
+  const redisUrl = requiredEnv('REDIS_URL', 'redis://127.0.0.1:6379');
+  const issuer = requiredEnv('SHOP_ISSUER_URL').replace(/\/$/, '');
+  const audience = process.env.SHOP_AUDIENCE ?? 'shop';
+  const startedAt = Date.now();
+
+  const redis = new Redis(redisUrl, {
+    maxRetriesPerRequest: 1,
+    connectionName: instanceId,
+    lazyConnect: false,
+  });
+  const config = await loadConfig({ service: name, instanceId, redis });
+  const log = pino({
+    name,
+    level: process.env.LOG_LEVEL ?? config.get().log.level,
+    base: { instance: instanceId },
+    mixin: pinoMixin,
+  });
+  config.onChange((settings) => {
+    log.level = process.env.LOG_LEVEL ?? settings.log.level;
+    log.info({ version: config.status().version }, 'configuration applied');
+  });
+
+  const verifier = createVerifier({
+    issuer,
+    audience,
+    jwksUri: `${issuer}/jwks.json`,
+    algorithms: ['ES256', 'RS256', 'EdDSA'],
+    jwks: {
+      refreshIntervalMs: config.get().auth.jwksRefreshMs,
+      cooldownMs: config.get().auth.jwksCooldownMs,
+    },
+  });
+  verifier.onJwksEvent((event) => {
+    if (event.type === 'refresh_failed') log.warn({ jwks: event }, 'JWKS refresh failed');
+  });
+
+  const registry = createRegistry(redis);
+  const dependencies = options.dependencies ?? [];
+  const clientId = process.env.SHOP_CLIENT_ID;
+  const clientSecret = process.env.SHOP_CLIENT_SECRET;
+  const tokens: TokenSource | undefined =
+    dependencies.length > 0 && clientId && clientSecret
+      ? clientCredentials({ issuer, clientId, clientSecret, timeoutMs: 2000 })
+      : undefined;
+  if (dependencies.length > 0 && !tokens)
+    throw new Error('SHOP_CLIENT_ID and SHOP_CLIENT_SECRET are required');
+
+  // One discovery dispatcher for every dependency: p2cPeakEwma + passive outlier ejection.
+  const base = discoveryDispatcher({
+    registry,
+    balancer: p2cPeakEwma(),
+    retries: 1,
+    ejection: {
+      consecutiveFailures: 3,
+      baseEjectionMs: 5000,
+      maxEjectionMs: 30_000,
+      maxEjectionPercent: 50,
+    },
+    pool: { connections: 32, keepAliveTimeout: 4000 },
+  });
+
+  interface Dependency {
+    dispatcher: Dispatcher;
+    breakers: BreakerRegistry;
+    fingerprint: string;
+  }
+  const outbound = new Map<string, Dependency>();
+  const buildDependency = (dependency: string, settings: DependencySettings): Dependency => {
+    const origin = `http://${dependency}`;
+    const breakers = createBreakerRegistry({ breaker: breakerOptions(settings) });
+    const dispatcher = base.compose(
+      bearerInterceptor({ tokens: tokens ? { [origin]: tokens } : {} }),
+      breakerInterceptor({
+        breakers,
+        timeoutMs: settings.timeoutMs,
+        ...(options.isFailure?.[dependency] ? { isFailure: options.isFailure[dependency] } : {}),
+        retry:
+          settings.retries > 0
+            ? {
+                maxAttempts: settings.retries + 1,
+                initialDelayMs: 20,
+                maxDelayMs: 250,
+                backoff: 'full-jitter',
+              }
+            : false,
+      }),
+    );
+    return { dispatcher, breakers, fingerprint: JSON.stringify(settings) };
+  };
+  const refreshDependencies = (settings: Settings) => {
+    for (const dependency of dependencies) {
+      const wanted = dependencySettings(settings, dependency);
+      const current = outbound.get(dependency);
+      if (current?.fingerprint === JSON.stringify(wanted)) continue;
+      // A breaker's options are fixed at construction: a changed threshold gets a new one.
+      outbound.set(dependency, buildDependency(dependency, wanted));
+      if (current) void current.breakers.close();
+    }
+  };
+  refreshDependencies(config.get());
+  config.onChange(refreshDependencies);
+
+  const call = async <T>(
+    dependency: string,
+    path: string,
+    callOptions: CallOptions = {},
+  ): Promise<CallResult<T>> => {
+    const entry = outbound.get(dependency);
+    if (!entry) throw new Error(`${dependency} is not a declared dependency of ${name}`);
+    const headers: Record<string, string> = { ...(callOptions.headers ?? {}) };
+    let body: string | undefined;
+    if (callOptions.body !== undefined) {
+      body = JSON.stringify(callOptions.body);
+      headers['content-type'] = 'application/json';
+    }
+    const response = await request(`http://${dependency}${path}`, {
+      method: (callOptions.method ?? 'GET') as Dispatcher.HttpMethod,
+      headers,
+      body,
+      dispatcher: entry.dispatcher,
+      signal: callOptions.signal,
+    });
+    const text = await response.body.text();
+    let parsed: unknown = text;
+    if (text && String(response.headers['content-type'] ?? '').includes('json')) {
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text;
+      }
+    }
+    return { status: response.statusCode, headers: response.headers, body: parsed as T };
+  };
+
+  const breakerState = (dependency: string): string =>
+    outbound.get(dependency)?.breakers.peek(`http://${dependency}`)?.state ?? 'closed';
+
+  // Probes, faults and shutdown.
+  let state: 'starting' | 'ready' | 'draining' = 'starting';
+  const controller = new AbortController();
+  const hooks: (() => Promise<void> | void)[] = [];
+  const extraHealth: (() => Record<string, unknown>)[] = [];
+  let registration: ServiceRegistration | undefined;
+  let server: Server | undefined;
+
+  const json = (
+    res: ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ) => {
+    res
+      .writeHead(status, { 'content-type': 'application/json', ...headers })
+      .end(JSON.stringify(body));
+  };
+
+  const probe = (req: IncomingMessage, res: ServerResponse): boolean => {
+    const url = req.url ?? '/';
+    if (url === '/livez') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return true;
+    }
+    if (url === '/readyz') {
+      const ok = state === 'ready';
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready' : state);
+      return true;
+    }
+    if (url === '/health') {
+      const extra = Object.assign({}, ...extraHealth.map((fields) => fields()));
+      json(res, state === 'ready' ? 200 : 503, {
+        service: name,
+        instance: instanceId,
+        status: state,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        config: config.status(),
+        jwks: verifier.status().jwks.state,
+        breakers: Object.fromEntries(
+          dependencies.map((dependency) => [dependency, breakerState(dependency)]),
+        ),
+        ...extra,
+      });
+      return true;
+    }
+    return false;
+  };
+
+  const httpServer = (handler: RequestListener): Server =>
+    createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+      if (probe(req, res)) return;
+      // While draining, every answer closes its connection: clients reconnect to another instance.
+      if (state === 'draining') res.setHeader('connection', 'close');
+      const faults = config.get().faults;
+      const factor = faults.slow[instanceId];
+      const rate = faults.errorRate[name];
+      if (rate !== undefined && rate > 0 && Math.random() < rate) {
+        json(res, 500, { error: 'INJECTED_FAULT', message: `faults.errorRate.${name} = ${rate}` });
+        return;
+      }
+      if (factor !== undefined && factor > 1) {
+        void sleep((factor - 1) * faults.slowBaseMs).then(() => handler(req, res));
+        return;
+      }
+      handler(req, res);
+    });
+
+  let closing = false;
+  const shutdown = async (reason: string) => {
+    if (closing) return;
+    closing = true;
+    state = 'draining';
+    log.info({ reason }, 'shutting down');
+    const hardStop = setTimeout(() => {
+      log.error('shutdown took longer than 9 s: exiting');
+      process.exit(1);
+    }, 9000);
+    hardStop.unref();
+    controller.abort(new Error('shutting down'));
+    try {
+      // Clients stop picking this instance (draining), it is deregistered, in-flight requests end.
+      await Promise.all([
+        registration?.close(),
+        ...hooks.map(async (hook) => {
+          try {
+            await hook();
+          } catch (error) {
+            log.warn({ err: error }, 'shutdown hook failed');
+          }
+        }),
+      ]);
+      if (server) {
+        const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
+        server.closeIdleConnections();
+        await Promise.race([closed, sleep(2000)]);
+        server.closeAllConnections();
+      }
+      await Promise.allSettled([
+        base.close(),
+        tokens && (tokens as TokenSource & { close?: () => Promise<void> }).close?.(),
+        verifier.close(),
+        config.close(),
+        registry.close(),
+      ]);
+      await redis.quit().catch(() => redis.disconnect());
+      await activeTracing()?.shutdown();
+    } catch (error) {
+      log.error({ err: error }, 'shutdown failed');
+    }
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  const listen = async (
+    target: Server,
+    listenOptions: { reusePort?: boolean | undefined } = {},
+  ) => {
+    server = target;
+    await new Promise<void>((resolve, reject) => {
+      target.once('error', reject);
+      target.listen(
+        { port, host: '127.0.0.1', reusePort: listenOptions.reusePort ?? false },
+        () => {
+          target.off('error', reject);
+          resolve();
+        },
+      );
+    });
+    // Fail fast when the issuer is down; a token arriving later would refetch anyway.
+    await verifier.refreshKeys({ signal: AbortSignal.timeout(5000) }).catch((error: unknown) => {
+      log.warn({ err: error }, 'JWKS not loaded at start (will retry on first token)');
+    });
+    registration = await register(
+      registry,
+      { id: instanceId, service: name, address: '127.0.0.1', port, meta: { instance: instanceId } },
+      { server: target, signals: [], drainMs: 6000, deregisterDelayMs: 500 },
+    );
+    registration.onError((error) => log.warn({ err: error }, 'registry heartbeat failed'));
+    state = 'ready';
+    log.info({ port }, `${name} ready`);
+  };
+
+  return {
+    name,
+    instanceId,
+    port,
+    log,
+    redis,
+    config,
+    settings: () => config.get(),
+    verifier,
+    audience,
+    call,
+    breakerState,
+    healthFields: (fields) => void extraHealth.push(fields),
+    onShutdown: (hook) => void hooks.push(hook),
+    httpServer,
+    listen,
+    get closing() {
+      return closing;
+    },
+    signal: controller.signal,
+  };
+}
+
+/** Maps a failed dependency call (open breaker, timeout, no instance) to a 503 + Retry-After. */
+export function unavailable(error: unknown): {
+  status: number;
+  retryAfterS: number;
+  code: string;
+  message: string;
+} {
+  const e = error as { code?: string; retryAfterMs?: number; message?: string };
+  const retryAfterS = Math.max(1, Math.ceil((e?.retryAfterMs ?? 1000) / 1000));
+  return {
+    status: 503,
+    retryAfterS,
+    code: e?.code ?? 'UPSTREAM_UNAVAILABLE',
+    message: e?.message ?? String(error),
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * gateway — Fastify 5, the public API on SHOP_PORT (8080). Verifies the shopper's token and scopes,
+ * makes checkout idempotent per shopper (`@ballast/idempotency/fastify`, fail closed: 503 when Redis
+ * is away), and forwards by service name through the bootstrap's discovery dispatcher with the
+ * gateway's own service token (the shopper is named in `x-shop-user`).
+ */
+import { authOf, requireAuth, requireScopes } from '@ballast/auth/fastify';
+import { redisStore } from '@ballast/idempotency';
+import { idempotency } from '@ballast/idempotency/fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { type CallResult, createService, unavailable } from '../../lib/service.ts';
+
+const OPS_TARGETS = ['catalog', 'inventory', 'orders', 'payments', 'shipping', 'notifications'];
+const svc = await createService({
+  dependencies: OPS_TARGETS,
+  isFailure: { orders: (status) => status >= 500 && status !== 503 },
+});
+const store = redisStore({
+  client: svc.redis,
+  prefix: 'shop:idem:gateway:',
+  operationTimeoutMs: 400,
+});
+svc.onShutdown(() => store.close());
+
+const app = Fastify({
+  serverFactory: (handler) => svc.httpServer(handler),
+  logger: false,
+  bodyLimit: 64 * 1024,
+});
+
+const FORWARDED_HEADERS = ['retry-after', 'idempotent-replayed', 'www-authenticate'];
+
+/** Sends a dependency's answer on, or a 503 + Retry-After when the call could not be made. */
+async function forward(
+  reply: FastifyReply,
+  dependency: string,
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
+  let res: CallResult;
+  try {
+    res = await svc.call(dependency, path, init);
+  } catch (error) {
+    const failure = unavailable(error);
+    svc.log.warn({ dependency, path, code: failure.code }, 'dependency unavailable');
+    reply.code(503).header('retry-after', String(failure.retryAfterS));
+    return { error: 'UNAVAILABLE', message: `${dependency} is unavailable (${failure.code})` };
+  }
+  reply.code(res.status);
+  for (const name of FORWARDED_HEADERS) {
+    const value = res.headers[name];
+    if (value !== undefined)
+      reply.header(name === 'idempotent-replayed' ? 'x-upstream-replayed' : name, value);
+  }
+  return res.body;
+}
+
+const userOf = (request: FastifyRequest) => authOf(request)?.subject ?? '';
+const enc = encodeURIComponent;
+
+await app.register(async (api) => {
+  api.addHook('onRequest', requireAuth(svc.verifier, { realm: 'shop' }));
+  // After authentication: a shopper's key never replays another shopper's checkout.
+  await api.register(idempotency, {
+    store,
+    scope: (request: FastifyRequest) => authOf(request)?.subject,
+    storeServerErrors: false,
+    lockTtlMs: 15_000,
+  });
+
+  api.get('/api/products', { preHandler: requireScopes(['shop:browse']) }, (_request, reply) =>
+    forward(reply, 'catalog', '/products'),
+  );
+  api.get<{ Params: { sku: string } }>(
+    '/api/products/:sku',
+    { preHandler: requireScopes(['shop:browse']) },
+    (request, reply) => forward(reply, 'catalog', `/products/${enc(request.params.sku)}`),
+  );
+  api.get('/api/cart', { preHandler: requireScopes(['shop:cart']) }, (request, reply) =>
+    forward(reply, 'orders', `/carts/${enc(userOf(request))}`),
+  );
+  api.put<{ Params: { sku: string }; Body: { qty?: number } }>(
+    '/api/cart/items/:sku',
+    { preHandler: requireScopes(['shop:cart']) },
+    (request, reply) =>
+      forward(reply, 'orders', `/carts/${enc(userOf(request))}/items/${enc(request.params.sku)}`, {
+        method: 'PUT',
+        body: { qty: request.body?.qty },
+      }),
+  );
+  api.delete('/api/cart', { preHandler: requireScopes(['shop:cart']) }, (request, reply) =>
+    forward(reply, 'orders', `/carts/${enc(userOf(request))}`, { method: 'DELETE' }),
+  );
+  api.post<{ Body: Record<string, unknown> | undefined }>(
+    '/api/checkout',
+    { preHandler: requireScopes(['shop:checkout']) },
+    (request, reply) =>
+      forward(reply, 'orders', '/orders', {
+        method: 'POST',
+        body: request.body ?? {},
+        headers: {
+          'x-shop-user': userOf(request),
+          'idempotency-key': String(request.headers['idempotency-key']),
+        },
+      }),
+  );
+  api.post<{ Params: { id: string }; Body: Record<string, unknown> | undefined }>(
+    '/api/orders/:id/pay',
+    { preHandler: requireScopes(['shop:checkout']) },
+    (request, reply) =>
+      forward(reply, 'orders', `/orders/${enc(request.params.id)}/pay`, {
+        method: 'POST',
+        body: request.body ?? {},
+        headers: {
+          'x-shop-user': userOf(request),
+          'idempotency-key': String(request.headers['idempotency-key']),
+        },
+      }),
+  );
+  api.get<{ Params: { id: string } }>(
+    '/api/orders/:id',
+    { preHandler: requireScopes(['shop:orders']) },
+    (request, reply) =>
+      forward(reply, 'orders', `/orders/${enc(request.params.id)}`, {
+        headers: { 'x-shop-user': userOf(request) },
+      }),
+  );
+  // Routes by service name: an admin reads any service's GET route through the gateway.
+  api.get<{ Params: { service: string; '*': string } }>(
+    '/ops/:service/*',
+    { preHandler: requireScopes(['admin']) },
+    async (request, reply) => {
+      const { service } = request.params;
+      if (!OPS_TARGETS.includes(service)) {
+        reply.code(404);
+        return { error: 'NOT_FOUND', message: `no service ${service}` };
+      }
+      const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
+      return forward(reply, service, `/${request.params['*']}${query}`);
+    },
+  );
+});
+
+app.setNotFoundHandler((_request, reply) => {
+  reply.code(404).send({ error: 'NOT_FOUND' });
+});
+
+await app.ready();
+await svc.listen(app.server, { reusePort: true });
