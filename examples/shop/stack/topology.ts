@@ -37,7 +37,7 @@ export const SERVICES: ServiceSpec[] = [
     name: 'gateway',
     instances: 1,
     script: 'services/gateway/index.ts',
-    scopes: ['catalog:read', 'orders:read', 'orders:write'],
+    scopes: ['catalog:read', 'orders:read', 'orders:write', 'ops:read'],
     fixedPort: 'gateway',
   },
 ];
