@@ -28,8 +28,15 @@ import {
   type Registry,
   redisRegistry,
   register,
-  type ServiceRegistration,
 } from '@ballast/discovery';
+import type { Campaign } from '@ballast/discovery/lease';
+import {
+  createHealth,
+  createShutdown,
+  redisIndicator,
+  registrationIndicator,
+} from '@ballast/discovery/lifecycle';
+import { probes } from '@ballast/discovery/node-http';
 import { discoveryDispatcher } from '@ballast/discovery/undici';
 import { sleep } from '@ballast/kernel';
 import { activeTracing, pinoMixin } from '@ballast/tracing';
@@ -78,8 +85,10 @@ export interface Service {
   breakerState(dependency: string): string;
   /** Extra fields of GET /health. */
   healthFields(fields: () => Record<string, unknown>): void;
-  /** Work to stop on shutdown (consumers, jobs), before Redis is closed. */
+  /** Work to stop on shutdown (consumers, jobs): after the drain, before Redis is closed. */
   onShutdown(hook: () => Promise<void> | void): void;
+  /** A leader-election campaign to resign from during the shutdown sequence. */
+  addCampaign(campaign: Campaign): void;
   /** A node:http server whose requests pass the probes and the fault flags first. */
   httpServer(handler: RequestListener): Server;
   /** Listens on PORT, registers in the registry, and marks the service ready. */
@@ -273,13 +282,32 @@ export async function createService(options: {
   const breakerState = (dependency: string): string =>
     outbound.get(dependency)?.breakers.peek(`http://${dependency}`)?.state ?? 'closed';
 
-  // Probes, faults and shutdown.
-  let state: 'starting' | 'ready' | 'draining' = 'starting';
+  // Probes (@ballast/discovery/lifecycle + its node:http adapter), faults and shutdown.
+  const health = createHealth({
+    ready: false,
+    indicators: [
+      redisIndicator(redis),
+      {
+        name: 'config',
+        check: () => ({
+          status: config.status().rejected ? 'DEGRADED' : 'UP',
+          details: { ...config.status() },
+        }),
+        critical: false,
+      },
+      {
+        name: 'jwks',
+        check: () => {
+          const jwks = verifier.status().jwks.state;
+          return { status: jwks === 'unavailable' ? 'DOWN' : 'UP', details: { state: jwks } };
+        },
+        critical: false,
+      },
+    ],
+  });
+  const answerProbe = probes(health, { healthPath: false });
   const controller = new AbortController();
-  const hooks: (() => Promise<void> | void)[] = [];
   const extraHealth: (() => Record<string, unknown>)[] = [];
-  let registration: ServiceRegistration | undefined;
-  let server: Server | undefined;
 
   const json = (
     res: ServerResponse,
@@ -292,108 +320,89 @@ export async function createService(options: {
       .end(JSON.stringify(body));
   };
 
-  const probe = (req: IncomingMessage, res: ServerResponse): boolean => {
-    const url = req.url ?? '/';
-    if (url === '/livez') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      return true;
-    }
-    if (url === '/readyz') {
-      const ok = state === 'ready';
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' }).end(ok ? 'ready' : state);
-      return true;
-    }
-    if (url === '/health') {
-      const extra = Object.assign({}, ...extraHealth.map((fields) => fields()));
-      json(res, state === 'ready' ? 200 : 503, {
-        service: name,
-        instance: instanceId,
-        status: state,
-        uptimeS: Math.round((Date.now() - startedAt) / 1000),
-        config: config.status(),
-        jwks: verifier.status().jwks.state,
-        breakers: Object.fromEntries(
-          dependencies.map((dependency) => [dependency, breakerState(dependency)]),
-        ),
-        ...extra,
-      });
-      return true;
-    }
-    return false;
+  /** GET /health: the contract's fields (config version, leader, …) plus every component. */
+  const healthPage = async (res: ServerResponse) => {
+    const report = await health.check();
+    const extra = Object.assign({}, ...extraHealth.map((fields) => fields()));
+    json(res, report.httpStatus ?? (health.isReady ? 200 : 503), {
+      service: name,
+      instance: instanceId,
+      status: shutdown.state !== 'idle' ? 'draining' : health.isReady ? 'ready' : 'starting',
+      health: report.status,
+      uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      config: config.status(),
+      jwks: verifier.status().jwks.state,
+      breakers: Object.fromEntries(
+        dependencies.map((dependency) => [dependency, breakerState(dependency)]),
+      ),
+      ...extra,
+      components: report.components,
+    });
   };
 
+  const serve = async (handler: RequestListener, req: IncomingMessage, res: ServerResponse) => {
+    if (await answerProbe(req, res)) return;
+    if (req.url === '/health') return healthPage(res);
+    const faults = config.get().faults;
+    const factor = faults.slow[instanceId];
+    const rate = faults.errorRate[name];
+    if (rate !== undefined && rate > 0 && Math.random() < rate) {
+      json(res, 500, { error: 'INJECTED_FAULT', message: `faults.errorRate.${name} = ${rate}` });
+      return;
+    }
+    if (factor !== undefined && factor > 1) await sleep((factor - 1) * faults.slowBaseMs);
+    handler(req, res);
+  };
   const httpServer = (handler: RequestListener): Server =>
     createServer({ keepAliveTimeout: 5000 }, (req, res) => {
-      if (probe(req, res)) return;
-      // While draining, every answer closes its connection: clients reconnect to another instance.
-      if (state === 'draining') res.setHeader('connection', 'close');
-      const faults = config.get().faults;
-      const factor = faults.slow[instanceId];
-      const rate = faults.errorRate[name];
-      if (rate !== undefined && rate > 0 && Math.random() < rate) {
-        json(res, 500, { error: 'INJECTED_FAULT', message: `faults.errorRate.${name} = ${rate}` });
-        return;
-      }
-      if (factor !== undefined && factor > 1) {
-        void sleep((factor - 1) * faults.slowBaseMs).then(() => handler(req, res));
-        return;
-      }
-      handler(req, res);
+      serve(handler, req, res).catch((error: unknown) => {
+        log.error({ err: error }, 'request failed before its handler');
+        if (!res.headersSent) json(res, 500, { error: 'INTERNAL' });
+      });
     });
 
-  let closing = false;
-  const shutdown = async (reason: string) => {
-    if (closing) return;
-    closing = true;
-    state = 'draining';
-    log.info({ reason }, 'shutting down');
-    const hardStop = setTimeout(() => {
-      log.error('shutdown took longer than 9 s: exiting');
-      process.exit(1);
-    }, 9000);
-    hardStop.unref();
-    controller.abort(new Error('shutting down'));
-    try {
-      // Clients stop picking this instance (draining), it is deregistered, in-flight requests end.
-      await Promise.all([
-        registration?.close(),
-        ...hooks.map(async (hook) => {
-          try {
-            await hook();
-          } catch (error) {
-            log.warn({ err: error }, 'shutdown hook failed');
-          }
-        }),
-      ]);
-      if (server) {
-        const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
-        server.closeIdleConnections();
-        await Promise.race([closed, sleep(2000)]);
-        server.closeAllConnections();
-      }
+  // The launcher gives 10 s between SIGTERM and SIGKILL: every step is bounded to fit in it.
+  const shutdown = createShutdown({
+    health,
+    shutdownDelayMs: 1000,
+    deregisterTimeoutMs: 1000,
+    drainTimeoutMs: 4000,
+    releaseTimeoutMs: 1000,
+    hooksTimeoutMs: 2500,
+    gracePeriodMs: 10_000,
+  });
+  shutdown.onStep((event) => {
+    if (event.phase !== 'started') log.info({ step: event.step, phase: event.phase, ms: event.durationMs }, 'shutdown step');
+  });
+  const userHooks: (() => Promise<void> | void)[] = [];
+  shutdown.addHook({
+    name: 'service',
+    run: async () => {
+      controller.abort(new Error('shutting down'));
+      await Promise.allSettled(userHooks.map(async (hook) => hook()));
+    },
+  });
+  shutdown.addHook({
+    name: 'clients',
+    run: async () => {
       await Promise.allSettled([
         base.close(),
         tokens && (tokens as TokenSource & { close?: () => Promise<void> }).close?.(),
         verifier.close(),
         config.close(),
         registry.close(),
+        health.close(),
       ]);
       await redis.quit().catch(() => redis.disconnect());
-      await activeTracing()?.shutdown();
-    } catch (error) {
-      log.error({ err: error }, 'shutdown failed');
-    }
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+    },
+  });
+  shutdown.addHook({ name: 'tracing', run: async () => activeTracing()?.shutdown() });
 
   const listen = async (
     target: Server,
     listenOptions: { reusePort?: boolean | undefined } = {},
   ) => {
-    server = target;
+    shutdown.addServer(target);
     await new Promise<void>((resolve, reject) => {
       target.once('error', reject);
       target.listen(
@@ -408,13 +417,15 @@ export async function createService(options: {
     await verifier.refreshKeys({ signal: AbortSignal.timeout(5000) }).catch((error: unknown) => {
       log.warn({ err: error }, 'JWKS not loaded at start (will retry on first token)');
     });
-    registration = await register(
+    const registration = await register(
       registry,
       { id: instanceId, service: name, address: '127.0.0.1', port, meta: { instance: instanceId } },
-      { server: target, signals: [], drainMs: 6000, deregisterDelayMs: 500 },
+      { server: target, signals: [] },
     );
     registration.onError((error) => log.warn({ err: error }, 'registry heartbeat failed'));
-    state = 'ready';
+    shutdown.addRegistration(registration);
+    health.add(registrationIndicator(registration, { critical: false }));
+    health.setReady(true);
     log.info({ port }, `${name} ready`);
   };
 
@@ -431,11 +442,12 @@ export async function createService(options: {
     call,
     breakerState,
     healthFields: (fields) => void extraHealth.push(fields),
-    onShutdown: (hook) => void hooks.push(hook),
+    onShutdown: (hook) => void userHooks.push(hook),
+    addCampaign: (campaign) => void shutdown.addCampaign(campaign),
     httpServer,
     listen,
     get closing() {
-      return closing;
+      return shutdown.state !== 'idle';
     },
     signal: controller.signal,
   };

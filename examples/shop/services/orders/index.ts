@@ -539,7 +539,8 @@ const election = campaign(backend, 'orders-expiry', {
   onLost: (reason) => log.warn({ reason }, 'lost the expiry lead'),
   onError: (error) => log.warn({ err: error }, 'expiry campaign error'),
 });
-svc.onShutdown(() => election.close());
+// The shutdown sequence resigns the lead (its `release` step), after the drain.
+svc.addCampaign(election);
 
 async function expiryStatus() {
   const holder = await election.leader().catch(() => undefined);
