@@ -81,7 +81,7 @@ export interface Service {
     path: string,
     options?: CallOptions,
   ): Promise<CallResult<T>>;
-  /** State of a dependency's breaker: closed, open, half-open, … ('closed' before its first call). */
+  /** State of a dependency's breaker, lower case: closed, open, half_open, … ('closed' before its first call). */
   breakerState(dependency: string): string;
   /** Extra fields of GET /health. */
   healthFields(fields: () => Record<string, unknown>): void;
@@ -280,7 +280,9 @@ export async function createService(options: {
   };
 
   const breakerState = (dependency: string): string =>
-    outbound.get(dependency)?.breakers.peek(`http://${dependency}`)?.state ?? 'closed';
+    (
+      outbound.get(dependency)?.breakers.peek(`http://${dependency}`)?.state ?? 'closed'
+    ).toLowerCase();
 
   // Probes (@ballast/discovery/lifecycle + its node:http adapter), faults and shutdown.
   const health = createHealth({
@@ -372,7 +374,8 @@ export async function createService(options: {
     gracePeriodMs: 10_000,
   });
   shutdown.onStep((event) => {
-    if (event.phase !== 'started') log.info({ step: event.step, phase: event.phase, ms: event.durationMs }, 'shutdown step');
+    if (event.phase !== 'started')
+      log.info({ step: event.step, phase: event.phase, ms: event.durationMs }, 'shutdown step');
   });
   const userHooks: (() => Promise<void> | void)[] = [];
   shutdown.addHook({
