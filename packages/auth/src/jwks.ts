@@ -8,6 +8,7 @@ import {
   JwksUnavailableError,
 } from './errors.ts';
 import { FetchJsonError, fetchJson } from './fetch-json.ts';
+import type { FetchLike } from './http-exchange.ts';
 import { ATTR, type Instruments, type VerifierInstruments } from './telemetry.ts';
 
 /** Limits and timings of the remote key set (all times in milliseconds). */
@@ -127,6 +128,7 @@ export class RemoteKeySet {
   readonly #settings: JwksSettings;
   readonly #clock: Clock;
   readonly #telemetry: Instruments<VerifierInstruments>;
+  readonly #fetchImpl: FetchLike | undefined;
   readonly #listeners = new ListenerList<JwksEvent>({ error: InvalidOptionsError });
   #uri: string | undefined;
   #byKid = new Map<string, KeyRecord>();
@@ -148,11 +150,13 @@ export class RemoteKeySet {
     settings: JwksSettings,
     clock: Clock,
     telemetry: Instruments<VerifierInstruments>,
+    fetch?: FetchLike | undefined,
   ) {
     this.#resolveUri = resolveUri;
     this.#settings = settings;
     this.#clock = clock;
     this.#telemetry = telemetry;
+    this.#fetchImpl = fetch;
   }
 
   /** True while `record` is still the live key for its `kid` and the set is usable. */
@@ -335,6 +339,7 @@ export class RemoteKeySet {
         maxBodyBytes: this.#settings.maxBodyBytes,
         clock: this.#clock,
         signal: this.#closed.signal,
+        fetch: this.#fetchImpl,
       });
       keys = parseJwks(body);
     } catch (error) {

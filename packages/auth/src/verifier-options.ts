@@ -1,5 +1,6 @@
 import { type Clock, type Infer, o } from '@ballast/kernel';
 import { isTrustedUrl } from './discovery.ts';
+import type { FetchLike } from './http-exchange.ts';
 import { optionError, parseAuthOptions } from './parse-options.ts';
 
 /** Asymmetric JWS algorithms the verifier accepts in `algorithms` (RFC 7518, RFC 8037). */
@@ -90,6 +91,12 @@ export interface VerifierOptions {
   cache?: VerifierCacheOptions | undefined;
   /** Time and timers, e.g. a `ManualClock` in tests. Default: the system clock. */
   clock?: Clock | undefined;
+  /**
+   * The fetch used for the JWKS and discovery documents, e.g. undici's `fetch` when the service
+   * already loads undici (Node's global `fetch` loads a second copy on first use). Default: the
+   * global `fetch`.
+   */
+  fetch?: FetchLike | undefined;
 }
 
 const ms = (min = 0, max = 2_147_483_647) => o.number({ integer: true, min, max });
@@ -128,6 +135,7 @@ const schema = o.object({
   jwks: jwksSchema.default(jwksSchema.parse({})),
   cache: cacheSchema.default(cacheSchema.parse({})),
   clock: o.clock<Clock>().optional(),
+  fetch: o.fn<FetchLike>().optional(),
 });
 
 /** The options once defaults are applied. @internal */

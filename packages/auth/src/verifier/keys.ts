@@ -38,10 +38,12 @@ export function verifierKeys(
             clock,
             allowInsecureHttp: o.allowInsecureHttp,
             signal,
+            fetch: o.fetch,
           }),
     o.jwks,
     clock,
     telemetry,
+    o.fetch,
   );
   const secret =
     typeof o.secret === 'string' ? new TextEncoder().encode(o.secret) : (o.secret ?? undefined);
