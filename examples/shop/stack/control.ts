@@ -52,6 +52,7 @@ export async function startControlApi(
           redis: stack.redisUrl,
           readyS: stack.readyS,
           rssMb: stack.stackRssMb(),
+          pssMb: stack.stackPssMb(),
         });
       if (method === 'GET' && url.pathname === '/processes')
         return send(res, 200, { processes: stack.processes() });

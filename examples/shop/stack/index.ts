@@ -27,7 +27,7 @@ const wanted = Number(process.env.SHOP_CONTROL_PORT ?? 8079);
 const control = await startControlApi(stack, (await portInUse(wanted)) ? 0 : wanted);
 
 console.log(`
-${bold(`shop: ready in ${stack.readyS.toFixed(1)} s, ${stack.supervisor.running().length} service processes, stack RSS ${stack.stackRssMb()} MB`)}
+${bold(`shop: ready in ${stack.readyS.toFixed(1)} s, ${stack.supervisor.running().length} service processes, memory ${stack.stackPssMb()} MB (PSS; RSS sum ${stack.stackRssMb()} MB)`)}
   gateway        ${stack.gatewayUrl}   (try: curl ${stack.gatewayUrl}/api/products)
   issuer (auth)  ${stack.issuerUrl}/.well-known/openid-configuration
   traces (OTLP)  ${stack.otlpUrl}/traces

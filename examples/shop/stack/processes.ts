@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 
 const COLORS = [36, 33, 35, 32, 34, 91, 92, 93, 94, 95, 96, 31];
@@ -45,11 +46,45 @@ export interface SupervisorOptions {
   color?: boolean | undefined;
 }
 
+/** One GET on a fresh connection (no keep-alive: each poll may reach another process on a shared port). */
+function probe(port: number, path: string): Promise<{ status: number; body: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 1_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', () => resolve(undefined));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+    req.end();
+  });
+}
+
 export function rssMb(pid: number | undefined): number {
   if (!pid) return 0;
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const match = /VmRSS:\s+(\d+) kB/.exec(status);
+    return match ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Proportional set size: private pages plus each shared page divided by the processes sharing it.
+ * Summed over processes it is what they really take (RSS counts the node binary's text, ~57 MB,
+ * once per process).
+ */
+export function pssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const match = /^Pss:\s+(\d+) kB/m.exec(rollup);
     return match ? Number(match[1]) / 1024 : 0;
   } catch {
     return 0;
@@ -132,7 +167,12 @@ export class Supervisor {
     return instance;
   }
 
-  /** Polls `/readyz` until 200; rejects when the process exits first or after `timeoutMs`. */
+  /**
+   * Polls until the instance is ready; rejects when the process exits first or after `timeoutMs`.
+   * Each poll opens a new connection and reads `/health`, which names the instance that answered:
+   * with `reusePort` the old process of a rolling restart answers on the same port, and its
+   * `/readyz` must not count for the new one.
+   */
   async waitReady(instance: Instance, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let exited = false;
@@ -144,18 +184,16 @@ export class Supervisor {
         throw new Error(
           `${instance.id} exited before it was ready (${instance.signal ?? `code ${instance.exitCode}`}); last lines:\n${instance.logs.slice(-15).join('\n')}`,
         );
-      try {
-        const res = await fetch(`http://127.0.0.1:${instance.port}/readyz`, {
-          signal: AbortSignal.timeout(1_000),
-        });
-        await res.arrayBuffer();
-        if (res.ok) {
-          instance.state = 'ready';
-          instance.readyAt = Date.now();
-          return;
-        }
-      } catch {
-        // not listening yet
+      // /health answers 200 only when ready, and names the instance
+      const health = await probe(instance.port, '/health');
+      if (
+        health?.status === 200 &&
+        health.body.includes(`"${instance.id}"`) &&
+        !health.body.includes('"draining"')
+      ) {
+        instance.state = 'ready';
+        instance.readyAt = Date.now();
+        return;
       }
       await new Promise((r) => setTimeout(r, 100));
     }

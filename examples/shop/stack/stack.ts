@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp/receiver.ts';
 import { freePort, portInUse } from './ports.ts';
-import { type Instance, rssMb, Supervisor } from './processes.ts';
+import { type Instance, pssMb, rssMb, Supervisor } from './processes.ts';
 import { type PrivateRedis, startPrivateRedis } from './redis.ts';
 import { OPS_CLIENT, SERVICES, type ServiceSpec, USER_SCOPES } from './topology.ts';
 
@@ -328,12 +328,16 @@ export async function startStack(options: StackOptions = {}) {
   }
 
   /** Resident memory of the whole stack: every child, redis and this launcher (which holds the receiver). */
-  function stackRssMb(): number {
-    let total = rssMb(process.pid);
-    for (const i of supervisor.running()) total += rssMb(i.pid);
-    if (privateRedis) total += rssMb(privateRedis.pid);
+  function stackMemory(measure: (pid: number | undefined) => number): number {
+    let total = measure(process.pid);
+    for (const i of supervisor.running()) total += measure(i.pid);
+    if (privateRedis) total += measure(privateRedis.pid);
     return Math.round(total);
   }
+  /** Resident memory of the whole stack: every child, redis and this launcher (which holds the receiver). */
+  const stackRssMb = () => stackMemory(rssMb);
+  /** The same as proportional set size: shared pages (the node binary) counted once overall. */
+  const stackPssMb = () => stackMemory(pssMb);
 
   return {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}`,
@@ -359,6 +363,7 @@ export async function startStack(options: StackOptions = {}) {
     pauseRedis,
     processes,
     stackRssMb,
+    stackPssMb,
     start: (id: string) => {
       const old = supervisor.instances.get(id);
       if (!old) throw new Error(`unknown instance ${id}`);

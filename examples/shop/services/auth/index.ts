@@ -62,7 +62,7 @@ const server = createServer((req, res) => {
     const body = JSON.stringify({
       service: 'auth',
       instance: instanceId,
-      status: draining ? 'draining' : 'up',
+      status: draining ? 'draining' : 'ready',
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
       checks: { redis: redis.status, keys: ring.list() },
       tokens: issuer.counters,
