@@ -42,7 +42,7 @@ import { sleep } from '@ballast/kernel';
 import { activeTracing, pinoMixin } from '@ballast/tracing';
 import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
-import { type Dispatcher, request } from 'undici';
+import { type Dispatcher, request, fetch as undiciFetch } from 'undici';
 import { loadConfig, type ShopConfig } from './config.ts';
 import { type DependencySettings, dependencySettings, type Settings } from './settings.ts';
 
@@ -167,11 +167,15 @@ export async function createService(options: {
     log.info({ version: config.status().version }, 'configuration applied');
   });
 
+  const jwksFetch = (url: string, init: RequestInit) =>
+    undiciFetch(url, init as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>;
   const verifier = createVerifier({
     issuer,
     audience,
     jwksUri: `${issuer}/jwks.json`,
     algorithms: ['ES256', 'RS256', 'EdDSA'],
+    // undici is loaded anyway (the dispatcher): Node's global fetch would load a second copy.
+    fetch: jwksFetch,
     jwks: {
       refreshIntervalMs: config.get().auth.jwksRefreshMs,
       cooldownMs: config.get().auth.jwksCooldownMs,
@@ -187,7 +191,7 @@ export async function createService(options: {
   const clientSecret = process.env.SHOP_CLIENT_SECRET;
   const tokens: TokenSource | undefined =
     dependencies.length > 0 && clientId && clientSecret
-      ? clientCredentials({ issuer, clientId, clientSecret, timeoutMs: 2000 })
+      ? clientCredentials({ issuer, clientId, clientSecret, timeoutMs: 2000, fetch: jwksFetch })
       : undefined;
   if (dependencies.length > 0 && !tokens)
     throw new Error('SHOP_CLIENT_ID and SHOP_CLIENT_SECRET are required');
