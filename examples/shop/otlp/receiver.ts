@@ -55,6 +55,12 @@ export interface OtlpReceiverOptions {
   maxTraces?: number | undefined;
   /** Most spans kept per trace. Default 2000. */
   maxSpansPerTrace?: number | undefined;
+  /**
+   * Also forward every OTLP request, as received, to this collector's base URL (Jaeger, an
+   * OpenTelemetry Collector): `<forward>/v1/traces`, `/v1/metrics`, `/v1/logs`. Failures are
+   * counted, never retried. Default: none.
+   */
+  forward?: string | undefined;
 }
 
 export interface OtlpReceiver {
@@ -65,7 +71,13 @@ export interface OtlpReceiver {
   /** One trace's spans in start order, or undefined. */
   trace(traceId: string): StoredSpan[] | undefined;
   /** Counters: requests and spans received per signal. */
-  stats(): { traces: number; spans: number; requests: Record<string, number>; errors: number };
+  stats(): {
+    traces: number;
+    spans: number;
+    requests: Record<string, number>;
+    errors: number;
+    forwardFailures: number;
+  };
   clear(): void;
   close(): Promise<void>;
 }
@@ -226,6 +238,25 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
   const requests: Record<string, number> = {};
   let spanCount = 0;
   let errors = 0;
+  let forwardFailures = 0;
+  const forwardTo = options.forward?.replace(/\/$/, '');
+  const forward = (signal: string, body: Buffer, headers: IncomingMessage['headers']) => {
+    if (!forwardTo) return;
+    const contentType = String(headers['content-type'] ?? 'application/x-protobuf');
+    fetch(`${forwardTo}/v1/${signal}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType },
+      body: new Uint8Array(body),
+      signal: AbortSignal.timeout(5_000),
+    })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        if (!res.ok) forwardFailures++;
+      })
+      .catch(() => {
+        forwardFailures++;
+      });
+  };
 
   const ingest = (spans: StoredSpan[]) => {
     const now = Date.now();
@@ -250,6 +281,7 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
         requests[signal] = (requests[signal] ?? 0) + 1;
         const body = await readBody(req, 32 * 1024 * 1024);
         const protobuf = !String(req.headers['content-type'] ?? '').includes('json');
+        forward(signal, body, req.headers);
         if (signal === 'traces') {
           const decoded = protobuf ? decodeTraceRequest(body) : JSON.parse(body.toString('utf8'));
           ingest(spansOf(decoded));
@@ -321,7 +353,13 @@ export async function startOtlpReceiver(options: OtlpReceiverOptions = {}): Prom
       const trace = store.get(traceId);
       return trace ? [...trace.spans].sort((a, b) => a.startTimeMs - b.startTimeMs) : undefined;
     },
-    stats: () => ({ traces: store.size, spans: spanCount, requests: { ...requests }, errors }),
+    stats: () => ({
+      traces: store.size,
+      spans: spanCount,
+      requests: { ...requests },
+      errors,
+      forwardFailures,
+    }),
     clear: () => store.clear(),
     close: () =>
       new Promise<void>((resolve) => {

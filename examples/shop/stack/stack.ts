@@ -77,7 +77,11 @@ export async function startStack(options: StackOptions = {}) {
     options.otlpPort ??
     (process.env.SHOP_OTLP_PORT ? Number(process.env.SHOP_OTLP_PORT) : undefined);
   if (otlpPort === undefined) otlpPort = (await portInUse(4318)) ? 0 : 4318;
-  const receiver: OtlpReceiver = await startOtlpReceiver({ port: otlpPort, maxTraces: 1000 });
+  const receiver: OtlpReceiver = await startOtlpReceiver({
+    port: otlpPort,
+    maxTraces: 1000,
+    forward: process.env.SHOP_OTLP_FORWARD || undefined,
+  });
 
   const envGatewayPort =
     process.env.SHOP_PORT !== undefined ? Number(process.env.SHOP_PORT) : undefined;
@@ -210,7 +214,12 @@ export async function startStack(options: StackOptions = {}) {
       for (const spec of group)
         for (let i = 0; i < spec.instances; i++) started.push(await launch(spec));
       await Promise.all(
-        started.map((i) => supervisor.waitReady(i, options.readyTimeoutMs ?? 45_000)),
+        started.map((i) =>
+          supervisor.waitReady(
+            i,
+            options.readyTimeoutMs ?? Number(process.env.SHOP_READY_TIMEOUT_MS ?? 90_000),
+          ),
+        ),
       );
     }
   } catch (error) {

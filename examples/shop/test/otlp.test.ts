@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type OtlpReceiver, startOtlpReceiver } from '../otlp/receiver.ts';
 
 const shopDir = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -123,5 +123,40 @@ describe('shop OTLP receiver', () => {
     ]);
     expect((await fetch(`${receiver.url}/traces/${'0'.repeat(32)}`)).status).toBe(404);
     expect(receiver.trace('4'.repeat(32))?.[0]?.durationMs).toBe(2);
+  });
+
+  it('forwards every request, as received, to a collector when asked', async () => {
+    const collector = await startOtlpReceiver({ port: 0 });
+    const front = await startOtlpReceiver({ port: 0, forward: `${collector.url}/` });
+    const traceId = 'ab'.repeat(16);
+    const body = {
+      resourceSpans: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'fwd' } }] },
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  traceId,
+                  spanId: '0102030405060708',
+                  name: 'n',
+                  startTimeUnixNano: '1000000',
+                  endTimeUnixNano: '2000000',
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    await fetch(`${front.url}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    await vi.waitFor(() => expect(collector.trace(traceId)?.[0]?.service).toBe('fwd'));
+    expect(front.stats().forwardFailures).toBe(0);
+    await front.close();
+    await collector.close();
   });
 });

@@ -1,13 +1,13 @@
 /**
  * The auth service: the shop's OAuth/OIDC issuer (see issuer.ts) on `node:http`, its key ring in
  * Redis, registered in the registry as `auth`, with `/livez`, `/readyz`, `/health` and the graceful
- * shutdown of `register()` on SIGTERM. Env (set by the launcher): PORT, REDIS_URL, SHOP_ISSUER_URL,
+ * shutdown of `register()` on SIGTERM (Consul instead of the Redis registry when CONSUL_HTTP_ADDR is set). Env (set by the launcher): PORT, REDIS_URL, SHOP_ISSUER_URL,
  * INSTANCE_ID, SHOP_AUTH_CLIENTS (JSON `[{ clientId, clientSecret, scopes }]`), SHOP_AUDIENCE,
  * SHOP_ADMIN_PASSWORD, SHOP_ADMIN_TOTP_SECRET, SHOP_SHOPPER_PASSWORD, SHOP_USER_SCOPES.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { redisRegistry, register } from '@ballast/discovery';
+import { consulRegistry, type Registry, redisRegistry, register } from '@ballast/discovery';
 import { Redis } from 'ioredis';
 import { type ClientConfig, createIssuer } from './issuer.ts';
 import { KeyRing } from './keys.ts';
@@ -88,7 +88,19 @@ await new Promise<void>((resolve) =>
 );
 const address = server.address() as AddressInfo;
 
-const registry = redisRegistry({ client: redis });
+// the Redis registry, or Consul when CONSUL_HTTP_ADDR is set (as every shop service)
+const consul = env.CONSUL_HTTP_ADDR;
+const consulUrl = consul
+  ? new URL(consul.includes('://') ? consul : `http://${consul}`)
+  : undefined;
+const registry: Registry = consulUrl
+  ? consulRegistry({
+      host: consulUrl.hostname,
+      port: Number(consulUrl.port || 8500),
+      secure: consulUrl.protocol === 'https:',
+      ttlMs: 6000,
+    })
+  : redisRegistry({ client: redis, ttlMs: 6000 });
 const registration = await register(
   registry,
   {
