@@ -346,6 +346,9 @@ export const SCENARIOS: Scenario[] = [
           : Number.POSITIVE_INFINITY;
       });
       const maxLag = Math.max(...lags);
+      const notApplied = expected
+        .filter((_, n) => !Number.isFinite(lags[n] as number))
+        .map((i) => i.id);
       const product = await ctx.client.send('GET', `/api/products/${encodeURIComponent(sku)}`, {
         token: ctx.shoppers[0]!.token,
       });
@@ -361,6 +364,9 @@ export const SCENARIOS: Scenario[] = [
         expected.map(async (i) => (await stack.healthOf(i))?.config?.version),
       );
       const keptGood = healthVersions.every((v) => String(v) === String(good.version));
+      const notKept = expected
+        .map((i, n) => `${i.id}=${healthVersions[n]}`)
+        .filter((_, n) => String(healthVersions[n]) !== String(good.version));
       const product2 = await ctx.client.send('GET', `/api/products/${encodeURIComponent(sku)}`, {
         token: ctx.shoppers[0]!.token,
       });
@@ -379,7 +385,7 @@ export const SCENARIOS: Scenario[] = [
         Number(product2.body?.price) === price &&
         restarted + missing === 0;
       return {
-        measured: `valid push applied on ${lags.filter(Number.isFinite).length}/${expected.length} instances, slowest ${fmt(maxLag)} ms, price served ${priceSeen}; invalid push refused by ${[...refused.values()].filter((a) => String(a.version) === String(bad.version) && a.ok === false).length}/${expected.length}, last good kept: ${keptGood}; restarts ${restarted + missing}`,
+        measured: `valid push applied on ${lags.filter(Number.isFinite).length}/${expected.length} instances, slowest ${fmt(maxLag)} ms, price served ${priceSeen}; invalid push refused by ${[...refused.values()].filter((a) => String(a.version) === String(bad.version) && a.ok === false).length}/${expected.length}, last good kept: ${keptGood}${notKept.length ? ` (${notKept.join(', ')})` : ''}; restarts ${restarted + missing}${notApplied.length ? `; not applied: ${notApplied.join(', ')}` : ''}`,
         ok,
         metrics: { maxLagMs: maxLag },
       };
