@@ -16,7 +16,9 @@ export interface Context {
   shoppers: Shopper[];
   client: Client;
   skus: string[];
-  ops: { getToken(): Promise<string>; close(): Promise<void> };
+  ops: { getToken(): Promise<string>; invalidate(token?: string): void; close(): Promise<void> };
+  /** Logs the scenario shoppers in again (their tokens die with a rotated-away key). */
+  relogin(): Promise<void>;
   /** GET a service instance's diagnostic route with the operator token. */
   opsGet(instance: Instance, path: string): Promise<{ status: number; body: Json }>;
   /** GET from any live instance of a service. */
@@ -53,11 +55,20 @@ export async function createContext(stack: Stack, log: (m: string) => void): Pro
     scopes: ['ops:read'],
   });
   const opsGet = async (instance: Instance, path: string) => {
-    const token = await ops.getToken();
-    const res = await fetch(`http://127.0.0.1:${instance.port}${path}`, {
-      headers: { authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(5_000),
-    });
+    let token = await ops.getToken();
+    const get = () =>
+      fetch(`http://127.0.0.1:${instance.port}${path}`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5_000),
+      });
+    let res = await get();
+    if (res.status === 401) {
+      // the token's key was rotated away (scenario 6): drop it, get a new one, once
+      await res.arrayBuffer();
+      ops.invalidate(token);
+      token = await ops.getToken();
+      res = await get();
+    }
     const text = await res.text();
     let body: Json = {};
     try {
@@ -80,6 +91,15 @@ export async function createContext(stack: Stack, log: (m: string) => void): Pro
     skus: list.map((p) => p.sku),
     ops,
     opsGet,
+    async relogin() {
+      const fresh = await loginShoppers(
+        stack.issuerUrl,
+        10,
+        stack.secrets.shopperPassword,
+        'scenario',
+      );
+      shoppers.splice(0, shoppers.length, ...fresh);
+    },
     async opsGetAny(service, path) {
       const instance = stack.instancesOf(service).find((i) => i.state === 'ready');
       if (!instance) throw new Error(`no ready ${service} instance`);

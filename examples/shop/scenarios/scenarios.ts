@@ -310,6 +310,7 @@ export const SCENARIOS: Scenario[] = [
       // service tokens signed by the removed key are refused too; clients fetch new ones
       const shopper = { user: 'rotation', token: newToken };
       const checkout = await ctx.checkout(shopper, { sku: ctx.skus[0] });
+      await ctx.relogin();
       const ok =
         oldBefore === 200 &&
         newWorks === 200 &&
