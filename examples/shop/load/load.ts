@@ -60,6 +60,8 @@ export interface LoadResult {
   all: ReturnType<Samples['summary']>;
   browse: ReturnType<Samples['summary']>;
   checkout: ReturnType<Samples['summary']> & { throughputRps: number };
+  /** Every checkout's latency (ms), in start order — for pooling several runs. */
+  checkoutLatencies: number[];
   /** A few sample failures (status, body) for diagnosis. */
   failures: { kind: Kind; code: string; detail: string }[];
 }
@@ -298,6 +300,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     all: all.summary(),
     browse: byKind.browse.summary(),
     checkout: { ...checkout, throughputRps: Math.round((checkout.ok / durationS) * 10) / 10 },
+    checkoutLatencies: byKind.checkout.latencies(),
     failures,
   };
 }

@@ -12,6 +12,11 @@ export class Samples {
     this.byCode.set(code, (this.byCode.get(code) ?? 0) + 1);
   }
 
+  /** Every recorded latency, in recording order. */
+  latencies(): number[] {
+    return [...this.values];
+  }
+
   /** The q-quantile (0..1) of every recorded latency, nearest rank. */
   quantile(q: number): number {
     if (this.values.length === 0) return 0;
@@ -33,4 +38,13 @@ export class Samples {
       byCode: Object.fromEntries([...this.byCode.entries()].sort()),
     };
   }
+}
+
+/** The q-quantile (0..1) of `values`, nearest rank. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
+  ] as number;
 }
