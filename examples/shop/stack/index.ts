@@ -11,10 +11,29 @@ import { startStack } from './stack.ts';
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 console.log(bold('shop: starting the stack…'));
 
+// Ctrl-C or SIGTERM while starting stops whatever was started
+const starting = new AbortController();
+const abortStart = (signal: string) => {
+  console.log(`\nshop: ${signal} while starting: stopping what was started…`);
+  starting.abort();
+};
+process.once('SIGINT', abortStart);
+process.once('SIGTERM', abortStart);
+
 let stack: Awaited<ReturnType<typeof startStack>>;
 try {
-  stack = await startStack({ say: (m) => console.log(`shop: ${m}`), color: process.stdout.isTTY });
+  stack = await startStack({
+    say: (m) => console.log(`shop: ${m}`),
+    color: process.stdout.isTTY,
+    signal: starting.signal,
+  });
+  process.off('SIGINT', abortStart);
+  process.off('SIGTERM', abortStart);
 } catch (error) {
+  if (starting.signal.aborted) {
+    console.log('shop: stopped, nothing left running.');
+    process.exit(130);
+  }
   if (error instanceof RedisMissingError) {
     console.error(`shop: ${error.message}`);
     process.exit(1);

@@ -36,6 +36,8 @@ export interface StackOptions {
   readyTimeoutMs?: number | undefined;
   /** Extra env for every service. */
   env?: Record<string, string> | undefined;
+  /** Aborting it while the stack starts stops everything started so far (startStack rejects). */
+  signal?: AbortSignal | undefined;
   /** Node flags for every service process; default SHOP_NODE_FLAGS, else {@link DEFAULT_NODE_FLAGS}. */
   nodeFlags?: string[] | undefined;
 }
@@ -169,6 +171,7 @@ export async function startStack(options: StackOptions = {}) {
     id = nextId(spec.name),
     port?: number,
   ): Promise<Instance> => {
+    if (stopping.promise) throw new Error('the stack is stopping');
     const p =
       port ??
       (spec.fixedPort === 'gateway'
@@ -202,6 +205,9 @@ export async function startStack(options: StackOptions = {}) {
     supervisor.killAllSync();
     privateRedis?.process.kill('SIGKILL');
   });
+  // Ctrl-C while starting: stop what was started (the waits below then fail and rethrow)
+  options.signal?.addEventListener('abort', () => void stop(), { once: true });
+  if (options.signal?.aborted) void stop();
 
   try {
     // auth first (every other service needs its JWKS and tokens), then the rest together
