@@ -94,7 +94,7 @@ export const SCENARIOS: Scenario[] = [
       const ok =
         orderIds.size === 1 && charges === 1 && others.length === 0 && replay.status === 201;
       return {
-        measured: `${orderIds.size} order, ${charges} charge; ${answers.length - conflicts} x 201 (same order), ${conflicts} x 409${others.length ? `, other: ${others.map((o) => o.status).join(',')}` : ''}; later replay ${replay.status}`,
+        measured: `${orderIds.size} order, ${charges} charge; ${answers.filter((a) => a.status === 201).length} x 201 (same order), ${conflicts} x 409${others.length ? `, other: ${others.map((o) => o.status).join(',')}` : ''}; later replay ${replay.status}`,
         ok,
       };
     },
@@ -139,8 +139,11 @@ export const SCENARIOS: Scenario[] = [
       await ctx.waitApplied(cleared.version);
       const recoverStart = Date.now();
       let recovered = false;
-      while (Date.now() - recoverStart < 15_000) {
+      let lastRefusal = '';
+      while (Date.now() - recoverStart < 20_000) {
         const res = await ctx.checkout(ctx.shoppers[0]!, { sku });
+        if (res.status !== 201)
+          lastRefusal = `${res.status} ${JSON.stringify(res.body).slice(0, 100)}`;
         if (res.status === 201) {
           recovered = true;
           break;
@@ -154,7 +157,7 @@ export const SCENARIOS: Scenario[] = [
       const leftReserved = during.reserved - before.reserved;
       const ok = p99 <= 50 && all503 && leftReserved === 0 && recovered && after === 5;
       return {
-        measured: `open: p99 ${fmt(p99)} ms, ${measured.filter((m) => m.status === 503 && m.retryAfter).length}/${measured.length} 503+Retry-After; reserved delta ${leftReserved}; recovered in ${recoveryS.toFixed(1)} s, then ${after}/5 ok`,
+        measured: `open: p99 ${fmt(p99)} ms, ${measured.filter((m) => m.status === 503 && m.retryAfter).length}/${measured.length} 503+Retry-After; reserved delta ${leftReserved}; ${recovered ? `recovered in ${recoveryS.toFixed(1)} s` : `not recovered in 20 s (last: ${lastRefusal})`}, then ${after}/5 ok`,
         ok,
         metrics: { openP99Ms: p99, recoveryS },
       };
@@ -473,12 +476,16 @@ export const SCENARIOS: Scenario[] = [
       let retriedOk = 0;
       let doubleCharges = 0;
       const recoverStart = Date.now();
-      for (const d of during) {
-        let res = await ctx.checkout(ctx.shoppers[0]!, { key: d.key, sku });
-        for (let attempt = 0; res.status !== 201 && attempt < 20; attempt++) {
+      const stuck: string[] = [];
+      for (const [n, d] of during.entries()) {
+        // the same shopper, key and body as the refused request (keys are scoped per shopper)
+        const shopper = ctx.shoppers[n % ctx.shoppers.length]!;
+        let res = await ctx.checkout(shopper, { key: d.key, sku });
+        const statuses = [res.status];
+        for (let attempt = 0; res.status !== 201 && attempt < 40; attempt++) {
           await sleep(250);
-          const shopper = ctx.shoppers[during.indexOf(d) % ctx.shoppers.length]!;
           res = await ctx.checkout(shopper, { key: d.key, sku });
+          statuses.push(res.status);
         }
         if (res.status === 201) {
           retriedOk++;
@@ -486,7 +493,10 @@ export const SCENARIOS: Scenario[] = [
             (e) => e.type === 'charge',
           ).length;
           if (charges !== 1) doubleCharges++;
-        }
+        } else
+          stuck.push(
+            `${[...new Set(statuses)].join('/')}: ${JSON.stringify(res.body).slice(0, 120)}`,
+          );
       }
       const recoveryS = (Date.now() - recoverStart) / 1000;
       const fresh = await ctx.checkout(ctx.shoppers[1]!, { sku });
@@ -497,7 +507,7 @@ export const SCENARIOS: Scenario[] = [
         doubleCharges === 0 &&
         fresh.status === 201;
       return {
-        measured: `during pause: ${inPause.length}/${during.length} refused, ${inPause.filter((d) => d.status === 503 && d.headers['retry-after'] !== undefined).length} with 503+Retry-After (max ${fmt(Math.max(0, ...inPause.map((d) => d.ms)))} ms); retried keys ${retriedOk}/${during.length} ok, charges != 1: ${doubleCharges}; new checkout ${fresh.status}`,
+        measured: `during pause: ${inPause.length}/${during.length} refused, ${inPause.filter((d) => d.status === 503 && d.headers['retry-after'] !== undefined).length} with 503+Retry-After (max ${fmt(Math.max(0, ...inPause.map((d) => d.ms)))} ms); retried keys ${retriedOk}/${during.length} ok, charges != 1: ${doubleCharges}; new checkout ${fresh.status}${stuck.length ? `; still refused: ${stuck.join(' | ')}` : ''}`,
         ok,
         metrics: { recoveryS },
       };
