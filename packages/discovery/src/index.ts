@@ -12,6 +12,7 @@ export type { Endpoint, Outcome } from './endpoint.ts';
 export type { DiscoveryErrorCode, DiscoveryErrors } from './errors.ts';
 export {
   DiscoveryError,
+  HealthCheckTimeoutError,
   InvalidInstanceError,
   InvalidOptionsError,
   isDiscoveryError,
@@ -19,6 +20,7 @@ export {
   RegistrationUnsupportedError,
   RegistryUnavailableError,
   ServiceNotFoundError,
+  ShutdownStepFailedError,
 } from './errors.ts';
 export { leastOutstanding } from './least-outstanding.ts';
 export type { OutlierEjectionOptions } from './outlier-ejection.ts';
