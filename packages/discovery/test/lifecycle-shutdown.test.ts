@@ -183,6 +183,33 @@ describe('createShutdown()', () => {
     expect(report.reason).toBe('test');
   });
 
+  it('keeps idle keep-alive sockets open during the delay (a client may still send on them), and answers on them with Connection: close', async () => {
+    const clock = new ManualClock();
+    const { health, app } = await startApp();
+    const shutdown = createShutdown({ health, servers: [app.server], signals: [], clock });
+    track(shutdown, app);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    cleanup.push(async () => agent.destroy());
+    await get(`${app.url}/fast`, agent);
+    const [socket] = Object.values(agent.freeSockets).flat();
+    let closed = false;
+    socket?.once('close', () => {
+      closed = true;
+    });
+    const report = shutdown.shutdown();
+    await flushMicrotasks();
+    // Other requests finish meanwhile; the idle socket must survive them.
+    await get(`${app.url}/fast`);
+    await get(`${app.url}/livez`);
+    await flushMicrotasks();
+    expect(closed).toBe(false);
+    const late = await get(`${app.url}/fast`, agent); // sent on the idle socket during the delay
+    expect(late.body).toBe('fast');
+    expect(late.headers.connection).toBe('close');
+    await clock.advanceAsync(5000);
+    expect((await report).ok).toBe(true);
+  });
+
   it('cuts requests still in flight at drainTimeoutMs, reports it, and goes on', async () => {
     const clock = new ManualClock();
     const { health, app, slow } = await startApp();

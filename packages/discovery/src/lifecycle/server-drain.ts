@@ -17,6 +17,7 @@ export class ServerDrain {
   readonly #inFlight = new Set<ServerResponse>();
   readonly #idle = new Set<() => void>();
   #closingConnections = false;
+  #stoppedAccepting = false;
   #closed: Promise<void> | undefined;
 
   constructor(server: DrainableServer) {
@@ -36,8 +37,10 @@ export class ServerDrain {
       if (done) return;
       done = true;
       this.#inFlight.delete(res);
-      if (this.#closingConnections) {
-        // Its socket may now be idle (its headers went out before the shutdown): close it.
+      if (this.#stoppedAccepting) {
+        // Its socket may now be idle (its headers went out before Connection: close was set):
+        // close it. Not before the listener closed: until then clients may still pick this
+        // instance, and closing an idle keep-alive socket races with a request sent on it.
         setImmediate(() => this.server.closeIdleConnections?.());
       }
       if (this.#inFlight.size === 0) for (const wake of this.#idle) wake();
@@ -55,6 +58,7 @@ export class ServerDrain {
   /** Stops accepting connections and closes the idle keep-alive ones. */
   stopAccepting(): Promise<void> {
     this.closeConnections();
+    this.#stoppedAccepting = true;
     this.#closed ??= new Promise<void>((resolve) => {
       if (!this.server.listening) {
         resolve();
