@@ -25,14 +25,15 @@ export function assertRedisInstalled(): void {
 }
 
 /**
- * Starts `redis-server` bound to 127.0.0.1 on a free port, with no persistence (no RDB, no AOF),
- * and waits until it answers PING.
+ * Starts `redis-server` bound to 127.0.0.1 on a free port (or on `port`: e.g. the port of a server
+ * just stopped, to restart it with empty memory), with no persistence (no RDB, no AOF), and waits
+ * until it answers PING.
  */
 export async function startRedisServer(
-  options: { startTimeoutMs?: number } = {},
+  options: { startTimeoutMs?: number; port?: number } = {},
 ): Promise<RedisServer> {
   assertRedisInstalled();
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child = spawn(
     'redis-server',
     [
