@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { freePort, ManualClock } from '@ballast/test-utils';
+import { freePort, ManualClock, startRedisServer } from '@ballast/test-utils';
 import type {} from '@ballast/test-utils/global-setup';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
@@ -64,10 +64,15 @@ describe('acquireLease() on Redis', () => {
     await second.release();
     const third = await waiting;
     expect(third.token).toBeGreaterThan(second.token);
+    // Tokens are consecutive while Redis keeps the fence.
+    expect(second.token).toBe(first.token + 1);
+    expect(third.token).toBe(second.token + 1);
     await third.release();
-    // Another key counts on its own.
+    // Another key counts on its own; a key's first token is seeded from Redis's TIME in µs.
+    const [seconds, micros] = await client().time();
     const other = await acquireLease(a, 'other', { ttlMs: 5000 });
-    expect(other.token).toBe(1);
+    expect(other.token).toBeGreaterThan(Number(seconds) * 1e6 + Number(micros));
+    expect(Number.isSafeInteger(other.token)).toBe(true);
     await other.release();
   });
 
@@ -203,6 +208,33 @@ describe('acquireLease() on Redis', () => {
     const backend = redisLeaseBackend({ client: dead, timeoutMs: 500 });
     const error = await expectCode(acquireLease(backend, 'k'), 'BACKEND_UNAVAILABLE');
     expect(isDiscoveryError(error, 'BACKEND_UNAVAILABLE') && error.backend).toBe('redis');
+  });
+
+  it('keeps fencing tokens increasing across a Redis restart without persistence (the fence is re-seeded from TIME)', async () => {
+    let server = await startRedisServer();
+    cleanups.push(() => server.stop());
+    const redis = new Redis(server.url, { retryStrategy: () => 20, maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    cleanups.push(() => redis.disconnect());
+    const backend = redisLeaseBackend({ client: redis, timeoutMs: 1000 });
+    const before: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const lease = await acquireLease(backend, 'job', { ttlMs: 5000 });
+      before.push(lease.token);
+      await lease.release();
+    }
+    // A holder whose key the restart wipes: its next renewal finds a newer holder's token.
+    const holder = await acquireLease(backend, 'job', { ttlMs: 5000, autoRenew: false });
+    await server.stop();
+    server = await startRedisServer({ port: server.port });
+    await vi.waitFor(() => expect(redis.status).toBe('ready'), { timeout: 5000 });
+    expect(await redis.exists('ballast:lease:{job}:fence')).toBe(0);
+    const after = await acquireLease(backend, 'job', { ttlMs: 5000 });
+    expect(after.token).toBeGreaterThan(holder.token);
+    expect(Math.max(...before)).toBeLessThan(holder.token);
+    await expectCode(holder.renew(), 'LEASE_LOST');
+    expect((holder.signal.reason as LeaseLostError).reason).toBe('stolen');
+    await after.release();
   });
 
   it('refuses bad options with INVALID_OPTIONS naming the option', async () => {

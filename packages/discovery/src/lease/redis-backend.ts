@@ -42,6 +42,14 @@ const schema = o.object({
 //   <prefix>{<key>}:holder  string "<token> <owner>", with a PX expiry: the hold itself
 //   <prefix>{<key>}:fence   integer, never expires: the last token handed out (INCR)
 // Every script returns the server time (TIME), so that a history can be checked on Redis's clock.
+//
+// A missing fence (a restart without persistence, FLUSHALL, eviction under an allkeys-* policy)
+// is seeded with Redis's TIME in microseconds before the INCR, never with 0: every token is then
+// at most "the µs of its key's last seeding + the acquisitions since", which stays below the
+// clock as long as a key is not acquired more than once per µs on average (one acquisition is a
+// network round trip) — so a re-seeded fence starts above every token handed out before it, as
+// long as Redis's clock has not stepped back. Tokens stay below 2^53 (exact in a double and in
+// JavaScript) until the year 2255.
 
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -52,8 +60,13 @@ const ACQUIRE = `${NOW}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 0, redis.call('PTTL', KEYS[1]), now }
 end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  -- Seconds and zero-padded microseconds, concatenated: an exact integer string (a Lua number
+  -- this large would be written in %.14g, i.e. rounded).
+  redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
+end
 local token = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token .. ' ' .. ARGV[2], 'NX', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], string.format('%d', token) .. ' ' .. ARGV[2], 'NX', 'PX', ARGV[1])
 return { 1, token, now }`;
 
 /** Compare-and-set: only the holder's token extends, and only while the key exists. */
