@@ -1,9 +1,7 @@
-import { EventEmitter } from 'node:events';
-import { unrefTimer } from '@ballast/kernel';
-import type { Source, SourceContext, SourceValues } from '../source.ts';
+import type { Source, SourceContext, SourceValues, SourceWatcher } from '../source.ts';
 import { checkSourceOptions } from '../source-options.ts';
-import { setPath, type Values } from '../values.ts';
-import { parseDocument } from './parse.ts';
+import { ConsulKv, kvValues } from './consul-kv.ts';
+import { pauseUnlessAborted } from './pause.ts';
 
 /** The part of a `consul` (node-consul) client this source uses: `new Consul({ … })` fits. */
 export interface ConsulClientLike {
@@ -46,12 +44,6 @@ export interface ConsulKVOptions {
   timeoutMs?: number | undefined;
 }
 
-interface KvItem {
-  readonly Key: string;
-  readonly Value: string | null;
-  readonly ModifyIndex: number;
-}
-
 /**
  * Consul KV as a source, watched with blocking queries: a change is applied as soon as Consul
  * answers (no debounce). The query index is reset when it goes backwards (a Consul restore), queries
@@ -65,208 +57,95 @@ interface KvItem {
 export function consulKV(options: ConsulKVOptions): Source {
   checkSourceOptions('consulKV()', options);
   const prefix = options.prefix.replace(/\/+$/, '');
-  const waitMs = options.waitMs ?? 300_000;
-  const minIntervalMs = options.minIntervalMs ?? 250;
-  const backoffMs = options.backoffMs ?? 1000;
-  const maxBackoffMs = options.maxBackoffMs ?? 60_000;
-  let client = options.client;
-  let owned: { destroy(): void } | undefined;
-  let index = 0;
-  let lastQueryAt: number | undefined;
-  const requests = new Set<EventEmitter>();
-
-  const consul = async (): Promise<ConsulClientLike> => {
-    if (client) return client;
-    let Consul: new (o: object) => ConsulClientLike & { destroy(): void };
-    try {
-      ({ default: Consul } = (await import('consul')) as unknown as { default: typeof Consul });
-    } catch (error) {
-      throw new Error(
-        'consulKV() needs the consul package: npm install consul (or pass { client })',
-        {
-          cause: error,
-        },
-      );
-    }
-    const created = new Consul({
-      host: options.host ?? '127.0.0.1',
-      port: options.port ?? 8500,
-      secure: options.secure ?? false,
-    });
-    owned = created;
-    client = created;
-    return created;
-  };
-
-  /** One KV read; `blockingIndex` makes it a blocking query. Returns the items and `X-Consul-Index`. */
-  const query = async (
-    blockingIndex: number | undefined,
-    timeoutMs: number,
-  ): Promise<{ items: KvItem[]; index: number }> => {
-    const kv = (await consul()).kv;
-    const ctx = Object.assign(new EventEmitter(), { includeResponse: true });
-    requests.add(ctx);
-    try {
-      const request: Record<string, unknown> = {
-        key: prefix,
-        recurse: true,
-        ctx,
-        timeout: timeoutMs,
-      };
-      if (options.token) request.token = options.token;
-      if (options.dc) request.dc = options.dc;
-      if (blockingIndex !== undefined) {
-        request.index = String(blockingIndex);
-        request.wait = `${Math.ceil(waitMs / 1000)}s`;
-      }
-      const [res, body] = (await kv.get(request as never)) as [
-        { headers: Record<string, string | undefined> },
-        KvItem[] | KvItem | undefined,
-      ];
-      const header = res.headers['x-consul-index'];
-      const next = Number(header);
-      if (header === undefined || !Number.isFinite(next))
-        throw new Error(
-          `Consul answered without a valid X-Consul-Index header (got ${String(header)})`,
-        );
-      const items = body === undefined ? [] : Array.isArray(body) ? body : [body];
-      return { items, index: next };
-    } finally {
-      requests.delete(ctx);
-    }
-  };
-
-  const toValues = async (
-    items: KvItem[],
-    context: SourceContext,
-  ): Promise<SourceValues | undefined> => {
-    const document = items.find((item) => item.Key === prefix);
-    if (document && document.Value !== null) {
-      const text = document.Value;
-      const values = await parseDocument(
-        text,
-        text.trim().startsWith('{') ? 'json' : 'yaml',
-        `consul key ${prefix}`,
-      );
-      return { values, label: String(document.ModifyIndex), origins: { '': `consul ${prefix}` } };
-    }
-    const values: Values = {};
-    const origins: Record<string, string> = {};
-    let label = 0;
-    let any = false;
-    for (const item of items) {
-      if (!item.Key.startsWith(`${prefix}/`) || item.Value === null || item.Key.endsWith('/'))
-        continue;
-      const path = context.schema.resolve(
-        item.Key.slice(prefix.length + 1)
-          .split('/')
-          .filter(Boolean),
-      );
-      if (path.length === 0) continue;
-      setPath(values, path, context.schema.coerce(path, item.Value));
-      origins[path.join('.')] = `consul ${item.Key}`;
-      label = Math.max(label, item.ModifyIndex);
-      any = true;
-    }
-    return any ? { values, origins, label: String(label) } : undefined;
-  };
-
+  const kv = new ConsulKv(prefix, options);
+  const position: QueryPosition = { index: 0, lastQueryAt: undefined };
   const missing = (): SourceValues => {
     if (options.optional) return { values: {} };
     throw new Error(
       `Consul has no keys under ${prefix}; write them (consul kv put ${prefix}/…) or mark the source optional: true`,
     );
   };
-
-  const pause = (context: SourceContext, ms: number) =>
-    new Promise<void>((resolve) => {
-      if (ms <= 0 || context.signal.aborted) return resolve();
-      const done = () => {
-        context.signal.removeEventListener('abort', stop);
-        resolve();
-      };
-      const handle = context.clock.setTimeout(done, ms);
-      unrefTimer(handle);
-      const stop = () => {
-        context.clock.clearTimeout(handle);
-        resolve();
-      };
-      context.signal.addEventListener('abort', stop, { once: true });
-    });
-
-  const loop = async (
-    context: SourceContext,
-    changed: (next: SourceValues) => void,
-    failed: (e: unknown) => void,
-  ) => {
-    let failures = 0;
-    while (!context.signal.aborted) {
-      const since = lastQueryAt === undefined ? Infinity : context.clock.now() - lastQueryAt;
-      await pause(context, minIntervalMs - since);
-      if (context.signal.aborted) return;
-      lastQueryAt = context.clock.now();
-      try {
-        // index 0 asks without blocking (after a reset); anything else blocks until it moves.
-        const result = await query(
-          index > 0 ? index : undefined,
-          waitMs + Math.ceil(waitMs / 16) + 5000,
-        );
-        failures = 0;
-        const previous = index;
-        if (result.index < previous) {
-          index = 0; // went backwards (snapshot restore, new cluster): start over without blocking
-          continue;
-        }
-        index = Math.max(result.index, 1);
-        if (result.index === previous) continue; // the wait ended without a change
-        const values = (await toValues(result.items, context)) ?? missingOnWatch();
-        changed(values);
-      } catch (error) {
-        if (context.signal.aborted) return;
-        failures += 1;
-        failed(error);
-        const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** Math.min(failures - 1, 30));
-        await pause(context, ceiling / 2 + Math.random() * (ceiling / 2));
-      }
-    }
-  };
-
-  const missingOnWatch = (): SourceValues => {
-    if (options.optional) return { values: {} };
-    throw new Error(`the keys under ${prefix} were deleted; the last good values stay in use`);
-  };
-
   return {
     name: `consul ${prefix}`,
     optional: options.optional === true,
     debounceMs: 0,
     async load(context) {
-      const result = await query(undefined, options.timeoutMs ?? 10_000);
-      index = Math.max(result.index, 1);
-      lastQueryAt = context.clock.now();
-      return (await toValues(result.items, context)) ?? missing();
+      const result = await kv.query(undefined, options.timeoutMs ?? 10_000);
+      position.index = Math.max(result.index, 1);
+      position.lastQueryAt = context.clock.now();
+      return (await kvValues(result.items, prefix, context)) ?? missing();
     },
     ...(options.watch === false
       ? {}
       : {
           watch(context, watcher) {
-            context.signal.addEventListener(
-              'abort',
-              () => {
-                for (const ctx of requests) ctx.emit('cancel');
-              },
-              { once: true },
-            );
-            void loop(
-              context,
-              (next) => watcher.changed(next),
-              (error) => watcher.failed(error),
-            );
+            context.signal.addEventListener('abort', () => kv.cancel(), { once: true });
+            void watchLoop(kv, position, options, context, watcher);
           },
         }),
     close() {
-      for (const ctx of requests) ctx.emit('cancel');
-      owned?.destroy();
+      kv.close();
     },
   };
+}
+
+/** Where the blocking queries are: Consul's index of the last answer, and when it was asked. */
+interface QueryPosition {
+  index: number;
+  lastQueryAt: number | undefined;
+}
+
+/**
+ * Watches with blocking queries until the context aborts: at most one query per
+ * `minIntervalMs`; an index that goes backwards starts over without blocking; a failure backs off
+ * exponentially (with jitter) while the last good values stay in use.
+ */
+async function watchLoop(
+  kv: ConsulKv,
+  position: QueryPosition,
+  options: ConsulKVOptions,
+  context: SourceContext,
+  watcher: SourceWatcher,
+): Promise<void> {
+  const waitMs = options.waitMs ?? 300_000;
+  const minIntervalMs = options.minIntervalMs ?? 250;
+  const backoffMs = options.backoffMs ?? 1000;
+  const maxBackoffMs = options.maxBackoffMs ?? 60_000;
+  let failures = 0;
+  while (!context.signal.aborted) {
+    const { lastQueryAt } = position;
+    const since = lastQueryAt === undefined ? Infinity : context.clock.now() - lastQueryAt;
+    await pauseUnlessAborted(context, minIntervalMs - since);
+    if (context.signal.aborted) return;
+    position.lastQueryAt = context.clock.now();
+    try {
+      // index 0 asks without blocking (after a reset); anything else blocks until it moves.
+      const result = await kv.query(
+        position.index > 0 ? position.index : undefined,
+        waitMs + Math.ceil(waitMs / 16) + 5000,
+      );
+      failures = 0;
+      const previous = position.index;
+      if (result.index < previous) {
+        position.index = 0; // went backwards (snapshot restore, new cluster): start over without blocking
+        continue;
+      }
+      position.index = Math.max(result.index, 1);
+      if (result.index === previous) continue; // the wait ended without a change
+      const values = await kvValues(result.items, kv.prefix, context);
+      watcher.changed(values ?? deleted(kv.prefix, options));
+    } catch (error) {
+      if (context.signal.aborted) return;
+      failures += 1;
+      watcher.failed(error);
+      const ceiling = Math.min(maxBackoffMs, backoffMs * 2 ** Math.min(failures - 1, 30));
+      await pauseUnlessAborted(context, ceiling / 2 + Math.random() * (ceiling / 2));
+    }
+  }
+}
+
+/** The values of a watched prefix whose keys were all deleted (an error unless optional). */
+function deleted(prefix: string, options: ConsulKVOptions): SourceValues {
+  if (options.optional) return { values: {} };
+  throw new Error(`the keys under ${prefix} were deleted; the last good values stay in use`);
 }
