@@ -5,7 +5,6 @@
  * gateway's own service token (the shopper is named in `x-shop-user`).
  */
 import { authOf, requireAuth, requireScopes } from '@ballast/auth/fastify';
-import { redisStore } from '@ballast/idempotency';
 import { idempotency } from '@ballast/idempotency/fastify';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { type CallResult, createService, unavailable } from '../../lib/service.ts';
@@ -15,12 +14,7 @@ const svc = await createService({
   dependencies: OPS_TARGETS,
   isFailure: { orders: (status) => status >= 500 && status !== 503 },
 });
-const store = redisStore({
-  client: svc.redis,
-  prefix: 'shop:idem:gateway:',
-  operationTimeoutMs: 400,
-});
-svc.onShutdown(() => store.close());
+const store = svc.idempotencyStore();
 
 const app = Fastify({
   serverFactory: (handler) => svc.httpServer(handler),

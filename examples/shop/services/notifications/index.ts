@@ -4,18 +4,13 @@
  * order, so the scenario runner can check that nothing was sent twice.
  */
 import { requireAuth } from '@ballast/auth/express';
-import { redisStore } from '@ballast/idempotency';
 import express, { type Request, type Response } from 'express';
 import { createService } from '../../lib/service.ts';
 import { consume, NOTIFICATIONS_STREAM } from '../../lib/streams.ts';
 
 const svc = await createService({});
 const { redis, log } = svc;
-const store = redisStore({
-  client: redis,
-  prefix: 'shop:idem:notifications:',
-  operationTimeoutMs: 400,
-});
+const store = svc.idempotencyStore();
 
 const consumer = consume<{ orderId: string; user: string; shipmentId?: string }>({
   redis,
@@ -40,10 +35,7 @@ const consumer = consume<{ orderId: string; user: string; shipmentId?: string }>
     return { sent: true };
   },
 });
-svc.onShutdown(async () => {
-  await consumer.stopped;
-  await store.close();
-});
+svc.onShutdown(() => consumer.stopped);
 svc.healthFields(() => ({ consumed: consumer.processed(), duplicates: consumer.duplicates() }));
 
 const app = express();

@@ -8,7 +8,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { authOf, requireAuth } from '@ballast/auth/node-http';
 import { isBreakerError } from '@ballast/breaker';
 import { campaign, fenced, type Lease, redisLeaseBackend } from '@ballast/discovery/lease';
-import { redisStore } from '@ballast/idempotency';
 import { idempotency } from '@ballast/idempotency/node-http';
 import { sleep } from '@ballast/kernel';
 import { withSpan } from '@ballast/tracing';
@@ -28,8 +27,7 @@ import {
 
 const svc = await createService({ dependencies: ['catalog', 'inventory', 'payments'] });
 const { redis, log } = svc;
-const store = redisStore({ client: redis, prefix: 'shop:idem:orders:', operationTimeoutMs: 400 });
-svc.onShutdown(() => store.close());
+const store = svc.idempotencyStore();
 
 const orderKey = (orderId: string) => `shop:order:${orderId}`;
 const OPEN_ORDERS = 'shop:orders:open';

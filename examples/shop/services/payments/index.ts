@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type AuthVariables, authOf, requireAuth, requireScopes } from '@ballast/auth/fetch';
-import { redisStore } from '@ballast/idempotency';
 import { idempotency } from '@ballast/idempotency/fetch';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -14,8 +13,7 @@ import { createService } from '../../lib/service.ts';
 
 const svc = await createService({});
 const { redis } = svc;
-const store = redisStore({ client: redis, prefix: 'shop:idem:payments:', operationTimeoutMs: 400 });
-svc.onShutdown(() => store.close());
+const store = svc.idempotencyStore();
 
 /** The card number that is always declined (as Stripe's test cards). */
 const DECLINED_CARD = '4000000000000002';

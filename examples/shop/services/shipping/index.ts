@@ -5,14 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { requireAuth } from '@ballast/auth/express';
-import { redisStore } from '@ballast/idempotency';
 import express, { type Request, type Response } from 'express';
 import { createService } from '../../lib/service.ts';
 import { consume, NOTIFICATIONS_STREAM, publish, SHIPMENTS_STREAM } from '../../lib/streams.ts';
 
 const svc = await createService({});
 const { redis, log } = svc;
-const store = redisStore({ client: redis, prefix: 'shop:idem:shipping:', operationTimeoutMs: 400 });
+const store = svc.idempotencyStore();
 
 interface ShipmentRequest {
   orderId: string;
@@ -60,10 +59,7 @@ const consumer = consume<ShipmentRequest>({
     return { shipmentId: stored.shipmentId };
   },
 });
-svc.onShutdown(async () => {
-  await consumer.stopped;
-  await store.close();
-});
+svc.onShutdown(() => consumer.stopped);
 svc.healthFields(() => ({ consumed: consumer.processed(), duplicates: consumer.duplicates() }));
 
 const app = express();
