@@ -82,6 +82,11 @@ export interface Service {
     path: string,
     options?: CallOptions,
   ): Promise<CallResult<T>>;
+  /**
+   * The discovery dispatcher with this service's token on every request to another service (for
+   * `createRouter({ dispatcher })`, whose routes bring their own timeout, retry and breaker).
+   */
+  serviceDispatcher(): Dispatcher;
   /** State of a dependency's breaker, lower case: closed, open, half_open, … ('closed' before its first call). */
   breakerState(dependency: string): string;
   /**
@@ -468,6 +473,11 @@ export async function createService(options: {
     audience,
     call,
     breakerState,
+    serviceDispatcher: () => {
+      if (!tokens) throw new Error(`${name} declares no dependency: it has no service token`);
+      const source = tokens;
+      return base.compose(bearerInterceptor({ tokens: () => source }));
+    },
     idempotencyStore: () => {
       const store = redisStore({
         client: redis,

@@ -5,9 +5,12 @@
  * gateway's own service token (the shopper is named in `x-shop-user`).
  */
 import { authOf, requireAuth, requireScopes } from '@ballast/auth/fastify';
+import { proxy } from '@ballast/discovery/fastify';
+import { createRouter } from '@ballast/discovery/router';
 import { idempotency } from '@ballast/idempotency/fastify';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { type CallResult, createService, unavailable } from '../../lib/service.ts';
+import { dependencySettings } from '../../lib/settings.ts';
 
 const OPS_TARGETS = ['catalog', 'inventory', 'orders', 'payments', 'shipping', 'notifications'];
 const svc = await createService({
@@ -62,14 +65,6 @@ await app.register(async (api) => {
     lockTtlMs: 15_000,
   });
 
-  api.get('/api/products', { preHandler: requireScopes(['shop:browse']) }, (_request, reply) =>
-    forward(reply, 'catalog', '/products'),
-  );
-  api.get<{ Params: { sku: string } }>(
-    '/api/products/:sku',
-    { preHandler: requireScopes(['shop:browse']) },
-    (request, reply) => forward(reply, 'catalog', `/products/${enc(request.params.sku)}`),
-  );
   api.get('/api/cart', { preHandler: requireScopes(['shop:cart']) }, (request, reply) =>
     forward(reply, 'orders', `/carts/${enc(userOf(request))}`),
   );
@@ -119,21 +114,64 @@ await app.register(async (api) => {
         headers: { 'x-shop-user': userOf(request) },
       }),
   );
-  // Routes by service name: an admin reads any service's GET route through the gateway.
-  api.get<{ Params: { service: string; '*': string } }>(
-    '/ops/:service/*',
-    { preHandler: requireScopes(['admin']) },
-    async (request, reply) => {
-      const { service } = request.params;
-      if (!OPS_TARGETS.includes(service)) {
-        reply.code(404);
-        return { error: 'NOT_FOUND', message: `no service ${service}` };
-      }
-      const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
-      return forward(reply, service, `/${request.params['*']}${query}`);
-    },
-  );
 });
+
+// Routes by service name through @ballast/discovery/router: browsing goes to catalog, and an admin
+// reads any service's GET routes under /ops/<service>/. The shopper's token stays at the gateway
+// (removed from the forwarded request); the bearer interceptor puts the gateway's own token on it.
+const policies = (dependency: string) => {
+  const settings = dependencySettings(svc.settings(), dependency);
+  return {
+    timeoutMs: settings.timeoutMs,
+    retry: { maxAttempts: settings.retries + 1, initialDelayMs: 20, maxDelayMs: 250 },
+    breaker: {
+      failureRateThreshold: settings.breaker.failureRateThreshold,
+      minimumCalls: Math.min(20, settings.breaker.minimumRequests),
+      windowSize: 20,
+      openMs: settings.breaker.openMs,
+    },
+  };
+};
+const withoutUserToken = { request: { remove: ['authorization'] } };
+const dispatcher = svc.serviceDispatcher();
+const browse = createRouter(
+  [
+    {
+      id: 'browse',
+      match: { pathPrefix: '/api/products', methods: ['GET', 'HEAD'] },
+      to: 'http://catalog/products',
+      rewrite: { stripPrefix: true },
+      headers: withoutUserToken,
+      policies: policies('catalog'),
+    },
+  ],
+  { dispatcher },
+);
+const ops = createRouter(
+  OPS_TARGETS.map((service) => ({
+    id: `ops-${service}`,
+    match: { pathPrefix: `/ops/${service}`, methods: ['GET', 'HEAD'] },
+    to: `http://${service}`,
+    rewrite: { stripPrefix: true },
+    headers: withoutUserToken,
+    policies: policies(service),
+  })),
+  { dispatcher },
+);
+svc.onShutdown(async () => {
+  await Promise.all([browse.close(), ops.close()]);
+});
+
+for (const [router, scopes] of [
+  [browse, ['shop:browse']],
+  [ops, ['admin']],
+] as const) {
+  await app.register(async (scope) => {
+    scope.addHook('onRequest', requireAuth(svc.verifier, { realm: 'shop' }));
+    scope.addHook('onRequest', requireScopes([...scopes]));
+    await scope.register(proxy(router));
+  });
+}
 
 app.setNotFoundHandler((_request, reply) => {
   reply.code(404).send({ error: 'NOT_FOUND' });
