@@ -106,4 +106,19 @@ describe.each(Object.entries(probeApps))('probes() on %s', (_name, start) => {
     const post = await get(`${url}/livez`, { method: 'POST' });
     expect(post.text).not.toContain('"status"');
   });
+
+  it('a hanging critical indicator is cut at its timeout: /readyz answers 503 in time and says why', async () => {
+    health = createHealth({
+      indicators: [
+        { name: 'db', critical: true, timeoutMs: 50, check: () => new Promise(() => {}) },
+      ],
+    });
+    app = await start(health);
+    const started = performance.now();
+    const res = await get(`${app.url}/readyz`, { headers: { 'x-admin': '1' } });
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(res.status).toBe(503);
+    expect(res.json().components.db).toMatchObject({ status: 'DOWN', timedOut: true });
+    expect((await get(`${app.url}/livez`)).status).toBe(200);
+  });
 });
