@@ -119,8 +119,8 @@ export const SCENARIOS: Scenario[] = [
       // now measure: paced checkouts while the breaker is open
       const measured: { status: number; ms: number; retryAfter: boolean }[] = [];
       await Promise.all(
-        Array.from({ length: 30 }, async (_, i) => {
-          await sleep(i * 50);
+        Array.from({ length: 100 }, async (_, i) => {
+          await sleep(i * 40);
           const res = await ctx.checkout(ctx.shoppers[i % ctx.shoppers.length]!, { sku });
           measured.push({
             status: res.status,
@@ -288,6 +288,9 @@ export const SCENARIOS: Scenario[] = [
       const added = (await (
         await fetch(`${stack.issuerUrl}/admin/keys`, { method: 'POST', headers: adminHeaders })
       ).json()) as Json;
+      // publish first, sign later: every verifier re-reads the JWKS within auth.jwksRefreshMs
+      // (2 s), so the new key is known everywhere before any token carries its kid
+      await sleep(2_500);
       await fetch(`${stack.issuerUrl}/admin/keys/${added.kid}/activate`, {
         method: 'POST',
         headers: adminHeaders,
@@ -482,7 +485,10 @@ export const SCENARIOS: Scenario[] = [
         const shopper = ctx.shoppers[n % ctx.shoppers.length]!;
         let res = await ctx.checkout(shopper, { key: d.key, sku });
         const statuses = [res.status];
-        for (let attempt = 0; res.status !== 201 && attempt < 40; attempt++) {
+        // a key whose first try reached Redis only after the pause stays locked ("in progress",
+        // 409) until the gateway's lock expires (lockTtlMs 15 s): retry for up to 25 s
+        const until = Date.now() + 25_000;
+        while (res.status !== 201 && Date.now() < until) {
           await sleep(250);
           res = await ctx.checkout(shopper, { key: d.key, sku });
           statuses.push(res.status);
