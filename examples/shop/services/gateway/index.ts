@@ -90,6 +90,8 @@ await app.register(async (api) => {
         headers: {
           'x-shop-user': userOf(request),
           'idempotency-key': String(request.headers['idempotency-key']),
+          // Lets orders fail fast during a payments outage without reading the body first.
+          'x-shop-pay-later': request.body?.payLater === true ? 'true' : 'false',
         },
       }),
   );

@@ -387,8 +387,25 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     );
 
   if (parts[0] === 'orders') {
-    if (method === 'POST' && parts.length === 1)
-      return has(req, 'orders:write') ? checkout(req, res) : forbidden();
+    if (method === 'POST' && parts.length === 1) {
+      if (!has(req, 'orders:write')) return forbidden();
+      // Fail fast in front of the idempotency layer while payments' breaker is open: nothing would
+      // be stored anyway (a 503 releases the key), and this answer costs no Redis round trip.
+      // Pay-later checkouts (the gateway flags them) only reserve, so they go on.
+      const down = ports.paymentsUnavailable();
+      if (down && req.headers['x-shop-pay-later'] !== 'true') {
+        return send(
+          res,
+          503,
+          {
+            error: 'UNAVAILABLE',
+            message: 'payments is unavailable (breaker open): nothing was reserved',
+          },
+          { 'retry-after': String(down.retryAfterS) },
+        );
+      }
+      return checkout(req, res);
+    }
     if (method === 'POST' && parts.length === 3 && parts[2] === 'pay')
       return has(req, 'orders:write') ? pay(req, res) : forbidden();
     if (method === 'GET' && parts.length === 2) {
