@@ -45,6 +45,7 @@ import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { type Dispatcher, request, fetch as undiciFetch } from 'undici';
 import { loadConfig, type ShopConfig } from './config.ts';
+import { quiet } from './quiet.ts';
 import { type DependencySettings, dependencySettings, type Settings } from './settings.ts';
 
 export type { Settings } from './settings.ts';
@@ -449,10 +450,19 @@ export async function createService(options: {
     await verifier.refreshKeys({ signal: AbortSignal.timeout(5000) }).catch((error: unknown) => {
       log.warn({ err: error }, 'JWKS not loaded at start (will retry on first token)');
     });
-    const registration = await register(
-      registry,
-      { id: instanceId, service: name, address: '127.0.0.1', port, meta: { instance: instanceId } },
-      { server: target, signals: [] },
+    // Heartbeats every 2 s in every process: kept out of the traces.
+    const registration = await quiet(() =>
+      register(
+        registry,
+        {
+          id: instanceId,
+          service: name,
+          address: '127.0.0.1',
+          port,
+          meta: { instance: instanceId },
+        },
+        { server: target, signals: [] },
+      ),
     );
     registration.onError((error) => log.warn({ err: error }, 'registry heartbeat failed'));
     shutdown.addRegistration(registration);

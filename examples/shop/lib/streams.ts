@@ -12,6 +12,7 @@ import { sleep } from '@ballast/kernel';
 import { extract, inject, withSpan } from '@ballast/tracing';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { quiet } from './quiet.ts';
 
 export const SHIPMENTS_STREAM = 'shop:stream:shipments';
 export const NOTIFICATIONS_STREAM = 'shop:stream:notifications';
@@ -165,28 +166,32 @@ export function consume<T>(options: ConsumerOptions<T>): Consumer {
       try {
         if (Date.now() - lastClaim > 5000) {
           lastClaim = Date.now();
-          const claimed = (await reader.xautoclaim(
-            stream,
-            group,
-            consumer,
-            options.claimIdleMs ?? 30_000,
-            '0-0',
-            'COUNT',
-            50,
+          const claimed = (await quiet(() =>
+            reader.xautoclaim(
+              stream,
+              group,
+              consumer,
+              options.claimIdleMs ?? 30_000,
+              '0-0',
+              'COUNT',
+              50,
+            ),
           )) as [string, Entry[]];
           for (const [entryId, raw] of claimed[1] ?? []) if (raw) await process1(entryId, raw);
         }
-        const read = (await reader.xreadgroup(
-          'GROUP',
-          group,
-          consumer,
-          'COUNT',
-          50,
-          'BLOCK',
-          1000,
-          'STREAMS',
-          stream,
-          '>',
+        const read = (await quiet(() =>
+          reader.xreadgroup(
+            'GROUP',
+            group,
+            consumer,
+            'COUNT',
+            50,
+            'BLOCK',
+            1000,
+            'STREAMS',
+            stream,
+            '>',
+          ),
         )) as [string, Entry[]][] | null;
         for (const [, entries] of read ?? []) {
           for (const [entryId, raw] of entries) await process1(entryId, raw);

@@ -11,6 +11,7 @@ import { campaign, fenced, type Lease, redisLeaseBackend } from '@ballast/discov
 import { idempotency } from '@ballast/idempotency/node-http';
 import { sleep } from '@ballast/kernel';
 import { withSpan } from '@ballast/tracing';
+import { quiet, traced } from '../../lib/quiet.ts';
 import { createService } from '../../lib/service.ts';
 import { publish, SHIPMENTS_STREAM } from '../../lib/streams.ts';
 import {
@@ -491,9 +492,18 @@ async function expireOnce(lease: Lease): Promise<void> {
       continue;
     }
     try {
-      if (order.chargeId && !order.refundId)
-        order.refundId = (await ports.refund(order.chargeId)).refundId;
-      await ports.release(reservationIdOf(order));
+      // The scan is quiet; an expiry (refund, release) is worth a trace of its own.
+      await traced(() =>
+        withSpan(
+          'orders.expire',
+          async () => {
+            if (order.chargeId && !order.refundId)
+              order.refundId = (await ports.refund(order.chargeId)).refundId;
+            await ports.release(reservationIdOf(order));
+          },
+          { attributes: { 'shop.order.id': orderId } },
+        ),
+      );
     } catch (error) {
       log.warn({ err: error, orderId }, 'expiry: compensation failed, will retry next run');
       continue;
@@ -547,13 +557,16 @@ async function runWhileLeading(lease: Lease): Promise<void> {
   log.info('expiry job stopped: no longer the leader');
 }
 
-const election = campaign(backend, 'orders-expiry', {
-  ttlMs: svc.settings().orders.expiry.leaseTtlMs,
-  id: svc.instanceId,
-  onElected: (lease) => void runWhileLeading(lease),
-  onLost: (reason) => log.warn({ reason }, 'lost the expiry lead'),
-  onError: (error) => log.warn({ err: error }, 'expiry campaign error'),
-});
+// Lease renewals and the job's periodic scan stay out of the traces; an expiry gets its own trace.
+const election = quiet(() =>
+  campaign(backend, 'orders-expiry', {
+    ttlMs: svc.settings().orders.expiry.leaseTtlMs,
+    id: svc.instanceId,
+    onElected: (lease) => void runWhileLeading(lease),
+    onLost: (reason) => log.warn({ reason }, 'lost the expiry lead'),
+    onError: (error) => log.warn({ err: error }, 'expiry campaign error'),
+  }),
+);
 // The shutdown sequence resigns the lead (its `release` step), after the drain.
 svc.addCampaign(election);
 
