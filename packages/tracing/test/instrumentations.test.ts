@@ -35,7 +35,7 @@ describe('node:http server and client, fetch and undici', () => {
       res.end('down');
     });
     const front = await startHttpServer(async (_req, res) => {
-      await fetch(`${downstream.url}/via-fetch`).then((r) => r.text());
+      await fetch(`${downstream.url}/via-fetch?X-Goog-Signature=abc&n=1`).then((r) => r.text());
       await undiciRequest(`${downstream.url}/via-undici`).then((r) => r.body.text());
       await new Promise<void>((resolve) =>
         http.get(`${downstream.url}/via-http`, (r) => r.resume().on('end', resolve)),
@@ -44,8 +44,10 @@ describe('node:http server and client, fetch and undici', () => {
     });
     try {
       await new Promise<void>((resolve) =>
-        http.get(`${front.url}/front?x=1`, { headers: { 'user-agent': 'test' } }, (r) =>
-          r.resume().on('end', resolve),
+        http.get(
+          `${front.url}/front?x=1&sig=secret&Signature=s2`,
+          { headers: { 'user-agent': 'test' } },
+          (r) => r.resume().on('end', resolve),
         ),
       );
       await settle(() => tracing.spans({ kind: 'server' }).length === 4);
@@ -57,6 +59,7 @@ describe('node:http server and client, fetch and undici', () => {
       expect(server?.attributes).toMatchObject({
         'http.request.method': 'GET',
         'url.path': '/front',
+        'url.query': 'x=1&sig=REDACTED&Signature=REDACTED', // signed-URL credentials never recorded
         'url.scheme': 'http',
         'http.response.status_code': 200,
         'user_agent.original': 'test',
@@ -64,7 +67,7 @@ describe('node:http server and client, fetch and undici', () => {
       const clients = server?.children ?? [];
       expect(clients.map((c) => c.kind)).toEqual(['client', 'client', 'client']);
       expect(clients.map((c) => c.attributes['url.full'])).toEqual([
-        `${downstream.url}/via-fetch`,
+        `${downstream.url}/via-fetch?X-Goog-Signature=REDACTED&n=1`,
         `${downstream.url}/via-undici`,
         `${downstream.url}/via-http`,
       ]);

@@ -4,6 +4,7 @@ import { api } from '../api.ts';
 import type { Runtime, Uninstall } from '../runtime.ts';
 import { subscribeAll } from './channels.ts';
 import { endAtError, recordStatus } from './client-span.ts';
+import { redactPath } from './url.ts';
 
 const CLIENT_SPAN = Symbol.for('@ballast/tracing.client-span');
 
@@ -53,7 +54,10 @@ export function instrumentHttpClient(rt: Runtime): Uninstall {
         const port = typeof authority === 'string' ? /:(\d+)$/.exec(authority)?.[1] : undefined;
         if (port !== undefined) span.setAttribute('server.port', Number(port));
         const host = typeof authority === 'string' ? authority : request.host;
-        span.setAttribute('url.full', `${request.protocol ?? 'http:'}//${host}${request.path}`);
+        span.setAttribute(
+          'url.full',
+          `${request.protocol ?? 'http:'}//${host}${redactPath(request.path)}`,
+        );
       }
       request[CLIENT_SPAN] = span;
       if (!request.headersSent)

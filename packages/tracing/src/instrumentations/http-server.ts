@@ -9,6 +9,7 @@ import {
   type Uninstall,
 } from '../runtime.ts';
 import { subscribeAll } from './channels.ts';
+import { redactQuery } from './url.ts';
 
 interface StartMessage {
   request: IncomingMessage;
@@ -138,6 +139,8 @@ function describeRequest(span: Span, request: IncomingMessage): void {
   const encrypted = (request.socket as { encrypted?: boolean } | null)?.encrypted === true;
   span.setAttribute('http.request.method', request.method ?? '_OTHER');
   span.setAttribute('url.path', query === -1 ? url : url.slice(0, query));
+  if (query !== -1 && query < url.length - 1)
+    span.setAttribute('url.query', redactQuery(url.slice(query + 1)));
   span.setAttribute('url.scheme', encrypted ? 'https' : 'http');
   if (host !== undefined) {
     const colon = host.lastIndexOf(':');

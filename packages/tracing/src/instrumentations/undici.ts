@@ -3,6 +3,7 @@ import { api } from '../api.ts';
 import type { Runtime, Uninstall } from '../runtime.ts';
 import { subscribeAll } from './channels.ts';
 import { endAtError, recordStatus } from './client-span.ts';
+import { redactPath } from './url.ts';
 
 const CLIENT_SPAN = Symbol.for('@ballast/tracing.undici-span');
 
@@ -43,7 +44,7 @@ export function instrumentUndici(rt: Runtime): Uninstall {
       if (span.isRecording()) {
         const origin = typeof request.origin === 'string' ? request.origin : request.origin.origin;
         span.setAttribute('http.request.method', request.method);
-        span.setAttribute('url.full', origin + request.path);
+        span.setAttribute('url.full', origin + redactPath(request.path));
         try {
           const url = new URL(origin);
           span.setAttribute('server.address', url.hostname);
