@@ -171,35 +171,35 @@ export const SCENARIOS: Scenario[] = [
     expected: 'checkout p99 <= 1.5x the healthy baseline of this run (paced, below capacity)',
     async run(ctx, shared) {
       const target = ctx.stack.instancesOf('inventory')[0]!;
-      // interleave healthy and slow windows so a load spike on the shared machine hits both
-      // alike, and compare the p99 of all healthy checkouts with that of all slow-phase ones
-      const healthy: number[] = [];
-      const slow: number[] = [];
+      // Healthy and slow windows alternate (five of each, 4 s at the paced rate), so the shared
+      // machine's own hiccups fall on both alike; each phase's p99 is the median of its windows'
+      // p99s, so one window that a CPU spike of the machine ruined does not decide the verdict.
       const healthyWindows: number[] = [];
       const slowWindows: number[] = [];
+      let checkouts = 0;
       let failed = 0;
-      const windows = Number(process.env.SHOP_SCENARIO3_WINDOWS ?? 3);
-      const seconds = Number(process.env.SHOP_SCENARIO3_SECONDS ?? 6);
+      const windows = Number(process.env.SHOP_SCENARIO3_WINDOWS ?? 5);
+      const seconds = Number(process.env.SHOP_SCENARIO3_SECONDS ?? 4);
       for (let w = 0; w < windows; w++) {
         const h = await measureCheckouts(ctx, seconds);
-        healthy.push(...h.checkoutLatencies);
         healthyWindows.push(h.checkout.p99Ms);
+        checkouts += h.checkout.count;
         failed += h.checkout.failed;
         const on = await ctx.stack.pushConfig({ faults: { slow: { [target.id]: 10 } } });
         await ctx.waitApplied(on.version);
         const s = await measureCheckouts(ctx, seconds);
-        slow.push(...s.checkoutLatencies);
         slowWindows.push(s.checkout.p99Ms);
+        checkouts += s.checkout.count;
         failed += s.checkout.failed;
         const off = await ctx.stack.pushConfig({ faults: { slow: null } });
         await ctx.waitApplied(off.version);
       }
-      const baseP99 = quantile(healthy, 0.99);
-      const slowP99 = quantile(slow, 0.99);
+      const baseP99 = quantile(healthyWindows, 0.5);
+      const slowP99 = quantile(slowWindows, 0.5);
       const ratio = slowP99 / baseP99;
       shared.slowP99Ms = slowP99;
       return {
-        measured: `p99 healthy ${fmt(baseP99)} ms, slow ${fmt(slowP99)} ms (${ratio.toFixed(2)}x; per window ${healthyWindows.map(fmt).join('/')} vs ${slowWindows.map(fmt).join('/')}); ${healthy.length + slow.length} checkouts, ${failed} failed`,
+        measured: `p99 healthy ${fmt(baseP99)} ms, slow ${fmt(slowP99)} ms (${ratio.toFixed(2)}x; per window ${healthyWindows.map(fmt).join('/')} vs ${slowWindows.map(fmt).join('/')}); ${checkouts} checkouts, ${failed} failed`,
         ok: ratio <= 1.5 && failed === 0,
         metrics: { healthyP99Ms: baseP99, slowP99Ms: slowP99, ratio },
       };
