@@ -62,7 +62,8 @@ await app.register(async (api) => {
     store,
     scope: (request: FastifyRequest) => authOf(request)?.subject,
     storeServerErrors: false,
-    lockTtlMs: 15_000,
+    // Extended while the checkout runs; a lock left behind by a Redis outage frees within 5 s.
+    lockTtlMs: 5000,
   });
 
   api.get('/api/cart', { preHandler: requireScopes(['shop:cart']) }, (request, reply) =>

@@ -350,7 +350,7 @@ const checkout = idempotency(
     if (outcome.ok && !outcome.replayed && fromCart) await redis.del(cartKey(user));
     sendOutcome(res, outcome);
   },
-  { store, scope: scoped, storeServerErrors: false, lockTtlMs: 15_000, waitForInFlightMs: 10_000 },
+  { store, scope: scoped, storeServerErrors: false, lockTtlMs: 5000, waitForInFlightMs: 10_000 },
 );
 
 // POST /orders/:id/pay: pays a pay-later order (idempotent as well).
@@ -366,7 +366,7 @@ const pay = idempotency(
     const input = body.length ? (JSON.parse(body.toString('utf8')) as { card?: string }) : {};
     sendOutcome(res, await withSpan('checkout.pay', () => completeOrder(order, ports, input.card)));
   },
-  { store, scope: scoped, storeServerErrors: false, lockTtlMs: 15_000 },
+  { store, scope: scoped, storeServerErrors: false, lockTtlMs: 5000 },
 );
 
 const authenticate = requireAuth(svc.verifier, { realm: 'orders' });
