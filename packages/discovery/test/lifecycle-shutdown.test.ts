@@ -272,6 +272,26 @@ describe('createShutdown()', () => {
     expect(await shutdown.shutdown()).toBe(result); // idempotent
   });
 
+  it('SIGINT starts it too; a second signal during the sequence neither restarts nor exits early', async () => {
+    const clock = new ManualClock();
+    const exit = vi.fn();
+    const hook = vi.fn();
+    const shutdown = createShutdown({ hooks: [hook], exit, clock });
+    cleanup.push(() => shutdown.close());
+    const steps: string[] = [];
+    shutdown.onStep((event) => event.phase === 'started' && steps.push(event.step));
+    process.emit('SIGINT');
+    process.emit('SIGTERM');
+    await flushMicrotasks();
+    expect(steps).toEqual(['readiness', 'delay']);
+    await clock.advanceAsync(5000);
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(0));
+    process.emit('SIGINT'); // after the end: no handler left
+    expect(exit).toHaveBeenCalledTimes(1);
+    expect(hook).toHaveBeenCalledTimes(1);
+    expect(process.listenerCount('SIGINT')).toBe(0);
+  });
+
   it('warns at creation when the budget cannot fit gracePeriodMs', () => {
     const onWarning = vi.fn();
     createShutdown({ signals: [], onWarning }).close();
