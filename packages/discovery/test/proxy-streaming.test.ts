@@ -35,7 +35,7 @@ async function peakGrowth(work: () => Promise<void>): Promise<number> {
   let peak = start;
   const timer = setInterval(() => {
     peak = Math.max(peak, level());
-  }, 200);
+  }, 500);
   try {
     await work();
   } finally {
@@ -45,9 +45,11 @@ async function peakGrowth(work: () => Promise<void>): Promise<number> {
   return peak - start;
 }
 
-const names = ['node-http', 'fastify'] as const;
+// Express and Koa hand the proxy the same Node objects as node:http; Fastify has its own body
+// parsing (switched off by the plugin) and fetch its own streams.
+const names = ['node-http', 'fastify', 'fetch (hono)'] as const;
 
-describe.each(names)('100 MB through proxy() on %s', (name) => {
+describe.each(names)('100 MB through proxy() on %s', { timeout: 60_000 }, (name) => {
   let router: Router;
   let gateway: TestHttpServer;
   beforeAll(async () => {

@@ -2,3 +2,4 @@
 // each exporting the same names from every framework's barrel (health probes: probes(); the
 // router: proxy()).
 export * from './fetch-probes.ts';
+export * from './fetch-proxy.ts';

@@ -2,3 +2,4 @@
 // each exporting the same names from every framework's barrel (health probes: probes(); the
 // router: proxy()).
 export * from './koa-probes.ts';
+export * from './koa-proxy.ts';

@@ -1,10 +1,10 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { otel } from '@ballast/kernel';
 import type { Dispatcher } from 'undici';
 import { type HeaderMap, requestHeaders, responseHeaders } from './headers.ts';
 import { type Problem, ProxyAbort, problem, problemFor } from './problems.ts';
 import { type CompiledRoute, type RouterImpl, upstreamPath } from './router.ts';
+import { tracing } from './tracing.ts';
 
 type Controller = Dispatcher.DispatchController;
 
@@ -93,17 +93,6 @@ function isUpgrade(connection: string | string[] | undefined): boolean {
   if (connection === undefined) return false;
   const value = typeof connection === 'string' ? connection : connection.join(',');
   return /(?:^|,)\s*upgrade\s*(?:,|$)/i.test(value);
-}
-
-/**
- * A tracing SDK has a span for this request: the client's trace headers are replaced by the
- * current span's (the instrumentation of the upstream call writes them), not sent twice.
- */
-function tracing(): boolean {
-  const api = otel();
-  if (api === undefined) return false;
-  const context = api.trace.getSpanContext(api.context.active());
-  return context !== undefined && api.trace.isSpanContextValid(context);
 }
 
 /** Writes `p` as `application/problem+json`. */

@@ -1,8 +1,17 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { startHttpServer, type TestHttpServer } from '@ballast/test-utils';
+import { getRequestListener } from '@hono/node-server';
+import express from 'express';
+import express4 from 'express4';
 import Fastify from 'fastify';
 import Fastify4 from 'fastify4';
+import { Hono } from 'hono';
+import Koa from 'koa';
+import Koa2 from 'koa2';
+import * as ex from '../../src/adapters/express.ts';
 import * as fa from '../../src/adapters/fastify.ts';
+import * as fe from '../../src/adapters/fetch.ts';
+import * as ko from '../../src/adapters/koa.ts';
 import * as nh from '../../src/adapters/node-http.ts';
 import type { Router } from '../../src/router/index.ts';
 
@@ -23,6 +32,27 @@ function fastifyApp(createFastify: typeof Fastify): StartGateway {
   };
 }
 
+function expressApp(createExpress: typeof express): StartGateway {
+  return (router) => {
+    const app = createExpress();
+    app.get('/local', (_req, res) => void res.json({ local: true }));
+    app.use(ex.proxy(router));
+    return startHttpServer(createServer(app));
+  };
+}
+
+function koaApp(KoaClass: typeof Koa): StartGateway {
+  return (router) => {
+    const app = new KoaClass();
+    app.use(async (ctx, next) => {
+      if (ctx.path === '/local') ctx.body = { local: true };
+      else await next();
+    });
+    app.use(ko.proxy(router));
+    return startHttpServer(createServer(app.callback()));
+  };
+}
+
 /** The same gateway in every framework the adapters support (lowest and newest majors). */
 export const gateways: Record<string, StartGateway> = {
   'node-http': (router) => {
@@ -32,8 +62,18 @@ export const gateways: Record<string, StartGateway> = {
       forward(req, res);
     });
   },
+  express: expressApp(express),
+  'express 4': expressApp(express4),
   fastify: fastifyApp(Fastify),
-  'fastify 4.0': fastifyApp(Fastify4 as unknown as typeof Fastify),
+  'fastify 4': fastifyApp(Fastify4 as unknown as typeof Fastify),
+  koa: koaApp(Koa),
+  'koa 2': koaApp(Koa2),
+  'fetch (hono)': (router) => {
+    const app = new Hono();
+    app.get('/local', (c) => c.json({ local: true }));
+    app.use(fe.proxy(router));
+    return startHttpServer(getRequestListener(app.fetch));
+  },
 };
 
 /** What the upstream saw of one request. */
