@@ -9,6 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { consulRegistry, type Registry, redisRegistry, register } from '@ballast/discovery';
 import { Redis } from 'ioredis';
+import { quiet } from '../../lib/quiet.ts';
 import { type ClientConfig, createIssuer } from './issuer.ts';
 import { KeyRing } from './keys.ts';
 
@@ -101,16 +102,19 @@ const registry: Registry = consulUrl
       ttlMs: 6000,
     })
   : redisRegistry({ client: redis, ttlMs: 6000 });
-const registration = await register(
-  registry,
-  {
-    service: 'auth',
-    id: instanceId,
-    address: '127.0.0.1',
-    port: address.port,
-    meta: { issuer: issuerUrl },
-  },
-  { server, drainMs: 5_000, signals: [] },
+// heartbeats every ttl/3 would otherwise each be a one-span trace in the receiver
+const registration = await quiet(() =>
+  register(
+    registry,
+    {
+      service: 'auth',
+      id: instanceId,
+      address: '127.0.0.1',
+      port: address.port,
+      meta: { issuer: issuerUrl },
+    },
+    { server, drainMs: 5_000, signals: [] },
+  ),
 );
 console.log(`auth: issuer ${issuerUrl} listening on ${address.port} (signer ${ring.signer().kid})`);
 
