@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { memoryStore } from '@ballast/idempotency';
+import type {} from '@ballast/test-utils/global-setup'; // types inject('redisUrl')
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
