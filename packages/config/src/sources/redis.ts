@@ -1,8 +1,7 @@
 import { InvalidOptionsError } from '../errors.ts';
-import type { Source, SourceContext, SourceValues } from '../source.ts';
+import type { Source, SourceContext, SourceValues, SourceWatcher } from '../source.ts';
 import { checkSourceOptions } from '../source-options.ts';
-import { setPath, type Values } from '../values.ts';
-import { contentHash } from './parse.ts';
+import { hashValues, jsonValues } from './redis-values.ts';
 
 /** The parts of an ioredis client this source uses (an ioredis `Redis` or `Cluster` fits). */
 export interface RedisClientLike {
@@ -111,40 +110,10 @@ export function redisSource(options: RedisSourceOptions): Source {
     }
     if (type === 'hash') {
       const fields = await redis.hgetall(key);
-      const names = Object.keys(fields).sort();
-      if (names.length === 0) return missing();
-      const values: Values = {};
-      const origins: Record<string, string> = {};
-      for (const name of names) {
-        if (name === versionField) continue;
-        const path = context.schema.resolve(
-          name.split(name.includes('__') ? '__' : '.').filter(Boolean),
-        );
-        setPath(values, path, context.schema.coerce(path, fields[name] as string));
-        origins[path.join('.')] = `redis ${key} field ${name}`;
-      }
-      const label =
-        fields[versionField] ?? contentHash(names.map((n) => `${n}=${fields[n]}`).join('\n'));
-      return { values, origins, label };
+      return hashValues(fields, key, versionField, context) ?? missing();
     }
     const text = await redis.get(key);
-    if (text === null) return missing();
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (error) {
-      throw new Error(`Redis key ${key} is not valid JSON: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
-      throw new Error(`Redis key ${key} must hold a JSON object`);
-    const { [versionField]: version, ...values } = doc as Values;
-    const label =
-      typeof version === 'string' || typeof version === 'number'
-        ? String(version)
-        : contentHash(text);
-    return { values, label, origins: { '': `redis ${key}` } };
+    return text === null ? missing() : jsonValues(text, key, versionField);
   };
 
   const missing = (): SourceValues => {
@@ -167,26 +136,35 @@ export function redisSource(options: RedisSourceOptions): Source {
           async watch(context, watcher) {
             const subscriber = (await connect()).duplicate();
             owned.push(subscriber);
-            let ready = false;
-            subscriber.on('message', (from) => {
-              if (from === channel) watcher.changed();
-            });
-            subscriber.on('error', (error) => watcher.failed(error));
-            subscriber.on('ready', () => {
-              // After a reconnection, changes published meanwhile were missed: read again.
-              if (ready) watcher.changed();
-              ready = true;
-            });
-            context.signal.addEventListener('abort', () => subscriber.disconnect(), { once: true });
-            await withTimeout(
-              subscriber.subscribe(channel),
-              timeoutMs,
-              `subscribing to ${channel}`,
-            );
+            await watchChannel(subscriber, channel, timeoutMs, context, watcher);
           },
         }),
     close() {
       for (const c of owned.splice(0)) c.disconnect();
     },
   };
+}
+
+/**
+ * Reads again on every message on `channel`, and after a reconnection (changes published
+ * meanwhile were missed); a connection error is reported; the abort of the context disconnects.
+ */
+async function watchChannel(
+  subscriber: RedisClientLike,
+  channel: string,
+  timeoutMs: number,
+  context: SourceContext,
+  watcher: SourceWatcher,
+): Promise<void> {
+  let ready = false;
+  subscriber.on('message', (from) => {
+    if (from === channel) watcher.changed();
+  });
+  subscriber.on('error', (error) => watcher.failed(error));
+  subscriber.on('ready', () => {
+    if (ready) watcher.changed();
+    ready = true;
+  });
+  context.signal.addEventListener('abort', () => subscriber.disconnect(), { once: true });
+  await withTimeout(subscriber.subscribe(channel), timeoutMs, `subscribing to ${channel}`);
 }
