@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { rawRequest } from '@ballast/test-utils';
 
 /** A response as the tests see it. */
 export interface TestResponse {
@@ -9,23 +9,11 @@ export interface TestResponse {
 
 /**
  * GET `url` with raw headers given as a flat list (`['authorization', 'Bearer a', ...]`), so a
- * test can send the same header twice, which `fetch` cannot.
+ * test can send the same header twice, which `fetch` cannot (test-utils' `rawRequest`).
  */
-export function get(url: string, headers: string[] = []): Promise<TestResponse> {
-  return new Promise((resolve, reject) => {
-    const raw = ['host', new URL(url).host, ...headers]; // a raw list gets no automatic Host header
-    const req = httpRequest(url, { method: 'GET', headers: raw, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+export async function get(url: string, headers: string[] = []): Promise<TestResponse> {
+  const response = await rawRequest(url, { headers });
+  return { status: response.status, headers: response.headers, body: response.text() };
 }
 
 /** GET with `Authorization: Bearer <token>`. */
