@@ -1,4 +1,4 @@
-import { type Clock, o, systemClock } from '@ballast/kernel';
+import { attempt, type Clock, o, systemClock } from '@ballast/kernel';
 import { abortError, callError, Scope, sourceOf, subscribe } from './abort.ts';
 import { AbortedError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
@@ -116,13 +116,7 @@ export class HedgePolicy implements Policy {
         scopes.push(scope);
         const startedAt = clock.now();
         if (scopes.length < maxAttempts) timer = clock.setTimeout(launch, delayMs);
-        let work: PromiseLike<T>;
-        try {
-          work = Promise.resolve(fn(scope));
-        } catch (error) {
-          work = Promise.reject(error);
-        }
-        work.then(
+        attempt(fn, scope).then(
           (value) => {
             if (done) return;
             this.#record(clock.now() - startedAt);

@@ -1,4 +1,4 @@
-import { type Clock, o, systemClock } from '@ballast/kernel';
+import { attempt, type Clock, o, systemClock } from '@ballast/kernel';
 import { abortError, callError, contextFor, sourceOf } from './abort.ts';
 import { RateLimitedError } from './errors.ts';
 import type { ExecuteOptions, Policy, Work } from './policy.ts';
@@ -69,11 +69,7 @@ export class RateLimiterPolicy implements Policy {
     if (source?.aborted) return Promise.reject(abortError(source));
     const waitMs = this.tryAcquire();
     if (waitMs > 0) return Promise.reject(new RateLimitedError(waitMs));
-    try {
-      return Promise.resolve(fn(contextFor(options)));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return attempt(fn, contextFor(options));
   }
 
   #refill(): void {

@@ -1,4 +1,4 @@
-import { type Clock, o, systemClock } from '@ballast/kernel';
+import { attempt, type Clock, o, systemClock } from '@ballast/kernel';
 import { abortError, attemptOf, callError, Scope, sourceOf } from './abort.ts';
 import { type DeadlineEntry, DeadlineTimer } from './deadline-timer.ts';
 import { AbortedError, isBreakerError, PolicyClosedError, TimeoutError } from './errors.ts';
@@ -120,21 +120,16 @@ export class TimeoutPolicy implements Policy {
         finish();
         reject(isBreakerError(reason) ? reason : new AbortedError(reason));
       });
-      try {
-        Promise.resolve(fn(call)).then(
-          (value) => {
-            finish();
-            resolve(value);
-          },
-          (error: unknown) => {
-            finish();
-            reject(error);
-          },
-        );
-      } catch (error) {
-        finish();
-        reject(error);
-      }
+      attempt(fn, call).then(
+        (value) => {
+          finish();
+          resolve(value);
+        },
+        (error: unknown) => {
+          finish();
+          reject(error);
+        },
+      );
     });
   }
 }
