@@ -228,6 +228,9 @@ export class Engine {
     input: { key?: string | undefined; span?: TelemetrySpan | undefined },
     event: IdempotencyEvent,
   ): void {
+    // Fast path: with no listener and no registered SDK the event goes nowhere, so the copy with
+    // the key is not even built. Guarded by test/telemetry.test.ts (an SDK sees every event) and
+    // the onEvent tests of test/idempotent.test.ts (a listener sees every event).
     if (!this.telemetry.active) return;
     this.telemetry.emit(input.span, input.key === undefined ? event : { key: input.key, ...event });
   }

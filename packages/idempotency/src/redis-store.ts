@@ -26,6 +26,10 @@ import type {
 // 4. Corking: the commands of one event-loop turn leave in one socket write, on a ready
 //    single-node client only (a Cluster writes as usual). Covered by every Redis test; the gain
 //    shows in the `fresh` group of the bench.
+// 5. One promise per command: `Deadlines.track` settles the caller's promise with the answer
+//    already parsed (`claimResult`, `isOne`), so the store's methods are not async functions
+//    awaiting it. A parse that throws rejects that promise. Guarded by every RedisStore test
+//    (test/redis.test.ts) and test/deadlines.test.ts.
 //
 // One string value per idempotency key: a state character (L locked, C completed), the
 // fingerprint, a newline, then the owner (L) or the stored payload bytes (C). Fingerprints are
