@@ -11,6 +11,7 @@ export type IdempotencyErrorCode =
   | 'RESULT_NOT_ENCODABLE'
   | 'STORE_UNAVAILABLE'
   | 'STORE_FULL'
+  | 'STORE_CLOSED'
   | 'REQUEST_TOO_LARGE'
   | 'ABORTED';
 
@@ -113,6 +114,14 @@ export class StoreFullError extends IdempotencyError<'STORE_FULL'> {
   }
 }
 
+/** The store was closed (`close()`, `await using`): it refuses new work (503 from the adapters). */
+export class StoreClosedError extends IdempotencyError<'STORE_CLOSED'> {
+  static override readonly code = 'STORE_CLOSED';
+  constructor(message: string, options?: IdempotencyErrorOptions) {
+    super('STORE_CLOSED', message, options);
+  }
+}
+
 /** The request body is over `maxRequestBodyBytes` (413; an answer, never thrown by the adapters). */
 export class RequestTooLargeError extends IdempotencyError<'REQUEST_TOO_LARGE'> {
   static override readonly code = 'REQUEST_TOO_LARGE';
@@ -140,6 +149,7 @@ export type IdempotencyErrors = {
   RESULT_NOT_ENCODABLE: ResultNotEncodableError;
   STORE_UNAVAILABLE: StoreUnavailableError;
   STORE_FULL: StoreFullError;
+  STORE_CLOSED: StoreClosedError;
   REQUEST_TOO_LARGE: RequestTooLargeError;
   ABORTED: AbortedError;
 };
@@ -149,6 +159,13 @@ export type IdempotencyErrors = {
  * true only for that code, and `error` is narrowed to its class (e.g. `InvalidOptionsError`).
  */
 export const isIdempotencyError = errorGuard<IdempotencyErrors>(IdempotencyError);
+
+/** What a closed store's operations reject with. */
+export function storeClosed(factory: string, operation: string): StoreClosedError {
+  return new StoreClosedError(
+    `The idempotency ${operation} was refused: this ${factory} was closed. Close the store only after the middleware stopped taking requests (at shutdown, after the server closed).`,
+  );
+}
 
 /** The error an aborted operation rejects with (keeps the signal's reason as `cause`). */
 export function abortedBy(signal: AbortSignal): AbortedError {

@@ -321,7 +321,8 @@ export class HttpCore<Req> implements StorePolicy {
       span?.end();
       if (
         isIdempotencyError(error, 'STORE_UNAVAILABLE') ||
-        isIdempotencyError(error, 'STORE_FULL')
+        isIdempotencyError(error, 'STORE_FULL') ||
+        isIdempotencyError(error, 'STORE_CLOSED')
       ) {
         return this.#refuse(error.code, `${error.message} Retry later.`, this.#retryAfterSeconds);
       }

@@ -16,6 +16,7 @@ export {
   RequestTooLargeError,
   ResultNotEncodableError,
   ScopeMissingError,
+  StoreClosedError,
   StoreFullError,
   StoreUnavailableError,
 } from './errors.ts';

@@ -1,5 +1,5 @@
 import { type Clock, o, systemClock } from '@ballast/kernel';
-import { StoreFullError } from './errors.ts';
+import { StoreFullError, storeClosed } from './errors.ts';
 import { parse } from './options.ts';
 import type {
   ClaimInput,
@@ -39,7 +39,7 @@ export interface MemoryStoreOptions {
 export interface MemoryStore extends IdempotencyStore {
   /** Number of live records (locks and completed responses). */
   readonly size: number;
-  /** Drops every record. Idempotent. */
+  /** Drops every record; afterwards every operation rejects with `StoreClosedError`. Idempotent. */
   close(): Promise<void>;
   /** The same as `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
@@ -58,6 +58,7 @@ class InMemoryStore implements MemoryStore {
   readonly #entries = new Map<string, Entry>();
   readonly #maxKeys: number;
   readonly #clock: Pick<Clock, 'now'>;
+  #closed = false;
 
   constructor(options: MemoryStoreOptions = {}) {
     const parsed = parse(memoryStoreSchema, options, 'memoryStore()');
@@ -71,6 +72,7 @@ class InMemoryStore implements MemoryStore {
   }
 
   async claim({ key, fingerprint, owner, lockTtlMs }: ClaimInput): Promise<ClaimResult> {
+    if (this.#closed) throw storeClosed('memoryStore()', 'claim');
     const entry = this.#live(key);
     if (!entry) {
       this.#makeRoom();
@@ -88,12 +90,14 @@ class InMemoryStore implements MemoryStore {
   }
 
   async extend({ key, owner, lockTtlMs }: LockInput): Promise<boolean> {
+    if (this.#closed) throw storeClosed('memoryStore()', 'extend');
     const entry = this.#owned(key, owner);
     if (entry) entry.expiresAt = this.#clock.now() + (lockTtlMs ?? 0);
     return entry !== undefined;
   }
 
   async complete({ key, owner, payload, retentionMs }: CompleteInput): Promise<boolean> {
+    if (this.#closed) throw storeClosed('memoryStore()', 'complete');
     const entry = this.#owned(key, owner);
     if (!entry) return false;
     entry.state = 'completed';
@@ -103,12 +107,14 @@ class InMemoryStore implements MemoryStore {
   }
 
   async release({ key, owner }: LockInput): Promise<boolean> {
+    if (this.#closed) throw storeClosed('memoryStore()', 'release');
     const entry = this.#owned(key, owner);
     if (entry) this.#entries.delete(key);
     return entry !== undefined;
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#entries.clear();
   }
 

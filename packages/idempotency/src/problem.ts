@@ -18,6 +18,7 @@ export const PROBLEMS = {
   SCOPE_MISSING: [500, 'Idempotency scope missing'],
   STORE_UNAVAILABLE: [503, 'Idempotency store unavailable'],
   STORE_FULL: [503, 'Idempotency store full'],
+  STORE_CLOSED: [503, 'Idempotency store closed'],
   REQUEST_TOO_LARGE: [413, 'Request body too large'],
 } as const satisfies Partial<Record<IdempotencyErrorCode, readonly [number, string]>>;
 

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { ListenerList, o, raceAbort, type Subscription, unrefTimer } from '@ballast/kernel';
 import type { Cluster, Redis } from 'ioredis';
-import { abortedBy, InvalidOptionsError, StoreUnavailableError } from './errors.ts';
+import { abortedBy, InvalidOptionsError, StoreUnavailableError, storeClosed } from './errors.ts';
 import { parse } from './options.ts';
 import type {
   ClaimInput,
@@ -151,7 +151,10 @@ export interface RedisStore extends IdempotencyStore {
    * instead of ioredis printing "Unhandled error event". A client you pass is yours to listen to.
    */
   onError(listener: (error: Error) => void): Subscription;
-  /** Quits the client if the store opened it (from `url`); a client you passed stays open. Idempotent. */
+  /**
+   * Quits the client if the store opened it (from `url`); a client you passed stays open. Either
+   * way the store then refuses every operation with `StoreClosedError`. Idempotent.
+   */
   close(): Promise<void>;
   /** The same as `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
@@ -326,6 +329,7 @@ class IoRedisStore implements RedisStore {
   }
 
   claim({ key, fingerprint, owner, lockTtlMs, signal }: ClaimInput): Promise<ClaimResult> {
+    if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'claim'));
     this.#cork();
     const command = this.#commands.setBuffer(
       this.#key(key),
@@ -342,6 +346,7 @@ class IoRedisStore implements RedisStore {
   }
 
   extend({ key, owner, fingerprint, lockTtlMs }: LockInput): Promise<boolean> {
+    if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'extend'));
     this.#cork();
     const lock = lockValue(fingerprint, owner);
     const command = this.#commands.ballastIdemExtend(
@@ -353,6 +358,7 @@ class IoRedisStore implements RedisStore {
   }
 
   complete({ key, owner, fingerprint, payload, retentionMs }: CompleteInput): Promise<boolean> {
+    if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'complete'));
     this.#cork();
     const command = this.#commands.ballastIdemComplete(
       this.#key(key),
@@ -364,6 +370,7 @@ class IoRedisStore implements RedisStore {
   }
 
   release({ key, owner, fingerprint }: LockInput): Promise<boolean> {
+    if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'release'));
     this.#cork();
     const lock = lockValue(fingerprint, owner);
     const command = this.#commands.ballastIdemRelease(this.#key(key), lock);

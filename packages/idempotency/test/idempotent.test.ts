@@ -341,18 +341,27 @@ describe('lock extension and expiry (ManualClock)', () => {
     const store = memoryStore({ clock });
     let runs = 0;
     const hold = gate();
+    // A store whose records can vanish (as when Redis is flushed): then extensions and
+    // completions find no lock of theirs.
+    let flushed = false;
+    const flushable: IdempotencyStore = {
+      claim: (input) => store.claim(input),
+      extend: (input) => (flushed ? Promise.resolve(false) : store.extend(input)),
+      complete: (input) => (flushed ? Promise.resolve(false) : store.complete(input)),
+      release: (input) => store.release(input),
+    };
     const fn = idempotent(
       async (_id: string) => {
         runs++;
         await hold.promise;
         return runs;
       },
-      { store, clock, lockTtlMs: 300, key: (id) => id },
+      { store: flushable, clock, lockTtlMs: 300, key: (id) => id },
     );
     fn.onEvent((e) => events.push(e));
     const first = fn('k');
     await clock.advanceAsync(0);
-    await store.close(); // the record vanishes (e.g. Redis flushed): the next extension fails
+    flushed = true; // the record vanishes: the next extension fails
     await clock.advanceAsync(100);
     expect(events.map((e) => e.type)).toContain('lock-lost');
     hold.open();

@@ -129,4 +129,21 @@ describe('memoryStore()', () => {
     }
     expect(outside.size).toBe(0);
   });
+
+  it('refuses every operation once closed (STORE_CLOSED), and close() is idempotent', async () => {
+    const store = memoryStore();
+    await store.claim({ key: 'k', fingerprint: 'f', owner: 'o', lockTtlMs: 1000 });
+    await store.close();
+    await store.close();
+    const lock = { key: 'k', fingerprint: 'f', owner: 'o' };
+    const codes = await Promise.all(
+      [
+        store.claim({ ...lock, lockTtlMs: 1000 }),
+        store.extend({ ...lock, lockTtlMs: 1000 }),
+        store.complete({ ...lock, payload, retentionMs: 1000 }),
+        store.release(lock),
+      ].map((p) => p.then(String, (e: unknown) => isIdempotencyError(e, 'STORE_CLOSED'))),
+    );
+    expect(codes).toEqual([true, true, true, true]);
+  });
 });

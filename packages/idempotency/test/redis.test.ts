@@ -248,6 +248,24 @@ describe('Redis down or slow', () => {
     expect(store.status).toBe('closed');
   });
 
+  it('refuses every operation once closed (STORE_CLOSED) and the adapter answers 503; a client you passed stays open', async () => {
+    const store = redisStore({ client: redis.client, prefix: redis.prefix });
+    const runs = { n: 0 };
+    const url = await paymentsApp(store, runs);
+    expect((await post(`${url}/payments`, randomUUID(), { amount: 1 })).status).toBe(201);
+    await store.close();
+    expect(store.status).toBe('closed');
+    const refused = await post(`${url}/payments`, randomUUID(), { amount: 1 });
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('1');
+    expect(refused.json()).toMatchObject({ code: 'STORE_CLOSED' });
+    expect(runs.n).toBe(1);
+    const lock = { key: 'k', fingerprint: 'f', owner: 'o' };
+    const release = await store.release(lock).catch((e: unknown) => e);
+    expect(isIdempotencyError(release, 'STORE_CLOSED')).toBe(true);
+    expect(await redis.client.ping()).toBe('PONG');
+  });
+
   it('answers 503 with Retry-After within operationTimeoutMs when Redis is stopped, or passes through when failOpen', async () => {
     const privateRedis = await startRedisServer();
     const client = new Redis(privateRedis.url, { maxRetriesPerRequest: 1 });
