@@ -27,14 +27,27 @@ function ratioTo(c: CaseResult, ref: CaseResult): string {
   return ref.value !== 0 ? `${(c.value / ref.value).toFixed(2)}×` : '—';
 }
 
+/**
+ * A case that is itself a ratio measured within each round (unit `ratio`, e.g. two servers loaded
+ * in alternating windows): the median over the rounds, with their range.
+ */
+function ownRatio(c: CaseResult): string {
+  const rounds = c.samples;
+  if (c.unit !== 'ratio' || !rounds || rounds.length < 2) return '—';
+  const low = Math.min(...rounds).toFixed(2);
+  const high = Math.max(...rounds).toFixed(2);
+  return `${median(rounds).toFixed(2)}× (${low}–${high})`;
+}
+
 function groupTable(cases: CaseResult[]): string {
   const ref = cases.find((c) => c.reference) ?? cases.find((c) => c.name === 'bare');
+  const ratios = !ref && cases.some((c) => c.unit === 'ratio');
   const lines = [
-    `| case | value | unit | vs ${ref?.name ?? 'bare'} |`,
+    `| case | value | unit | ${ratios ? 'over the rounds' : `vs ${ref?.name ?? 'bare'}`} |`,
     '| --- | ---: | --- | ---: |',
   ];
   for (const c of cases) {
-    const ratio = ref ? ratioTo(c, ref) : '—';
+    const ratio = ref ? ratioTo(c, ref) : ownRatio(c);
     const better = c.lowerIsBetter ? 'lower is better' : 'higher is better';
     lines.push(`| ${c.name} | ${formatValue(c.value)} | ${c.unit} (${better}) | ${ratio} |`);
   }

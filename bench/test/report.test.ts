@@ -39,6 +39,32 @@ describe('bench harness', () => {
     expect(md).toContain('| ballast | 2,048 | bytes (lower is better) | — |');
   });
 
+  it('gives a ratio case (measured within each round) its median and range over the rounds', () => {
+    const md = renderReport([
+      {
+        package: '@ballast/example',
+        node: 'v24.0.0',
+        date: '2026-11-26',
+        command: 'npm run bench -w @ballast/example',
+        rounds: 3,
+        cases: [
+          {
+            group: 'interleaved',
+            name: 'ballast/floor',
+            value: 0.95,
+            unit: 'ratio',
+            lowerIsBetter: false,
+            samples: [0.95, 0.9, 1.02],
+          },
+        ],
+      },
+    ]);
+    expect(md).toContain('| case | value | unit | over the rounds |');
+    expect(md).toContain(
+      '| ballast/floor | 0.950 | ratio (higher is better) | 0.95× (0.90–1.02) |',
+    );
+  });
+
   it('compares with the marked reference by the median of same-round ratios, with their range', () => {
     const md = renderReport([
       {
