@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import {
   type Clock,
@@ -121,6 +121,37 @@ export interface LeaseSettings {
   readonly clock: Clock;
 }
 
+let ownerPrefix: string | undefined;
+let ownerCount = 0;
+
+/**
+ * `<hostname>:<pid>:<random>`, unique per lease of this process: a random 32-bit start drawn once
+ * per process, plus a counter (no system call and no random draw per lease).
+ */
+function defaultOwner(): string {
+  if (ownerPrefix === undefined) {
+    ownerPrefix = `${hostname()}:${process.pid}:`;
+    ownerCount = randomBytes(4).readUInt32BE(0);
+  }
+  ownerCount = (ownerCount + 1) % 0x1_0000_0000;
+  return `${ownerPrefix}${ownerCount.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * The `LEASE_LOST` error a lease's signal aborts with. Built without a stack trace: it is made by
+ * the lease's own machinery (a timer, a renewal's answer, `release()`), whose frames tell the
+ * reader nothing the message does not — and capturing them was most of the CPU of a release.
+ */
+function lostError(key: string, token: number, reason: LeaseLostReason): LeaseLostError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new LeaseLostError(key, token, reason);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
 /** @internal */
 export function leaseSettings(options: Options, factory: string): LeaseSettings & Options {
   const safetyMarginMs = options.safetyMarginMs ?? Math.max(1, Math.round(options.ttlMs / 10));
@@ -134,7 +165,7 @@ export function leaseSettings(options: Options, factory: string): LeaseSettings 
   return {
     ...options,
     safetyMarginMs,
-    owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+    owner: options.owner ?? defaultOwner(),
   };
 }
 
@@ -185,7 +216,11 @@ class HeldLease implements Lease {
   readonly token: number;
   readonly #backend: LeaseBackend;
   readonly #settings: LeaseSettings;
-  readonly #controller = new AbortController();
+  // Created on the first read of `signal`: a lease whose signal nobody reads pays for neither the
+  // controller nor the abort event nor the error (the reason is kept in #lostReason).
+  #controller: AbortController | undefined;
+  #lostReason: LeaseLostReason | undefined;
+  #lostError: LeaseLostError | undefined;
   readonly #lost = new ListenerList<LeaseLostReason>({ error: InvalidOptionsError });
   #expiresAt: number;
   #renewTimer: unknown;
@@ -214,13 +249,23 @@ class HeldLease implements Lease {
   }
 
   get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#lostReason !== undefined) this.#controller.abort(this.#error());
+    }
     return this.#controller.signal;
+  }
+
+  /** The `LEASE_LOST` error of a lost lease (made once). */
+  #error(): LeaseLostError {
+    this.#lostError ??= lostError(this.key, this.token, this.#lostReason ?? 'released');
+    return this.#lostError;
   }
 
   onLost(listener: (reason: LeaseLostReason) => void): Subscription {
     const subscription = this.#lost.add(listener);
-    if (this.signal.aborted) {
-      const reason = (this.signal.reason as LeaseLostError).reason;
+    if (this.#lostReason !== undefined) {
+      const reason = this.#lostReason;
       queueMicrotask(() => {
         subscription.dispose();
         listener(reason);
@@ -230,7 +275,7 @@ class HeldLease implements Lease {
   }
 
   renew(): Promise<void> {
-    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    if (this.#lostReason !== undefined) return Promise.reject(this.#error());
     this.#inFlight ??= this.#renewOnce().finally(() => {
       this.#inFlight = undefined;
     });
@@ -268,7 +313,7 @@ class HeldLease implements Lease {
     // An expired lease is never extended: past the deadline the signal must abort instead.
     if (sentAt >= this.#deadline) {
       this.#lose(sentAt >= this.#expiresAt ? 'expired' : 'renew-failed');
-      throw this.signal.reason;
+      throw this.#error();
     }
     let status: 'ok' | 'missing' | 'stolen' | 'session-invalidated';
     try {
@@ -278,27 +323,27 @@ class HeldLease implements Lease {
         ? error
         : new BackendUnavailableError(this.#backend.kind, String(error), { cause: error });
     }
-    if (this.signal.aborted) {
+    if (this.#lostReason !== undefined) {
       // Lost while the renewal was in flight: do not keep a hold nobody uses.
       if (status === 'ok') void this.#backend.release(this.key, this.token).catch(() => {});
-      throw this.signal.reason;
+      throw this.#error();
     }
     if (status !== 'ok') {
       this.#lose(status === 'missing' ? 'expired' : status);
-      throw this.signal.reason;
+      throw this.#error();
     }
     const now = clock.now();
     if (now >= this.#deadline) {
       this.#lose(now >= this.#expiresAt ? 'expired' : 'renew-failed');
       void this.#backend.release(this.key, this.token).catch(() => {});
-      throw this.signal.reason;
+      throw this.#error();
     }
     this.#expiresAt = sentAt + ttlMs;
     this.#scheduleDeadline();
   }
 
   #scheduleRenew(delayMs: number): void {
-    if (!this.#settings.autoRenew || this.signal.aborted) return;
+    if (!this.#settings.autoRenew || this.#lostReason !== undefined) return;
     const { clock } = this.#settings;
     clock.clearTimeout(this.#renewTimer);
     this.#renewTimer = unrefTimer(
@@ -334,12 +379,13 @@ class HeldLease implements Lease {
   }
 
   #lose(reason: LeaseLostReason): void {
-    if (this.signal.aborted) return;
+    if (this.#lostReason !== undefined) return;
     const { clock } = this.#settings;
     clock.clearTimeout(this.#renewTimer);
     clock.clearTimeout(this.#deadlineTimer);
     this.#renewTimer = this.#deadlineTimer = undefined;
-    this.#controller.abort(new LeaseLostError(this.key, this.token, reason));
+    this.#lostReason = reason;
+    this.#controller?.abort(this.#error());
     if (reason === 'renew-failed' || reason === 'expired') {
       // The backend may still hold it (a partition that healed): hand it back early.
       void this.#backend.release(this.key, this.token).catch(() => {});

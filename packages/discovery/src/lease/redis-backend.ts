@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { o, parseOptions } from '@ballast/kernel';
 import type { Redis } from 'ioredis';
 import { BackendUnavailableError, InvalidOptionsError } from '../errors.ts';
@@ -55,14 +56,17 @@ const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
-/** SET NX PX and INCR of the fence in one script: the token is taken only with the hold. */
+/**
+ * SET NX PX and INCR of the fence in one script: the token is taken only with the hold. A missing
+ * fence is seeded with TIME's seconds and zero-padded microseconds, concatenated: an exact integer
+ * string (a Lua number this large would be written with %.14g, i.e. rounded); the token is written
+ * into the hold with %d for the same reason.
+ */
 const ACQUIRE = `${NOW}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return { 0, redis.call('PTTL', KEYS[1]), now }
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  -- Seconds and zero-padded microseconds, concatenated: an exact integer string (a Lua number
-  -- this large would be written in %.14g, i.e. rounded).
   redis.call('SET', KEYS[2], t[1] .. string.format('%06d', tonumber(t[2])))
 end
 local token = redis.call('INCR', KEYS[2])
@@ -86,6 +90,17 @@ if value and string.match(value, '^%d+') == ARGV[1] then
 end
 return { 0, now }`;
 
+/** A Lua script and its SHA1 (for EVALSHA). */
+interface Script {
+  readonly body: string;
+  readonly sha: string;
+}
+const script = (body: string): Script => ({
+  body,
+  sha: createHash('sha1').update(body).digest('hex'),
+});
+let scripts: { acquire: Script; renew: Script; release: Script } | undefined;
+
 /**
  * A lease backend on one Redis (5.0 or later): holds are keys with a `PX` expiry, fencing tokens
  * an `INCR` per key in the same script. Pass it to `acquireLease()` and `campaign()`.
@@ -95,12 +110,28 @@ export function redisLeaseBackend(options: RedisLeaseBackendOptions): LeaseBacke
     factory: 'redisLeaseBackend()',
     error: InvalidOptionsError,
   });
+  scripts ??= { acquire: script(ACQUIRE), renew: script(RENEW), release: script(RELEASE) };
+  const { acquire, renew, release } = scripts;
   const keys = (key: string): [string, string] => [
     `${prefix}{${key}}:holder`,
     `${prefix}{${key}}:fence`,
   ];
 
-  const run = (script: string, key: string, ...args: (string | number)[]): Promise<number[]> =>
+  // EVALSHA first (the script's body is not sent nor hashed by Redis each time); EVAL when Redis
+  // does not know it (NOSCRIPT: first use, or after a restart or SCRIPT FLUSH), which caches it.
+  const evaluate = (script: Script, key: string, args: (string | number)[]): Promise<unknown> => {
+    const [holder, fence] = keys(key);
+    if (typeof client.evalsha !== 'function')
+      return client.eval(script.body, 2, holder, fence, ...args);
+    return client.evalsha(script.sha, 2, holder, fence, ...args).catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return client.eval(script.body, 2, holder, fence, ...args);
+      }
+      throw error;
+    });
+  };
+
+  const run = (script: Script, key: string, ...args: (string | number)[]): Promise<number[]> =>
     new Promise<number[]>((resolve, reject) => {
       // Not unref'd: the caller awaits this command, so its deadline must keep the process alive.
       const timer = setTimeout(
@@ -110,7 +141,7 @@ export function redisLeaseBackend(options: RedisLeaseBackendOptions): LeaseBacke
           ),
         timeoutMs,
       );
-      client.eval(script, 2, ...keys(key), ...args).then(
+      evaluate(script, key, args).then(
         (reply) => {
           clearTimeout(timer);
           resolve((reply as (number | string)[]).map(Number));
@@ -131,20 +162,20 @@ export function redisLeaseBackend(options: RedisLeaseBackendOptions): LeaseBacke
   return {
     kind: 'redis',
     async acquire(key, owner, ttlMs): Promise<LeaseAcquireResult> {
-      const [ok, value, now] = await run(ACQUIRE, key, ttlMs, owner);
+      const [ok, value, now] = await run(acquire, key, ttlMs, owner);
       return ok === 1
         ? { acquired: true, token: value!, serverTimeMs: now! }
         : { acquired: false, remainingMs: Math.max(0, value!), serverTimeMs: now! };
     },
     async renew(key, token, ttlMs): Promise<LeaseRenewResult> {
-      const [status, now] = await run(RENEW, key, String(token), ttlMs);
+      const [status, now] = await run(renew, key, String(token), ttlMs);
       return {
         status: status === 1 ? 'ok' : status === 0 ? 'missing' : 'stolen',
         serverTimeMs: now!,
       };
     },
     async release(key, token): Promise<LeaseReleaseResult> {
-      const [released, now] = await run(RELEASE, key, String(token));
+      const [released, now] = await run(release, key, String(token));
       return { released: released === 1, serverTimeMs: now! };
     },
     async holder(key): Promise<LeaseHolder | undefined> {
