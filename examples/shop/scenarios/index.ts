@@ -5,7 +5,7 @@
  * not written). Service logs go to a file (its path is printed).
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from '../load/load.ts';
 import { SHOP_DIR, startStack } from '../stack/stack.ts';
@@ -13,6 +13,7 @@ import { createContext } from './context.ts';
 import { type Outcome, SCENARIOS, type Shared } from './scenarios.ts';
 
 const started = Date.now();
+const loadAtStart = Math.round(loadavg()[0]! * 10) / 10;
 const budgetMs = Number(process.env.SHOP_SCENARIOS_BUDGET_MS ?? 9 * 60_000);
 const only = process.env.SHOP_SCENARIOS?.split(',').map(Number).filter(Boolean);
 const logPath = join(tmpdir(), `shop-scenarios-${process.pid}.log`);
@@ -174,8 +175,12 @@ try {
           command: 'npm run shop:scenarios',
           node: process.version,
           date: new Date().toISOString(),
-          machine:
-            'shared 2-core CI machine (other jobs running); compare ratios measured in the same run',
+          machine: {
+            cpus: cpus().length,
+            loadAverageAtStart: loadAtStart,
+            loadAverageAtEnd: Math.round(loadavg()[0]! * 10) / 10,
+            note: 'absolute latencies depend on what else the machine runs; compare values measured in the same run',
+          },
           results: {
             ...results,
             baselinePacedCheckoutRps: paced.targetRps,
