@@ -88,6 +88,12 @@ export interface Service {
    * `createRouter({ dispatcher })`, whose routes bring their own timeout, retry and breaker).
    */
   serviceDispatcher(): Dispatcher;
+  /**
+   * How long a dependency's breaker still refuses calls, in ms, or `undefined` when it would let
+   * one through. An OPEN breaker turns HALF_OPEN only on the first call after its open time, so a
+   * caller that fails fast must stop doing so once that time is up, or no call ever probes again.
+   */
+  breakerOpenForMs(dependency: string): number | undefined;
   /** State of a dependency's breaker, lower case: closed, open, half_open, … ('closed' before its first call). */
   breakerState(dependency: string): string;
   /**
@@ -483,6 +489,13 @@ export async function createService(options: {
     audience,
     call,
     breakerState,
+    breakerOpenForMs: (dependency) => {
+      const breaker = outbound.get(dependency)?.breakers.peek(`http://${dependency}`);
+      if (breaker?.state !== 'OPEN') return undefined;
+      const until = breaker.toJSON().openUntil;
+      const left = until === null ? 0 : until - Date.now();
+      return left > 0 ? left : undefined;
+    },
     serviceDispatcher: () => {
       if (!tokens) throw new Error(`${name} declares no dependency: it has no service token`);
       const source = tokens;

@@ -181,13 +181,12 @@ const ports: SagaPorts = {
   },
   save: saveOrder,
   paymentsUnavailable() {
-    if (svc.breakerState('payments') !== 'open') return undefined;
-    return {
-      retryAfterS: Math.max(
-        1,
-        Math.ceil((svc.settings().resilience.payments?.breaker.openMs ?? 5000) / 1000),
-      ),
-    };
+    // Only while the breaker would refuse a call: once its open time is up the next checkout goes
+    // through and becomes the half-open trial (failing fast then would keep it open forever).
+    const openForMs = svc.breakerOpenForMs('payments');
+    return openForMs === undefined
+      ? undefined
+      : { retryAfterS: Math.max(1, Math.ceil(openForMs / 1000)) };
   },
   now: () => Date.now(),
 };
