@@ -3,6 +3,7 @@
  * stops every process gracefully (SIGTERM, up to 10 s, then SIGKILL) and Redis last.
  */
 import { totpUri } from '@ballast/auth';
+import { startDashboard } from '../dashboard/server.ts';
 import { startControlApi } from './control.ts';
 import { portInUse } from './ports.ts';
 import { RedisMissingError } from './redis.ts';
@@ -44,6 +45,11 @@ try {
 
 const wanted = Number(process.env.SHOP_CONTROL_PORT ?? 8079);
 const control = await startControlApi(stack, (await portInUse(wanted)) ? 0 : wanted);
+const dashPort = Number(process.env.SHOP_DASHBOARD_PORT ?? 8078);
+const dashboard = await startDashboard({
+  controlUrl: control.url,
+  port: (await portInUse(dashPort)) ? 0 : dashPort,
+});
 
 console.log(`
 ${bold(`shop: ready in ${stack.readyS.toFixed(1)} s, ${stack.supervisor.running().length} service processes, memory ${stack.stackPssMb()} MB (PSS; RSS sum ${stack.stackRssMb()} MB)`)}
@@ -51,6 +57,7 @@ ${bold(`shop: ready in ${stack.readyS.toFixed(1)} s, ${stack.supervisor.running(
   issuer (auth)  ${stack.issuerUrl}/.well-known/openid-configuration
   traces (OTLP)  ${stack.otlpUrl}/traces
   control API    ${control.url}/processes
+  dashboard      ${dashboard.url}
   redis          ${stack.redisUrl}
   shopper login  any user name, password "${stack.secrets.shopperPassword}" (grant_type=password at ${stack.issuerUrl}/token)
   admin login    admin / ${stack.secrets.adminPassword} + TOTP: ${totpUri({ secret: stack.secrets.adminTotpSecret, issuer: 'Ballast shop', account: 'admin' })}
@@ -62,6 +69,7 @@ const shutdown = async (signal: string) => {
   if (shuttingDown) return;
   shuttingDown = true;
   console.log(`\nshop: ${signal}: stopping every process (SIGTERM, then SIGKILL after 10 s)…`);
+  await dashboard.close();
   await control.close();
   await stack.stop();
   console.log('shop: stopped, nothing left running.');

@@ -1,0 +1,230 @@
+/**
+ * `npm run shop:dashboard-test`: the dashboard in a real Chromium (Debian's `chromium`, driven by
+ * playwright-core; CHROMIUM_PATH overrides `/usr/bin/chromium`) against a running shop.
+ *
+ * Starts the stack on free ports (or uses SHOP_DASHBOARD_URL when set), then checks:
+ * 1. the page shows every service and every instance the launcher runs;
+ * 2. a checkout's trace opens as a waterfall with spans of gateway, orders and payments;
+ * 3. a config push appears in the history; an invalid push shows every instance's refusal;
+ * 4. "Payments outage" under a small checkout load: the payments breaker shows red (open) within
+ *    2 s of orders' breaker opening, and green (closed) within 2 s of it closing after the switch
+ *    is cleared.
+ * Screenshots go to examples/shop/docs/dashboard-*.png. Exits non-zero on any failure.
+ */
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Page } from 'playwright-core';
+import { startControlApi } from '../stack/control.ts';
+import { SHOP_DIR, startStack } from '../stack/stack.ts';
+import { startDashboard } from './server.ts';
+
+const DOCS = join(SHOP_DIR, 'docs');
+const results: { check: string; ok: boolean; detail: string }[] = [];
+const check = (name: string, ok: boolean, detail: string) => {
+  results.push({ check: name, ok, detail });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
+};
+
+const cleanup: (() => Promise<void>)[] = [];
+let dashboardUrl = process.env.SHOP_DASHBOARD_URL;
+let controlUrl: string;
+if (dashboardUrl) {
+  const state = (await (await fetch(`${dashboardUrl}/api/state`)).json()) as {
+    urls: { control: string };
+  };
+  controlUrl = state.urls.control;
+} else {
+  const logFile = join(tmpdir(), `shop-dashboard-test-${process.pid}.log`);
+  const fd = openSync(logFile, 'w');
+  console.log(`dashboard test: starting the stack (service logs: ${logFile})`);
+  const stack = await startStack({
+    gatewayPort: 0,
+    otlpPort: 0,
+    log: (line) => writeSync(fd, `${line}\n`),
+    say: () => {},
+  });
+  const control = await startControlApi(stack, 0);
+  const dashboard = await startDashboard({ controlUrl: control.url });
+  dashboardUrl = dashboard.url;
+  controlUrl = control.url;
+  cleanup.push(dashboard.close, control.close, stack.stop);
+}
+
+const api = async <T>(path: string, init?: RequestInit): Promise<T> =>
+  (await (await fetch(`${controlUrl}${path}`, init)).json()) as T;
+const put = (body: unknown) =>
+  api('/config', { method: 'PUT', body: JSON.stringify(body) }).catch(() => undefined);
+
+/** The state of orders' payments breakers as orders itself reports it (the ground truth). */
+async function ordersPaymentsBreakers(): Promise<string[]> {
+  const { processes } = await api<{
+    processes: { service: string; port: number; state: string }[];
+  }>('/processes');
+  const states = await Promise.all(
+    processes
+      .filter((p) => p.service === 'orders' && p.state === 'ready')
+      .map(async (p) => {
+        try {
+          const health = (await (
+            await fetch(`http://127.0.0.1:${p.port}/health`, { signal: AbortSignal.timeout(1000) })
+          ).json()) as { breakers?: Record<string, string> };
+          return health.breakers?.payments ?? 'unknown';
+        } catch {
+          return 'unreachable';
+        }
+      }),
+  );
+  return states;
+}
+
+async function until(what: string, test: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await test()) return Date.now();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+cleanup.unshift(() => browser.close());
+let page: Page | undefined;
+try {
+  mkdirSync(DOCS, { recursive: true });
+  page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const p = page;
+  await p.goto(dashboardUrl);
+
+  // 1. every service and every instance
+  const { processes } = await api<{ processes: { id: string; service: string }[] }>('/processes');
+  const expected = processes.filter((x) => x.service !== 'redis');
+  await p.waitForSelector('#topology [data-instance]', { timeout: 15_000 });
+  const missing: string[] = [];
+  for (const instance of expected) {
+    if ((await p.locator(`#topology [data-service="${instance.service}"]`).count()) === 0)
+      missing.push(`service ${instance.service}`);
+    if ((await p.locator(`#topology [data-instance="${instance.id}"]`).count()) === 0)
+      missing.push(`instance ${instance.id}`);
+  }
+  const services = new Set(expected.map((x) => x.service));
+  check(
+    'page shows every service and instance',
+    missing.length === 0,
+    missing.length
+      ? `missing ${missing.join(', ')}`
+      : `${services.size} services, ${expected.length} instances`,
+  );
+  await p.screenshot({ path: join(DOCS, 'dashboard.png'), fullPage: true });
+
+  // 2. a checkout's trace as a waterfall: gateway → orders → payments
+  const checkout = (await p.evaluate(async () => {
+    const res = await fetch('/dashboard/api/checkout', { method: 'POST' });
+    return res.json();
+  })) as { status: number; traceId: string };
+  let covered: string[] = [];
+  await until(
+    `the waterfall of trace ${checkout.traceId}`,
+    async () => {
+      const button = p.locator(`#trace-${checkout.traceId}`);
+      if ((await button.count()) === 0) return false;
+      await button.click();
+      await p.waitForSelector('#waterfall .waterfall', { timeout: 3000 }).catch(() => undefined);
+      covered = await p.$$eval('#waterfall li[data-service]', (items) => [
+        ...new Set(items.map((i) => (i as HTMLElement).dataset.service as string)),
+      ]);
+      return ['gateway', 'orders', 'payments'].every((s) => covered.includes(s));
+    },
+    30_000,
+  ).catch(() => undefined);
+  check(
+    "a checkout's trace opens as a waterfall gateway → orders → payments",
+    checkout.status === 201 && ['gateway', 'orders', 'payments'].every((s) => covered.includes(s)),
+    `checkout ${checkout.status}, waterfall services: ${covered.join(', ') || 'none'}`,
+  );
+  await p
+    .locator('#waterfall details')
+    .first()
+    .evaluate((d) => {
+      (d as HTMLDetailsElement).open = true;
+    });
+  await p.locator('#traces-section').screenshot({ path: join(DOCS, 'dashboard-trace.png') });
+
+  // 3. a config push in the history, an invalid push with its error
+  await p.fill('#config-push', '{"prices":{"tea-sencha":455}}');
+  await p.click('#config-form button[type=submit]');
+  const pushed = await p
+    .waitForSelector('#config-history li:has-text("prices.tea-sencha")', { timeout: 10_000 })
+    .then(() => true)
+    .catch(() => false);
+  check(
+    'a config push shows up in the history',
+    pushed,
+    pushed ? 'prices.tea-sencha listed' : 'not listed',
+  );
+  await p.check('#fault-invalid-config');
+  const refused = await p
+    .waitForSelector('#config-instances td.rejected', { timeout: 10_000 })
+    .then((e) => e.textContent())
+    .catch(() => null);
+  check('a rejected push shows its error', refused !== null, refused ?? 'no refusal shown');
+  await p.locator('#config-section').screenshot({ path: join(DOCS, 'dashboard-config.png') });
+  await p.uncheck('#fault-invalid-config');
+  // 4. payments outage → red within 2 s of the breaker opening; cleared → green within 2 s
+  const breakerRow = (state: string) =>
+    `#breakers tr[data-dependency="payments"][data-state="${state}"]`;
+  await p.fill('#load-rps', '8');
+  await p.fill('#load-seconds', '120');
+  await p.click('#load-start');
+  await p.waitForTimeout(1000);
+  const switchedAt = Date.now();
+  await p.check('#fault-payments-outage');
+  const [opened, shownOpen] = await Promise.all([
+    until(
+      'orders to open its payments breaker',
+      async () => (await ordersPaymentsBreakers()).includes('open'),
+      60_000,
+    ),
+    p.waitForSelector(breakerRow('open'), { timeout: 62_000 }).then(() => Date.now()),
+  ]);
+  check(
+    'payments outage turns the payments breaker red',
+    shownOpen - opened <= 2000,
+    `breaker opened ${opened - switchedAt} ms after the switch, shown red ${shownOpen - opened} ms after it opened (${shownOpen - switchedAt} ms after the switch)`,
+  );
+  await p.locator('#breakers-section').screenshot({ path: join(DOCS, 'dashboard-breakers.png') });
+  await p.locator('#faults-section').screenshot({ path: join(DOCS, 'dashboard-faults.png') });
+
+  const clearedAt = Date.now();
+  await p.uncheck('#fault-payments-outage');
+  const [closed, shownClosed] = await Promise.all([
+    until(
+      'every orders payments breaker to close',
+      async () => (await ordersPaymentsBreakers()).every((s) => s === 'closed'),
+      60_000,
+    ),
+    p.waitForSelector(breakerRow('closed'), { timeout: 62_000 }).then(() => Date.now()),
+  ]);
+  check(
+    'clearing the outage turns the payments breaker green',
+    shownClosed - closed <= 2000,
+    `breakers closed ${closed - clearedAt} ms after clearing, shown green ${Math.max(0, shownClosed - closed)} ms after that`,
+  );
+  await p.click('#load-stop');
+} catch (error) {
+  check('dashboard test', false, (error as Error).message);
+  await page
+    ?.screenshot({ path: join(tmpdir(), 'dashboard-failure.png'), fullPage: true })
+    .catch(() => {});
+} finally {
+  await put({ faults: { paymentsOutage: false } });
+  for (const close of cleanup) await close().catch(() => {});
+}
+
+const failed = results.filter((r) => !r.ok).length;
+console.log(`dashboard test: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
