@@ -144,11 +144,18 @@ function defaultOwner(): string {
  */
 function lostError(key: string, token: number, reason: LeaseLostReason): LeaseLostError {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
+  const set = (value: number): void => {
+    try {
+      Error.stackTraceLimit = value;
+    } catch {
+      // A frozen Error (a hardened realm): the error then has its stack, nothing else changes.
+    }
+  };
+  set(0);
   try {
     return new LeaseLostError(key, token, reason);
   } finally {
-    Error.stackTraceLimit = limit;
+    set(limit);
   }
 }
 
