@@ -205,9 +205,9 @@ try {
     until(
       'every orders payments breaker to close',
       async () => (await ordersPaymentsBreakers()).every((s) => s === 'closed'),
-      60_000,
+      90_000,
     ),
-    p.waitForSelector(breakerRow('closed'), { timeout: 62_000 }).then(() => Date.now()),
+    p.waitForSelector(breakerRow('closed'), { timeout: 92_000 }).then(() => Date.now()),
   ]);
   check(
     'clearing the outage turns the payments breaker green',
