@@ -163,6 +163,7 @@ export async function startDashboard(options: DashboardOptions) {
         registered: entry ? (entry.healthy ? 'registered' : 'draining') : 'not registered',
         config: health?.config,
         breakers: health?.breakers ?? {},
+        breakerMetrics: health?.breakerMetrics,
         leader: health?.leader,
         fencingToken: health?.fencingToken,
         uptimeS: health?.uptimeS,

@@ -235,12 +235,29 @@ function renderTopology(s) {
 
 // ---- breakers --------------------------------------------------------------------------------
 
+/** Failure and slow-call rates against the threshold, and the time until half-open (when /health has them). */
+function metricsText(m) {
+  if (!m) return '';
+  const pct = (x) => `${Math.round(x * 100)} %`;
+  const parts = [
+    `failures ${pct(m.failureRate)}${m.failureRateThreshold === undefined ? '' : ` of ${pct(m.failureRateThreshold)} allowed`}`,
+    `slow ${pct(m.slowCallRate)}`,
+    `${m.calls} calls`,
+  ];
+  if (m.openForMs > 0) parts.push(`half-open in ${Math.ceil(m.openForMs / 1000)} s`);
+  return ` (${parts.join(', ')})`;
+}
+
 function renderBreakers(s) {
   const byDependency = new Map();
   for (const instance of s.instances)
     for (const [dependency, state] of Object.entries(instance.breakers ?? {})) {
       if (!byDependency.has(dependency)) byDependency.set(dependency, []);
-      byDependency.get(dependency).push({ caller: instance.id, state });
+      byDependency.get(dependency).push({
+        caller: instance.id,
+        state,
+        metrics: instance.breakerMetrics?.[dependency],
+      });
     }
   const rows = [...byDependency].sort(([a], [b]) => a.localeCompare(b));
   $('#breakers tbody').replaceChildren(
@@ -254,7 +271,15 @@ function renderBreakers(s) {
         { 'data-dependency': dependency, 'data-state': worst },
         h('th', { scope: 'row' }, dependency),
         h('td', {}, h('span', { class: `breaker ${stateClass(worst)}` }, worst.replace('_', '-'))),
-        h('td', {}, callers.map((c) => `${c.caller}: ${c.state}`).join(', ')),
+        h(
+          'td',
+          {},
+          h(
+            'ul',
+            { class: 'callers' },
+            callers.map((c) => h('li', {}, `${c.caller}: ${c.state}${metricsText(c.metrics)}`)),
+          ),
+        ),
       );
     }),
   );
