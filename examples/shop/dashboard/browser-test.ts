@@ -5,7 +5,8 @@
  * Starts the stack on free ports (or uses SHOP_DASHBOARD_URL when set), then checks:
  * 1. the page shows every service and every instance the launcher runs;
  * 2. a checkout's trace opens as a waterfall with spans of gateway, orders and payments;
- * 3. a config push appears in the history; an invalid push shows every instance's refusal;
+ * 3. a config push appears in the history; an invalid push shows every instance's refusal; the
+ *    rollback button puts an earlier version's document back;
  * 4. "Payments outage" under a small checkout load: the payments breaker shows red (open) within
  *    2 s of orders' breaker opening, and green (closed) within 2 s of it closing after the switch
  *    is cleared.
@@ -174,6 +175,25 @@ try {
   check('a rejected push shows its error', refused !== null, refused ?? 'no refusal shown');
   await p.locator('#config-section').screenshot({ path: join(DOCS, 'dashboard-config.png') });
   await p.uncheck('#fault-invalid-config');
+  // roll back to the version before the price push: the price goes back to the file's
+  const before = await p.locator('#config-history li button[id^="rollback-"]').last();
+  const target = Number((await before.getAttribute('id'))?.slice('rollback-'.length));
+  await before.click();
+  const rolledBack = await until(
+    'the rollback',
+    async () => {
+      const doc = await api<{ prices?: Record<string, number> }>('/config');
+      return doc.prices?.['tea-sencha'] === undefined;
+    },
+    10_000,
+  )
+    .then(() => true)
+    .catch(() => false);
+  check(
+    'rollback button restores an earlier version',
+    rolledBack,
+    rolledBack ? `document of v${target} pushed back (prices.tea-sencha gone)` : 'price still set',
+  );
   // 4. payments outage → red within 2 s of the breaker opening; cleared → green within 2 s
   const breakerRow = (state: string) =>
     `#breakers tr[data-dependency="payments"][data-state="${state}"]`;

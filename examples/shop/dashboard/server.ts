@@ -12,7 +12,8 @@
  *   GET  /dashboard/events                SSE: `snapshot` events (the whole state, ~2 per second)
  *   GET  /dashboard/api/state             the same snapshot as JSON
  *   GET  /dashboard/api/traces/:id        one trace from the receiver
- *   PUT  /dashboard/api/config            forwarded to the control API's PUT /config
+ *   PUT  /dashboard/api/config[?replace=1] forwarded to the control API's PUT /config (a rollback
+ *                                         replaces the document with an earlier version's)
  *   POST /dashboard/api/processes/:id/:a  forwarded to the control API (kill, restart, …)
  *   POST /dashboard/api/checkout          one checkout as a shopper (answer, latency, trace id)
  *   POST /dashboard/api/load {rps,seconds} a bounded checkout load (rps 0 stops it)
@@ -57,6 +58,8 @@ interface ConfigVersion {
   version: number;
   at: number;
   changed: string[];
+  /** The whole document of this version (what a rollback pushes back). */
+  document: Record<string, unknown>;
 }
 
 const DEFAULT_SERVICES = [
@@ -194,6 +197,7 @@ export async function startDashboard(options: DashboardOptions) {
         version: Number(config.version ?? 0),
         at: Date.now(),
         changed: lastDocument ? changedPaths(lastDocument, config) : ['(first seen)'],
+        document: config,
       });
       configHistory.length = Math.min(configHistory.length, 30);
       lastDocument = config;
@@ -401,7 +405,7 @@ export async function startDashboard(options: DashboardOptions) {
         return send(res, 200, loadStats());
       }
       if (req.method === 'PUT' && path === '/dashboard/api/config')
-        return await forward(req, res, `${control}/config`);
+        return await forward(req, res, `${control}/config${url.search}`);
       if (
         req.method === 'POST' &&
         (path.startsWith('/dashboard/api/processes/') ||

@@ -320,11 +320,26 @@ function renderConfig(s) {
     ),
   );
   $('#config-history').replaceChildren(
-    ...s.config.history.map((v) =>
+    ...s.config.history.map((v, index) =>
       h(
         'li',
         { 'data-version': v.version },
-        `v${v.version} (${ago(v.at)}): ${v.changed.join(', ') || 'no change'}`,
+        `v${v.version} (${ago(v.at)}): ${v.changed.join(', ') || 'no change'} `,
+        index === 0
+          ? undefined
+          : h(
+              'button',
+              {
+                type: 'button',
+                id: `rollback-${v.version}`,
+                'aria-label': `roll back to the document of version ${v.version}`,
+                onclick: () => {
+                  const { version: _version, ...document } = v.document;
+                  void call('PUT', 'config?replace=1', document);
+                },
+              },
+              'roll back to this',
+            ),
       ),
     ),
   );
