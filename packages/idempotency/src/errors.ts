@@ -1,4 +1,4 @@
-import { BallastError, errorGuard, type OptionIssue } from '@ballast/kernel';
+import { BallastError, errorGuard, invalidOptionsError } from '@ballast/kernel';
 
 /** Stable codes of every error this package throws (and of the problem responses it sends). */
 export type IdempotencyErrorCode =
@@ -32,20 +32,11 @@ export class IdempotencyError<
   static override readonly brand: symbol = Symbol.for('@ballast/idempotency.error');
 }
 
-/** An option is missing, of the wrong type or out of range (thrown at construction). */
-export class InvalidOptionsError extends IdempotencyError<'INVALID_OPTIONS'> {
-  static override readonly code = 'INVALID_OPTIONS';
-  /** Dotted path of the offending option, e.g. `lockTtlMs`; `(options)` for the object itself. */
-  readonly option: string;
-  /** The value that was passed. */
-  readonly received: unknown;
-
-  constructor(issue: OptionIssue) {
-    super('INVALID_OPTIONS', issue.message);
-    this.option = issue.option;
-    this.received = issue.received;
-  }
-}
+/**
+ * An option is missing, of the wrong type or out of range (thrown at construction); `.option` is
+ * its dotted path (e.g. `lockTtlMs`, `(options)` for the object itself), `.received` the value passed.
+ */
+export class InvalidOptionsError extends invalidOptionsError(IdempotencyError) {}
 
 /** A covered request has no key (400), or `idempotent()`'s `key` returned none. */
 export class IdempotencyKeyMissingError extends IdempotencyError<'IDEMPOTENCY_KEY_MISSING'> {
