@@ -308,6 +308,14 @@ export async function createService(options: {
     return { status: response.statusCode, headers: response.headers, body: parsed as T };
   };
 
+  const breakerOpenForMs = (dependency: string): number | undefined => {
+    const breaker = outbound.get(dependency)?.breakers.peek(`http://${dependency}`);
+    if (breaker?.state !== 'OPEN') return undefined;
+    const until = breaker.toJSON().openUntil;
+    const left = until === null ? 0 : until - Date.now();
+    return left > 0 ? left : undefined;
+  };
+
   const breakerState = (dependency: string): string =>
     (
       outbound.get(dependency)?.breakers.peek(`http://${dependency}`)?.state ?? 'closed'
@@ -365,6 +373,27 @@ export async function createService(options: {
       jwks: verifier.status().jwks.state,
       breakers: Object.fromEntries(
         dependencies.map((dependency) => [dependency, breakerState(dependency)]),
+      ),
+      // For the dashboard: each breaker's rates against its threshold and the time until half-open.
+      breakerMetrics: Object.fromEntries(
+        dependencies.map((dependency) => {
+          const metrics = outbound
+            .get(dependency)
+            ?.breakers.peek(`http://${dependency}`)
+            ?.metrics();
+          return [
+            dependency,
+            {
+              calls: metrics?.calls ?? 0,
+              failureRate: metrics?.failureRate ?? 0,
+              slowCallRate: metrics?.slowCallRate ?? 0,
+              rejectedCalls: metrics?.rejectedCalls ?? 0,
+              openForMs: breakerOpenForMs(dependency) ?? 0,
+              failureRateThreshold: dependencySettings(config.get(), dependency).breaker
+                .failureRateThreshold,
+            },
+          ];
+        }),
       ),
       ...extra,
       components: report.components,
@@ -489,13 +518,7 @@ export async function createService(options: {
     audience,
     call,
     breakerState,
-    breakerOpenForMs: (dependency) => {
-      const breaker = outbound.get(dependency)?.breakers.peek(`http://${dependency}`);
-      if (breaker?.state !== 'OPEN') return undefined;
-      const until = breaker.toJSON().openUntil;
-      const left = until === null ? 0 : until - Date.now();
-      return left > 0 ? left : undefined;
-    },
+    breakerOpenForMs,
     serviceDispatcher: () => {
       if (!tokens) throw new Error(`${name} declares no dependency: it has no service token`);
       const source = tokens;
