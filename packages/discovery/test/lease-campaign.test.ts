@@ -81,7 +81,12 @@ describe('campaign()', () => {
     // The old leader knew before the new one was elected.
     const lost = events.find((e) => e.id === first.campaign.id && !e.change.leader)!;
     const elected = events.find((e) => e.id === second.campaign.id && e.change.leader)!;
-    expect(lost.change).toEqual({ leader: false, reason: 'renew-failed' });
+    // 'renew-failed' when the deadline timer fired on time, 'expired' when a loaded machine ran it
+    // only after expiry (the ManualClock test in lease.test.ts pins the exact reason).
+    expect(lost.change).toEqual({
+      leader: false,
+      reason: expect.toBeOneOf(['renew-failed', 'expired']),
+    });
     expect(lost.at).toBeLessThan(elected.at);
     expect(first.campaign.isLeader()).toBe(false);
     expect((await second.campaign.leader())?.owner).toBe(second.campaign.id);

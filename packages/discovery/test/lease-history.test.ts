@@ -122,7 +122,11 @@ describe('leases under contention (history check)', () => {
           // land if nobody with a higher token wrote in between.
           await pause(ttlMs + random(50, 150));
           expect(lease.signal.aborted).toBe(true);
-          expect((lease.signal.reason as LeaseLostError).reason).toBe('renew-failed');
+          // 'renew-failed' when the deadline timer fired on time; a machine loaded enough to fire it
+          // only after expiry reports 'expired' — either way the lease said it was lost.
+          expect(['renew-failed', 'expired']).toContain(
+            (lease.signal.reason as LeaseLostError).reason,
+          );
           await write(lease.token);
         } else {
           await pause(random(0, ttlMs));

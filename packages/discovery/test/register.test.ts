@@ -176,7 +176,12 @@ describe('register()', () => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
+    let arrived = () => {};
+    const inFlight = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
     const http = await startHttpServer((_req, res) => {
+      arrived();
       void held.then(() => res.end('done'));
     });
     try {
@@ -185,14 +190,14 @@ describe('register()', () => {
         register(registry, orders, { signals: [], server: http.server, drainMs: 10_000 }),
       );
       const response = fetch(http.url).then((r) => r.text());
-      await vi.waitFor(() => expect(http.server.listenerCount('request')).toBeGreaterThan(0));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await inFlight;
       let closed = false;
       const closing = reg.close().then(() => {
         closed = true;
       });
       await vi.waitFor(() => expect(calls).toContain('deregister'));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // A close() that did not wait would have settled by the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
       expect(closed).toBe(false); // the request is still in flight
       release();
       expect(await response).toBe('done');
