@@ -1,4 +1,10 @@
-import { type Clock, isReplayableRequest, o, systemClock } from '@ballast/kernel';
+import {
+  type Clock,
+  FollowingController,
+  isReplayableRequest,
+  o,
+  systemClock,
+} from '@ballast/kernel';
 import { Dispatcher, Dispatcher1Wrapper, Pool } from 'undici';
 import type { Balancer } from './balancer.ts';
 import type { Outcome } from './endpoint.ts';
@@ -320,47 +326,6 @@ function errorCode(error: unknown): string | undefined {
   return typeof cause === 'string' ? cause : undefined;
 }
 
-/**
- * The controller the caller's handler holds for the whole request: it forwards to the current
- * attempt's controller, so an abort or a pause reaches whichever instance is being tried.
- */
-class RequestController implements Dispatcher.DispatchController {
-  inner: Dispatcher.DispatchController | undefined;
-  #reason: Error | null = null;
-  #paused = false;
-  onAbort: ((reason: Error) => void) | undefined;
-
-  get aborted(): boolean {
-    return this.#reason !== null;
-  }
-  get paused(): boolean {
-    return this.#paused;
-  }
-  get reason(): Error | null {
-    return this.#reason;
-  }
-  get rawHeaders() {
-    return this.inner?.rawHeaders;
-  }
-  get rawTrailers() {
-    return this.inner?.rawTrailers;
-  }
-  abort(reason: Error): void {
-    if (this.#reason !== null) return;
-    this.#reason = reason;
-    if (this.inner !== undefined) this.inner.abort(reason);
-    else this.onAbort?.(reason);
-  }
-  pause(): void {
-    this.#paused = true;
-    this.inner?.pause();
-  }
-  resume(): void {
-    this.#paused = false;
-    this.inner?.resume();
-  }
-}
-
 type Headers = Record<string, string | string[] | undefined>;
 
 /** One request: its attempts on one instance after another. */
@@ -370,7 +335,17 @@ class BalancedRequest {
   readonly #protocol: string;
   readonly #options: Dispatcher.DispatchOptions;
   readonly #handler: Dispatcher.DispatchHandler;
-  readonly #controller = new RequestController();
+  /**
+   * The controller the caller's handler holds for the whole request (the kernel's, as in breaker
+   * and auth): it follows the current attempt, so a pause or an abort reaches whichever instance
+   * is being tried; an abort while no attempt has started fails the request at once.
+   */
+  readonly #controller: FollowingController<Dispatcher.DispatchController> =
+    new FollowingController((reason) => {
+      const attempt = this.#controller.target;
+      if (attempt !== undefined) attempt.abort(reason);
+      else this.#fail(reason);
+    });
   #retriesLeft: number;
   #attempt = 0;
   #started = false;
@@ -390,7 +365,6 @@ class BalancedRequest {
     this.#options = options;
     this.#handler = handler;
     this.#retriesLeft = retries;
-    this.#controller.onAbort = (reason) => this.#fail(reason);
   }
 
   /** Idempotent (method or `Idempotency-Key`) with a body that can be sent again. */
@@ -469,12 +443,11 @@ class BalancedRequest {
   // --- called by the attempt handler -----------------------------------------------------------
 
   requestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    this.#controller.inner = controller;
     if (this.#controller.aborted) {
       controller.abort(this.#controller.reason!);
       return;
     }
-    if (this.#controller.paused) controller.pause();
+    this.#controller.follow(controller);
     if (!this.#started) {
       this.#started = true;
       this.#handler.onRequestStart?.(this.#controller, context);
@@ -491,7 +464,7 @@ class BalancedRequest {
   }
 
   retry(next: Pick): void {
-    this.#controller.inner = undefined;
+    this.#controller.release();
     this.#dispatchTo(next);
   }
 
