@@ -1,5 +1,5 @@
 import { o } from '@ballast/kernel';
-import { Engine, type Lease } from './engine.ts';
+import { type Decision, Engine, type Lease } from './engine.ts';
 import { isIdempotencyError } from './errors.ts';
 import { digest, storeKeyOf } from './fingerprint.ts';
 import { parseIdempotencyKey, rememberKey } from './key.ts';
@@ -247,41 +247,23 @@ export class HttpCore<Req> implements StorePolicy {
    */
   async begin(req: Req, view: RequestView): Promise<Begin> {
     if (!this.covers(view.method)) return PASS;
-    const { headerName, engine } = this;
-    if (view.key === undefined) {
-      if (!this.#required) return PASS;
-      engine.emit({}, { type: 'rejected', reason: 'missing' });
-      return this.#refuse(
-        'IDEMPOTENCY_KEY_MISSING',
-        `This endpoint requires an ${headerName} header; send a unique key (a UUID v4) per operation and reuse it when you retry.`,
-      );
-    }
-    let key: string;
-    try {
-      key = parseIdempotencyKey(view.key, headerName);
-    } catch (error) {
-      engine.emit({}, { type: 'rejected', reason: 'invalid' });
-      return this.#refuse('IDEMPOTENCY_KEY_INVALID', (error as Error).message);
-    }
+    const key = this.#keyOf(view);
+    if (typeof key !== 'string') return key;
     rememberKey(req, key);
     let scope = '';
     if (this.#scope) {
       const returned = this.#scope(req);
+      // Awaited only when it is a promise: a synchronous scope adds no turn of the event loop.
       const value = isThenable(returned) ? await returned : returned;
-      if (value === undefined || value === null || value === '') {
-        engine.emit({ key }, { type: 'rejected', reason: 'scope-missing' });
-        return this.#refuse(
-          'SCOPE_MISSING',
-          `The scope of this endpoint returned ${value === '' ? 'an empty string' : String(value)} for this request, so its ${headerName} cannot be kept apart from other callers' keys; the request was refused. Make scope return the authenticated caller (e.g. authOf(req)?.subject from @ballast/auth/express) and run the idempotency middleware after authentication.`,
-        );
-      }
+      if (value === undefined || value === null || value === '')
+        return this.#scopeMissing(key, value);
       scope = String(value);
     }
     const body = view.body;
     const print = this.#fingerprint
       ? this.#fingerprint(req, body)
       : [view.method.toUpperCase(), view.path, body];
-    const span = engine.telemetry.startSpan(view.method);
+    const span = this.engine.telemetry.startSpan(view.method);
     const input = {
       key,
       storeKey: storeKeyOf(scope, key),
@@ -290,33 +272,7 @@ export class HttpCore<Req> implements StorePolicy {
       signal: view.signal,
     };
     try {
-      const decision = await engine.begin(input);
-      switch (decision.outcome) {
-        case 'execute':
-          return { kind: 'execute', attempt: new Attempt(this, decision.lease, span) };
-        case 'fail-open':
-          span?.end();
-          return PASS;
-        case 'replay': {
-          span?.end();
-          const stored = decodeResponse(decision.payload);
-          const headers = [...stored.headers, ['idempotent-replayed', 'true'] as const];
-          return { kind: 'respond', response: { ...stored, headers } };
-        }
-        case 'conflict':
-          span?.end();
-          return this.#refuse(
-            'IDEMPOTENCY_KEY_IN_PROGRESS',
-            `A request with this ${headerName} is still being processed; retry after it completes to get its response.`,
-            this.#retryAfterSeconds,
-          );
-        case 'mismatch':
-          span?.end();
-          return this.#refuse(
-            'IDEMPOTENCY_KEY_REUSED',
-            `This ${headerName} was already used with a different request (method, path or body); use a new key for a new operation.`,
-          );
-      }
+      return this.#answer(await this.engine.begin(input), span);
     } catch (error) {
       span?.end();
       if (
@@ -327,6 +283,64 @@ export class HttpCore<Req> implements StorePolicy {
         return this.#refuse(error.code, `${error.message} Retry later.`, this.#retryAfterSeconds);
       }
       throw error;
+    }
+  }
+
+  /** The request's key, or the refusal when it is required but missing, or malformed. */
+  #keyOf(view: RequestView): string | Begin {
+    const { headerName, engine } = this;
+    if (view.key === undefined) {
+      if (!this.#required) return PASS;
+      engine.emit({}, { type: 'rejected', reason: 'missing' });
+      return this.#refuse(
+        'IDEMPOTENCY_KEY_MISSING',
+        `This endpoint requires an ${headerName} header; send a unique key (a UUID v4) per operation and reuse it when you retry.`,
+      );
+    }
+    try {
+      return parseIdempotencyKey(view.key, headerName);
+    } catch (error) {
+      engine.emit({}, { type: 'rejected', reason: 'invalid' });
+      return this.#refuse('IDEMPOTENCY_KEY_INVALID', (error as Error).message);
+    }
+  }
+
+  /** The refusal when `scope` returned nothing for this request. */
+  #scopeMissing(key: string, value: ScopeValue): Begin {
+    this.engine.emit({ key }, { type: 'rejected', reason: 'scope-missing' });
+    return this.#refuse(
+      'SCOPE_MISSING',
+      `The scope of this endpoint returned ${value === '' ? 'an empty string' : String(value)} for this request, so its ${this.headerName} cannot be kept apart from other callers' keys; the request was refused. Make scope return the authenticated caller (e.g. authOf(req)?.subject from @ballast/auth/express) and run the idempotency middleware after authentication.`,
+    );
+  }
+
+  /** What the engine's decision means for the request; `span` ends unless the handler runs. */
+  #answer(decision: Decision, span: TelemetrySpan | undefined): Begin {
+    switch (decision.outcome) {
+      case 'execute':
+        return { kind: 'execute', attempt: new Attempt(this, decision.lease, span) };
+      case 'fail-open':
+        span?.end();
+        return PASS;
+      case 'replay': {
+        span?.end();
+        const stored = decodeResponse(decision.payload);
+        const headers = [...stored.headers, ['idempotent-replayed', 'true'] as const];
+        return { kind: 'respond', response: { ...stored, headers } };
+      }
+      case 'conflict':
+        span?.end();
+        return this.#refuse(
+          'IDEMPOTENCY_KEY_IN_PROGRESS',
+          `A request with this ${this.headerName} is still being processed; retry after it completes to get its response.`,
+          this.#retryAfterSeconds,
+        );
+      case 'mismatch':
+        span?.end();
+        return this.#refuse(
+          'IDEMPOTENCY_KEY_REUSED',
+          `This ${this.headerName} was already used with a different request (method, path or body); use a new key for a new operation.`,
+        );
     }
   }
 }

@@ -1,5 +1,5 @@
 import { anySignal, attempt, o } from '@ballast/kernel';
-import { Engine } from './engine.ts';
+import { Engine, type Lease } from './engine.ts';
 import {
   IdempotencyKeyInProgressError,
   IdempotencyKeyMissingError,
@@ -65,6 +65,70 @@ function decodeJson(payload: Uint8Array): unknown {
   return text === UNDEFINED ? undefined : JSON.parse(text);
 }
 
+/** The options of {@link idempotent} that read a call's arguments. */
+type CallOptions<A extends unknown[]> = Pick<IdempotentOptions<A, unknown>, 'key' | 'scope'>;
+
+/** The call's key, from the `key` option; none (or not a string) rejects the call. */
+function callKey<A extends unknown[]>(opts: CallOptions<A>, args: A): string {
+  const key = opts.key(...args);
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new IdempotencyKeyMissingError(
+      'The key option of idempotent() returned no key; return a non-empty string (e.g. the message id).',
+    );
+  }
+  return key;
+}
+
+/** The call's scope ('' without a `scope` option); a scope option that returns nothing rejects. */
+function callScope<A extends unknown[]>(
+  opts: CallOptions<A>,
+  engine: Engine,
+  key: string,
+  args: A,
+): string {
+  if (!opts.scope) return '';
+  const value = opts.scope(...args);
+  if (value === undefined || value === null || value === '') {
+    engine.emit({ key }, { type: 'rejected', reason: 'scope-missing' });
+    throw new ScopeMissingError(
+      `The scope option of idempotent() returned nothing for key "${key}", so the call was refused rather than run in a scope shared by every caller; return the tenant (or queue, …) the call belongs to.`,
+    );
+  }
+  return String(value);
+}
+
+/**
+ * Runs the call that claimed `key` and stores its encoded result; a throw, or a result that
+ * cannot be encoded, releases the key instead (so a redelivery runs again).
+ */
+async function runClaimed<R>(
+  lease: Lease,
+  key: string,
+  run: () => Promise<R>,
+  encode: (value: R) => Uint8Array | string,
+): Promise<R> {
+  let result: R;
+  try {
+    result = await run();
+  } catch (error) {
+    await lease.release('thrown');
+    throw error;
+  }
+  let payload: Uint8Array;
+  try {
+    const encoded = encode(result);
+    payload = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
+  } catch (error) {
+    await lease.release('not-encodable');
+    throw new ResultNotEncodableError(
+      `idempotent() could not encode the result for key "${key}" (${(error as Error)?.message ?? String(error)}), so it was not stored and the key was released; return JSON-encodable values (no BigInt, no cycles) or pass encode and decode.`,
+      { cause: error },
+    );
+  }
+  await lease.complete(payload);
+  return result;
+}
+
 /**
  * Wraps `work` so that calls with the same key run it once: a message consumer, job or RPC that
  * may be delivered twice. The first call runs and its (JSON) result is stored for `retentionMs`;
@@ -92,23 +156,8 @@ export function idempotent<A extends unknown[], R>(
   const decode = (opts.decode ?? decodeJson) as (payload: Uint8Array) => Awaited<R>;
   const run = (args: A) => attempt(work, ...args) as Promise<Awaited<R>>;
   const wrapped = async (...args: A): Promise<Awaited<R>> => {
-    const key = opts.key(...args);
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new IdempotencyKeyMissingError(
-        'The key option of idempotent() returned no key; return a non-empty string (e.g. the message id).',
-      );
-    }
-    let scope = '';
-    if (opts.scope) {
-      const value = opts.scope(...args);
-      if (value === undefined || value === null || value === '') {
-        engine.emit({ key }, { type: 'rejected', reason: 'scope-missing' });
-        throw new ScopeMissingError(
-          `The scope option of idempotent() returned nothing for key "${key}", so the call was refused rather than run in a scope shared by every caller; return the tenant (or queue, …) the call belongs to.`,
-        );
-      }
-      scope = String(value);
-    }
+    const key = callKey(opts, args);
+    const scope = callScope(opts, engine, key, args);
     const span = engine.telemetry.startSpan('call');
     try {
       const decision = await engine.begin({
@@ -132,27 +181,7 @@ export function idempotent<A extends unknown[], R>(
             `Key "${key}" was already used with different arguments; use a new key for a new operation.`,
           );
       }
-      const { lease } = decision;
-      let result: Awaited<R>;
-      try {
-        result = await run(args);
-      } catch (error) {
-        await lease.release('thrown');
-        throw error;
-      }
-      let payload: Uint8Array;
-      try {
-        const encoded = encode(result);
-        payload = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
-      } catch (error) {
-        await lease.release('not-encodable');
-        throw new ResultNotEncodableError(
-          `idempotent() could not encode the result for key "${key}" (${(error as Error)?.message ?? String(error)}), so it was not stored and the key was released; return JSON-encodable values (no BigInt, no cycles) or pass encode and decode.`,
-          { cause: error },
-        );
-      }
-      await lease.complete(payload);
-      return result;
+      return await runClaimed(decision.lease, key, () => run(args), encode);
     } finally {
       span?.end();
     }
