@@ -174,36 +174,86 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
     suppressOverrideMessage: true,
   });
 
+  const { getResource, exporter, provider, contexts, propagator } = createSdk(
+    otel,
+    config,
+    overrides,
+    env,
+    say,
+  );
+  registerGlobally(otel, provider, contexts, propagator);
+  const meters = config.metrics ? new LazyMeterProvider(config, getResource) : undefined;
+  if (meters !== undefined) otel.metrics.setGlobalMeterProvider(meters);
+
+  const { runtime, faults } = createRuntime(otel, provider, propagator, contexts);
+
+  const on = INSTRUMENTATION_NAMES.filter((name) => config.instrumentations[name]);
+  warnAboutLoadOrder(on, say);
+  const uninstall = installInstrumentations(config, runtime, say);
+
+  let state: TracingState = 'running';
+  let stopping: Promise<void> | undefined;
+  const bounded = (work: Promise<unknown>) => withinMs(work, config.shutdownTimeoutMs);
+  const flush = async () => {
+    if (state !== 'running') return;
+    await bounded(Promise.all([provider.forceFlush(), meters?.forceFlush()]));
+  };
+  const shutdown = () => {
+    stopping ??= (async () => {
+      for (const fn of uninstall.splice(0)) fn();
+      removeSignals();
+      await bounded(Promise.all([provider.shutdown(), meters?.shutdown()]));
+      state = 'shut-down';
+      unregisterGlobally(otel, meters !== undefined, contexts);
+      if ((globalThis as Global)[INSTANCE] === handle) delete (globalThis as Global)[INSTANCE];
+    })();
+    return stopping;
+  };
+  const removeSignals = config.handleSignals ? onSignals(shutdown, flush) : () => {};
+
+  const handle: TracingHandle = {
+    flush,
+    shutdown,
+    close: shutdown,
+    status: () => ({
+      state,
+      serviceName: config.serviceName,
+      instrumentations: on,
+      spansExported: exporter.stats.spansExported,
+      exportFailures: exporter.stats.exportFailures,
+      lastExportError: exporter.stats.lastExportError,
+      instrumentationFaults: faults(),
+      error: undefined,
+      warnings,
+    }),
+    [Symbol.asyncDispose]: shutdown,
+  };
+  return handle;
+}
+
+type Say = (message: string, code: string) => void;
+
+/**
+ * The SDK's parts, not yet registered: the resource (built on first use), the counting exporter,
+ * the tracer provider with its sampler and span processor, the context manager and the W3C
+ * `traceparent` + `baggage` propagator.
+ */
+function createSdk(
+  otel: ReturnType<typeof api>,
+  config: ResolvedConfig,
+  overrides: EngineOverrides,
+  env: NodeJS.ProcessEnv,
+  say: Say,
+) {
   const trace = requireHere(
     '@opentelemetry/sdk-trace',
   ) as typeof import('@opentelemetry/sdk-trace');
   const core = requireHere('@opentelemetry/core') as typeof import('@opentelemetry/core');
-  const resources = requireHere(
-    '@opentelemetry/resources',
-  ) as typeof import('@opentelemetry/resources');
-
-  let resource: Resource | undefined;
-  const getResource = () => {
-    resource ??= resources.defaultResource().merge(
-      resources.resourceFromAttributes({
-        ...config.resource,
-        'service.name': config.serviceName,
-        'process.pid': process.pid,
-        'process.runtime.name': 'nodejs',
-        'process.runtime.version': process.versions.node,
-      }),
-    );
-    return resource;
-  };
+  const getResource = lazyResource(config);
 
   const exporter = new CountingExporter(() => createSpanExporter(config));
   const processor =
-    overrides.spanProcessor?.(config) ??
-    (config.exporter === 'none'
-      ? new trace.NoopSpanProcessor()
-      : config.exporter === 'console'
-        ? new trace.SimpleSpanProcessor({ exporter })
-        : new trace.BatchSpanProcessor({ exporter, ...batchSettings(env, say) }));
+    overrides.spanProcessor?.(config) ?? spanProcessor(trace, config, exporter, env, say);
 
   const provider = new trace.TracerProvider({
     resource: getResource(),
@@ -217,19 +267,19 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
   const propagator: TextMapPropagator = new core.CompositePropagator({
     propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()],
   });
+  return { getResource, exporter, provider, contexts, propagator };
+}
 
-  const registered = otel.trace.setGlobalTracerProvider(provider);
-  const withContexts = registered && otel.context.setGlobalContextManager(contexts);
-  if (!withContexts) {
-    if (registered) otel.trace.disable(); // leave the other SDK's registrations as they were
-    throw new Error(
-      'another OpenTelemetry SDK is already registered in this process (a second tracing set-up, or two copies of @opentelemetry/api); start only one',
-    );
-  }
-  otel.propagation.setGlobalPropagator(propagator);
-  const meters = config.metrics ? new LazyMeterProvider(config, getResource) : undefined;
-  if (meters !== undefined) otel.metrics.setGlobalMeterProvider(meters);
-
+/**
+ * What the instrumentations share: the tracer, the propagator, the contexts, and `fault()`, which
+ * counts their unexpected errors (`faults()`) and warns about the first three.
+ */
+function createRuntime(
+  otel: ReturnType<typeof api>,
+  provider: ReturnType<typeof createSdk>['provider'],
+  propagator: TextMapPropagator,
+  contexts: AlsContextManager,
+): { runtime: Runtime; faults: () => number } {
   let faults = 0;
   const runtime: Runtime = {
     tracer: provider.getTracer('@ballast/tracing'),
@@ -240,8 +290,78 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
       if (faults <= 3) otel.diag.warn(`@ballast/tracing: ${where} failed: ${String(error)}`);
     },
   };
+  return { runtime, faults: () => faults };
+}
 
-  const on = INSTRUMENTATION_NAMES.filter((name) => config.instrumentations[name]);
+/** Undoes {@link registerGlobally} (and the meter provider's registration) at shutdown. */
+function unregisterGlobally(
+  otel: ReturnType<typeof api>,
+  withMeters: boolean,
+  contexts: AlsContextManager,
+): void {
+  otel.trace.disable();
+  otel.context.disable();
+  otel.propagation.disable();
+  if (withMeters) otel.metrics.disable();
+  contexts.disable();
+}
+
+/** The resource (defaults + the configured attributes), built on first use. */
+function lazyResource(config: ResolvedConfig): () => Resource {
+  const resources = requireHere(
+    '@opentelemetry/resources',
+  ) as typeof import('@opentelemetry/resources');
+  let resource: Resource | undefined;
+  return () => {
+    resource ??= resources.defaultResource().merge(
+      resources.resourceFromAttributes({
+        ...config.resource,
+        'service.name': config.serviceName,
+        'process.pid': process.pid,
+        'process.runtime.name': 'nodejs',
+        'process.runtime.version': process.versions.node,
+      }),
+    );
+    return resource;
+  };
+}
+
+/** The span processor of the configured exporter: none, console (one at a time) or batched. */
+function spanProcessor(
+  trace: typeof import('@opentelemetry/sdk-trace'),
+  config: ResolvedConfig,
+  exporter: CountingExporter,
+  env: NodeJS.ProcessEnv,
+  say: Say,
+): SpanProcessor {
+  if (config.exporter === 'none') return new trace.NoopSpanProcessor();
+  if (config.exporter === 'console') return new trace.SimpleSpanProcessor({ exporter });
+  return new trace.BatchSpanProcessor({ exporter, ...batchSettings(env, say) });
+}
+
+/** Registers the SDK as the process's; throws, leaving the other SDK alone, if one is there. */
+function registerGlobally(
+  otel: ReturnType<typeof api>,
+  provider: Parameters<ReturnType<typeof api>['trace']['setGlobalTracerProvider']>[0],
+  contexts: AlsContextManager,
+  propagator: TextMapPropagator,
+): void {
+  const registered = otel.trace.setGlobalTracerProvider(provider);
+  const withContexts = registered && otel.context.setGlobalContextManager(contexts);
+  if (!withContexts) {
+    if (registered) otel.trace.disable(); // leave the other SDK's registrations as they were
+    throw new Error(
+      'another OpenTelemetry SDK is already registered in this process (a second tracing set-up, or two copies of @opentelemetry/api); start only one',
+    );
+  }
+  otel.propagation.setGlobalPropagator(propagator);
+}
+
+/**
+ * Warns about instrumented packages loaded before tracing started, and about several copies of
+ * `@opentelemetry/api` (now, or once more a second later: `--import` runs before the application).
+ */
+function warnAboutLoadOrder(on: readonly InstrumentationName[], say: Say): void {
   const late = loadedPackages(on.flatMap((name) => PATCHED_PACKAGES[name] ?? []));
   for (const name of late)
     say(
@@ -261,7 +381,10 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
     // --import runs before the application: look again once it has loaded.
     setTimeout(checkApiCopies, 1_000).unref();
   }
+}
 
+/** Installs the instrumentations that are on; one that fails is a warning. Returns their removers. */
+function installInstrumentations(config: ResolvedConfig, runtime: Runtime, say: Say): Uninstall[] {
   const uninstall: Uninstall[] = [];
   const install = (name: InstrumentationName, fn: () => Uninstall) => {
     if (!config.instrumentations[name]) return;
@@ -290,59 +413,20 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
   install('koa', instrumentKoa);
   install('ioredis', () => instrumentIoredis(runtime));
   install('pino', instrumentPino);
+  return uninstall;
+}
 
-  let state: TracingState = 'running';
-  let stopping: Promise<void> | undefined;
-  const bounded = async (work: Promise<unknown>) => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, config.shutdownTimeoutMs);
-    });
-    try {
-      await Promise.race([work.catch(() => {}), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  const flush = async () => {
-    if (state !== 'running') return;
-    await bounded(Promise.all([provider.forceFlush(), meters?.forceFlush()]));
-  };
-  const shutdown = () => {
-    stopping ??= (async () => {
-      for (const fn of uninstall.splice(0)) fn();
-      removeSignals();
-      await bounded(Promise.all([provider.shutdown(), meters?.shutdown()]));
-      state = 'shut-down';
-      otel.trace.disable();
-      otel.context.disable();
-      otel.propagation.disable();
-      if (meters !== undefined) otel.metrics.disable();
-      contexts.disable();
-      if ((globalThis as Global)[INSTANCE] === handle) delete (globalThis as Global)[INSTANCE];
-    })();
-    return stopping;
-  };
-  const removeSignals = config.handleSignals ? onSignals(shutdown, flush) : () => {};
-
-  const handle: TracingHandle = {
-    flush,
-    shutdown,
-    close: shutdown,
-    status: () => ({
-      state,
-      serviceName: config.serviceName,
-      instrumentations: on,
-      spansExported: exporter.stats.spansExported,
-      exportFailures: exporter.stats.exportFailures,
-      lastExportError: exporter.stats.lastExportError,
-      instrumentationFaults: faults,
-      error: undefined,
-      warnings,
-    }),
-    [Symbol.asyncDispose]: shutdown,
-  };
-  return handle;
+/** Waits for `work` (its rejection ignored) at most `ms`. */
+async function withinMs(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([work.catch(() => {}), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The batch span processor's `OTEL_BSP_*` variables (SDK 3 leaves reading them to its caller). */
