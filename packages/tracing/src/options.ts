@@ -202,101 +202,14 @@ export function sdkDisabled(env: NodeJS.ProcessEnv): boolean {
 /** Options over environment over defaults. Environment mistakes become warnings, never errors. */
 export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): ResolvedConfig {
   const warnings: string[] = [];
-  const warnEnv = (name: string, expected: string) =>
+  const warnEnv: WarnEnv = (name, expected) =>
     warnings.push(`${name}=${JSON.stringify(env[name])} is not ${expected}; ignored.`);
 
-  let exporter: ExporterName | SpanExporter | undefined = options.exporter;
-  if (exporter === undefined) {
-    const named = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase();
-    const protocol = (
-      env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL
-    )?.trim();
-    if (named !== undefined && named !== '' && !['otlp', 'console', 'none'].includes(named))
-      warnEnv('OTEL_TRACES_EXPORTER', 'otlp, console or none');
-    if (
-      protocol !== undefined &&
-      protocol !== '' &&
-      !['http/protobuf', 'http/json'].includes(protocol)
-    )
-      warnEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf or http/json (grpc is not supported)');
-    exporter =
-      named === 'console' || named === 'none'
-        ? named
-        : protocol === 'http/json'
-          ? 'otlp-json'
-          : 'otlp';
-  }
-
-  let sampler: number | Sampler | undefined;
-  let parentBased = true;
-  if (options.sampler === 'always_on') sampler = 1;
-  else if (options.sampler === 'always_off') sampler = 0;
-  else if (options.sampler !== undefined) sampler = options.sampler;
-  else {
-    const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
-    const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
-    let ratio = 1;
-    if (arg !== undefined && arg !== '') {
-      const value = Number(arg);
-      if (Number.isFinite(value) && value >= 0 && value <= 1) ratio = value;
-      else warnEnv('OTEL_TRACES_SAMPLER_ARG', 'a number between 0 and 1');
-    }
-    switch (name) {
-      case undefined:
-      case '':
-      case 'parentbased_always_on':
-        sampler = 1;
-        break;
-      case 'parentbased_always_off':
-        sampler = 0;
-        break;
-      case 'parentbased_traceidratio':
-        sampler = ratio;
-        break;
-      case 'always_on':
-        sampler = 1;
-        parentBased = false;
-        break;
-      case 'always_off':
-        sampler = 0;
-        parentBased = false;
-        break;
-      case 'traceidratio':
-        sampler = ratio;
-        parentBased = false;
-        break;
-      default:
-        warnEnv(
-          'OTEL_TRACES_SAMPLER',
-          'a supported sampler (parentbased_traceidratio, always_on, …)',
-        );
-        sampler = 1;
-    }
-  }
-
-  const instrumentations = {} as Record<InstrumentationName, boolean>;
-  const enabled = listEnv(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS);
-  const disabled = listEnv(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS);
-  for (const name of INSTRUMENTATION_NAMES) {
-    const fromEnv = (enabled === undefined || enabled.includes(name)) && !disabled?.includes(name);
-    instrumentations[name] = options.instrumentations?.[name] ?? fromEnv;
-  }
-
-  const resource: Attributes = {};
-  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
-    const at = pair.indexOf('=');
-    if (at <= 0) continue;
-    try {
-      resource[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(
-        pair.slice(at + 1).trim(),
-      );
-    } catch {
-      warnings.push(
-        `OTEL_RESOURCE_ATTRIBUTES: "${pair}" is not percent-encoded correctly; ignored.`,
-      );
-    }
-  }
-  Object.assign(resource, options.resource);
+  // Each part reads its variables in this order, so the warnings keep it too.
+  const exporter = exporterOf(options, env, warnEnv);
+  const { sampler, parentBased } = samplerOf(options, env, warnEnv);
+  const instrumentations = instrumentationsOf(options, env);
+  const resource = resourceOf(options, env, warnings);
 
   const serviceName =
     options.serviceName ??
@@ -307,32 +220,9 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
   const metricsEnv = env.OTEL_METRICS_EXPORTER?.trim().toLowerCase();
   const metrics =
     options.metrics ?? (metricsEnv !== 'none' && (exporter === 'otlp' || exporter === 'otlp-json'));
-
-  let metricsIntervalMs = options.metricsIntervalMs ?? 60_000;
-  if (options.metricsIntervalMs === undefined && env.OTEL_METRIC_EXPORT_INTERVAL) {
-    const value = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
-    if (Number.isInteger(value) && value >= 100) metricsIntervalMs = value;
-    else warnEnv('OTEL_METRIC_EXPORT_INTERVAL', 'a whole number of milliseconds >= 100');
-  }
-
-  let logLevel: DiagLogLevelName = options.logLevel ?? 'warn';
-  const levelEnv = env.OTEL_LOG_LEVEL?.trim().toLowerCase();
-  if (options.logLevel === undefined && levelEnv) {
-    if (Object.hasOwn(DIAG_LEVELS, levelEnv)) logLevel = levelEnv as DiagLogLevelName;
-    else warnEnv('OTEL_LOG_LEVEL', 'none, error, warn, info, debug, verbose or all');
-  }
-
-  let ignoreIncomingPaths: readonly string[] = options.ignoreIncomingPaths ?? DEFAULT_IGNORED_PATHS;
-  const ignoreEnv = env.BALLAST_TRACING_IGNORE_PATHS;
-  if (options.ignoreIncomingPaths === undefined && ignoreEnv !== undefined) {
-    const paths = ignoreEnv
-      .split(',')
-      .map((entry) => entry.trim())
-      .filter(Boolean);
-    if (paths.every((path) => path.startsWith('/'))) ignoreIncomingPaths = paths;
-    else
-      warnEnv('BALLAST_TRACING_IGNORE_PATHS', 'a comma-separated list of paths starting with "/"');
-  }
+  const metricsIntervalMs = metricsIntervalOf(options, env, warnEnv);
+  const logLevel = logLevelOf(options, env, warnEnv);
+  const ignoreIncomingPaths = ignoredPathsOf(options, env, warnEnv);
 
   return {
     serviceName,
@@ -351,6 +241,163 @@ export function resolveConfig(options: ParsedOptions, env: NodeJS.ProcessEnv): R
     logLevel,
     warnings,
   };
+}
+
+/** Records that an environment variable was ignored, and what it should have been. */
+type WarnEnv = (name: string, expected: string) => void;
+
+/** `exporter`, else `OTEL_TRACES_EXPORTER` and the OTLP protocol variables; default OTLP. */
+function exporterOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+  warnEnv: WarnEnv,
+): ExporterName | SpanExporter {
+  if (options.exporter !== undefined) return options.exporter;
+  const named = env.OTEL_TRACES_EXPORTER?.trim().toLowerCase();
+  const protocol = (
+    env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL
+  )?.trim();
+  if (named !== undefined && named !== '' && !['otlp', 'console', 'none'].includes(named))
+    warnEnv('OTEL_TRACES_EXPORTER', 'otlp, console or none');
+  if (
+    protocol !== undefined &&
+    protocol !== '' &&
+    !['http/protobuf', 'http/json'].includes(protocol)
+  )
+    warnEnv('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf or http/json (grpc is not supported)');
+  return named === 'console' || named === 'none'
+    ? named
+    : protocol === 'http/json'
+      ? 'otlp-json'
+      : 'otlp';
+}
+
+/** `sampler`, else `OTEL_TRACES_SAMPLER` (+ `_ARG`); default parent-based always on. */
+function samplerOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+  warnEnv: WarnEnv,
+): { sampler: number | Sampler; parentBased: boolean } {
+  if (options.sampler === 'always_on') return { sampler: 1, parentBased: true };
+  if (options.sampler === 'always_off') return { sampler: 0, parentBased: true };
+  if (options.sampler !== undefined) return { sampler: options.sampler, parentBased: true };
+  const name = env.OTEL_TRACES_SAMPLER?.trim().toLowerCase();
+  const arg = env.OTEL_TRACES_SAMPLER_ARG?.trim();
+  let ratio = 1;
+  if (arg !== undefined && arg !== '') {
+    const value = Number(arg);
+    if (Number.isFinite(value) && value >= 0 && value <= 1) ratio = value;
+    else warnEnv('OTEL_TRACES_SAMPLER_ARG', 'a number between 0 and 1');
+  }
+  switch (name) {
+    case undefined:
+    case '':
+    case 'parentbased_always_on':
+      return { sampler: 1, parentBased: true };
+    case 'parentbased_always_off':
+      return { sampler: 0, parentBased: true };
+    case 'parentbased_traceidratio':
+      return { sampler: ratio, parentBased: true };
+    case 'always_on':
+      return { sampler: 1, parentBased: false };
+    case 'always_off':
+      return { sampler: 0, parentBased: false };
+    case 'traceidratio':
+      return { sampler: ratio, parentBased: false };
+    default:
+      warnEnv(
+        'OTEL_TRACES_SAMPLER',
+        'a supported sampler (parentbased_traceidratio, always_on, …)',
+      );
+      return { sampler: 1, parentBased: true };
+  }
+}
+
+/** Each instrumentation: `instrumentations`, else `OTEL_NODE_ENABLED/DISABLED_INSTRUMENTATIONS`. */
+function instrumentationsOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+): Record<InstrumentationName, boolean> {
+  const instrumentations = {} as Record<InstrumentationName, boolean>;
+  const enabled = listEnv(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS);
+  const disabled = listEnv(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS);
+  for (const name of INSTRUMENTATION_NAMES) {
+    const fromEnv = (enabled === undefined || enabled.includes(name)) && !disabled?.includes(name);
+    instrumentations[name] = options.instrumentations?.[name] ?? fromEnv;
+  }
+  return instrumentations;
+}
+
+/** `OTEL_RESOURCE_ATTRIBUTES` (percent-decoded), then the `resource` option over it. */
+function resourceOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): Attributes {
+  const resource: Attributes = {};
+  for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    try {
+      resource[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(
+        pair.slice(at + 1).trim(),
+      );
+    } catch {
+      warnings.push(
+        `OTEL_RESOURCE_ATTRIBUTES: "${pair}" is not percent-encoded correctly; ignored.`,
+      );
+    }
+  }
+  Object.assign(resource, options.resource);
+  return resource;
+}
+
+/** `metricsIntervalMs`, else `OTEL_METRIC_EXPORT_INTERVAL`; default 60 s. */
+function metricsIntervalOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+  warnEnv: WarnEnv,
+): number {
+  if (options.metricsIntervalMs !== undefined) return options.metricsIntervalMs;
+  if (env.OTEL_METRIC_EXPORT_INTERVAL) {
+    const value = Number(env.OTEL_METRIC_EXPORT_INTERVAL);
+    if (Number.isInteger(value) && value >= 100) return value;
+    warnEnv('OTEL_METRIC_EXPORT_INTERVAL', 'a whole number of milliseconds >= 100');
+  }
+  return 60_000;
+}
+
+/** `logLevel`, else `OTEL_LOG_LEVEL`; default `warn`. */
+function logLevelOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+  warnEnv: WarnEnv,
+): DiagLogLevelName {
+  if (options.logLevel !== undefined) return options.logLevel;
+  const levelEnv = env.OTEL_LOG_LEVEL?.trim().toLowerCase();
+  if (levelEnv) {
+    if (Object.hasOwn(DIAG_LEVELS, levelEnv)) return levelEnv as DiagLogLevelName;
+    warnEnv('OTEL_LOG_LEVEL', 'none, error, warn, info, debug, verbose or all');
+  }
+  return 'warn';
+}
+
+/** `ignoreIncomingPaths`, else `BALLAST_TRACING_IGNORE_PATHS`; default the discovery probes. */
+function ignoredPathsOf(
+  options: ParsedOptions,
+  env: NodeJS.ProcessEnv,
+  warnEnv: WarnEnv,
+): readonly string[] {
+  if (options.ignoreIncomingPaths !== undefined) return options.ignoreIncomingPaths;
+  const ignoreEnv = env.BALLAST_TRACING_IGNORE_PATHS;
+  if (ignoreEnv === undefined) return DEFAULT_IGNORED_PATHS;
+  const paths = ignoreEnv
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (paths.every((path) => path.startsWith('/'))) return paths;
+  warnEnv('BALLAST_TRACING_IGNORE_PATHS', 'a comma-separated list of paths starting with "/"');
+  return DEFAULT_IGNORED_PATHS;
 }
 
 function listEnv(value: string | undefined): string[] | undefined {
