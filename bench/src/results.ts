@@ -57,8 +57,12 @@ export function writeResults(results: PackageResults): string {
 }
 
 export function readAllResults(): PackageResults[] {
-  return readdirSync(resultsDir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as PackageResults);
+  return (
+    readdirSync(resultsDir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => JSON.parse(readFileSync(join(resultsDir, f), 'utf8')) as PackageResults)
+      // Other runs keep their records here too (the shop's scenario run writes shop.json).
+      .filter((results) => Array.isArray(results.cases))
+  );
 }
