@@ -224,11 +224,7 @@ export async function createService(options: {
   // One discovery dispatcher for every dependency: p2cPeakEwma + passive outlier ejection.
   const base = discoveryDispatcher({
     registry,
-    // A slow instance is probed again when its estimate has decayed to the others' level: about
-    // every 3 s with the default 1 s decay, which at the shop's few dozen calls a second is ~1 % of
-    // them (scenario 3 saw 2 % of checkouts slow). 10 s (Finagle's and Linkerd's choice) probes
-    // ten times less often, at the price of a recovered instance waiting ~25 s for its share.
-    balancer: p2cPeakEwma({ decayMs: 10_000 }),
+    balancer: p2cPeakEwma(),
     retries: 1,
     ejection: {
       consecutiveFailures: 3,
