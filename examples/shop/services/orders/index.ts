@@ -204,37 +204,10 @@ function send(
     .end(JSON.stringify(body));
 }
 
+/** The order as clients see it: everything but the saga's internal attempt counter. */
 function publicOrder(order: Order) {
-  const {
-    orderId,
-    user,
-    status,
-    items,
-    total,
-    currency,
-    chargeId,
-    refundId,
-    payLater,
-    error,
-    steps,
-    createdAt,
-    updatedAt,
-  } = order;
-  return {
-    orderId,
-    user,
-    status,
-    items,
-    total,
-    currency,
-    chargeId,
-    refundId,
-    payLater,
-    error,
-    steps,
-    createdAt,
-    updatedAt,
-  };
+  const { attempt: _attempt, ...visible } = order;
+  return visible;
 }
 
 function sendOutcome(res: ServerResponse, outcome: CheckoutOutcome) {
