@@ -5,14 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { clientCredentials } from '@ballast/auth';
 import { type Client, gatewayClient, loginShoppers, type Shopper } from '../load/load.ts';
-import type { Instance } from '../stack/processes.ts';
-import type { Stack } from '../stack/stack.ts';
+import type { InstanceInfo, StackHandle } from './handle.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers of the services, read field by field
 export type Json = Record<string, any>;
 
 export interface Context {
-  stack: Stack;
+  stack: StackHandle;
   shoppers: Shopper[];
   client: Client;
   skus: string[];
@@ -20,7 +19,7 @@ export interface Context {
   /** Logs the scenario shoppers in again (their tokens die with a rotated-away key). */
   relogin(): Promise<void>;
   /** GET a service instance's diagnostic route with the operator token. */
-  opsGet(instance: Instance, path: string): Promise<{ status: number; body: Json }>;
+  opsGet(instance: InstanceInfo, path: string): Promise<{ status: number; body: Json }>;
   /** GET from any live instance of a service. */
   opsGetAny(service: string, path: string): Promise<{ status: number; body: Json }>;
   checkout(
@@ -36,25 +35,46 @@ export interface Context {
   /** Waits until every instance (but auth) reports `version` in shop:config:applied; returns per instance. */
   waitApplied(version: number, timeoutMs?: number): Promise<Map<string, Json>>;
   log(message: string): void;
+  /** Aborted when the caller gives up: the loads stop (the scenario still clears its faults). */
+  signal?: AbortSignal | undefined;
+  /** Paced checkouts per second of the latency scenarios. */
+  rps: number;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export async function createContext(stack: Stack, log: (m: string) => void): Promise<Context> {
+export async function createContext(
+  stack: StackHandle,
+  log: (m: string) => void,
+  signal?: AbortSignal | undefined,
+  rps = Number(process.env.SHOP_SCENARIO_RPS ?? 15),
+): Promise<Context> {
+  const { credentials } = stack;
   const shoppers = await loginShoppers(
     stack.issuerUrl,
     10,
-    stack.secrets.shopperPassword,
+    credentials.shopperPassword,
     'scenario',
   );
   const client = gatewayClient(stack.gatewayUrl);
-  const ops = clientCredentials({
-    tokenEndpoint: `${stack.issuerUrl}/token`,
-    clientId: stack.opsClient.clientId,
-    clientSecret: stack.opsClient.clientSecret,
-    scopes: ['ops:read'],
-  });
-  const opsGet = async (instance: Instance, path: string) => {
+  const { opsClientId, opsClientSecret } = credentials;
+  const ops: Context['ops'] =
+    opsClientId && opsClientSecret
+      ? clientCredentials({
+          tokenEndpoint: `${stack.issuerUrl}/token`,
+          clientId: opsClientId,
+          clientSecret: opsClientSecret,
+          scopes: ['ops:read'],
+        })
+      : {
+          getToken: () =>
+            Promise.reject(
+              new Error('needs the shop-ops client credentials (opsClientId, opsClientSecret)'),
+            ),
+          invalidate: () => {},
+          close: async () => {},
+        };
+  const opsGet = async (instance: InstanceInfo, path: string) => {
     let token = await ops.getToken();
     const get = () =>
       fetch(`http://127.0.0.1:${instance.port}${path}`, {
@@ -95,13 +115,13 @@ export async function createContext(stack: Stack, log: (m: string) => void): Pro
       const fresh = await loginShoppers(
         stack.issuerUrl,
         10,
-        stack.secrets.shopperPassword,
+        credentials.shopperPassword,
         'scenario',
       );
       shoppers.splice(0, shoppers.length, ...fresh);
     },
     async opsGetAny(service, path) {
-      const instance = stack.instancesOf(service).find((i) => i.state === 'ready');
+      const instance = (await stack.instancesOf(service)).find((i) => i.state === 'ready');
       if (!instance) throw new Error(`no ready ${service} instance`);
       return opsGet(instance, path);
     },
@@ -126,7 +146,7 @@ export async function createContext(stack: Stack, log: (m: string) => void): Pro
     async waitApplied(version, timeoutMs = 5_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const raw = await stack.redis.hgetall('shop:config:applied');
+        const raw = await stack.configApplied();
         const result = new Map<string, Json>();
         for (const [id, value] of Object.entries(raw)) {
           try {
@@ -135,33 +155,37 @@ export async function createContext(stack: Stack, log: (m: string) => void): Pro
             // ignore a malformed entry
           }
         }
-        const expected = stack.supervisor.running().filter((i) => i.service !== 'auth');
+        const expected = (await stack.running()).filter((i) => i.service !== 'auth');
         const done = expected.every((i) => String(result.get(i.id)?.version) === String(version));
         if (done || Date.now() > deadline) return result;
         await sleep(50);
       }
     },
     log,
+    signal,
+    rps,
   };
 }
 
 /** A paced load running in the background until stopped (for "under load" scenarios). */
 export function backgroundLoad(
-  stack: Stack,
+  ctx: Context,
   options: { rps: number; checkoutRatio: number; maxMs?: number },
 ) {
+  const { stack } = ctx;
   const controller = new AbortController();
+  const signal = ctx.signal ? AbortSignal.any([ctx.signal, controller.signal]) : controller.signal;
   // lazy import keeps the cycle simple
   const run = import('../load/load.ts').then(({ runLoad }) =>
     runLoad({
       gatewayUrl: stack.gatewayUrl,
       issuerUrl: stack.issuerUrl,
-      shopperPassword: stack.secrets.shopperPassword,
+      shopperPassword: stack.credentials.shopperPassword,
       rps: options.rps,
       durationMs: options.maxMs ?? 600_000,
       checkoutRatio: options.checkoutRatio,
       users: 10,
-      signal: controller.signal,
+      signal,
     }),
   );
   return {

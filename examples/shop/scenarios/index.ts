@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runLoad } from '../load/load.ts';
 import { SHOP_DIR, startStack } from '../stack/stack.ts';
 import { createContext } from './context.ts';
+import { localHandle } from './handle.ts';
 import { type Outcome, SCENARIOS, type Shared } from './scenarios.ts';
 
 const started = Date.now();
@@ -59,7 +60,7 @@ try {
   say(
     `ready in ${stack.readyS.toFixed(1)} s, memory ${pss} MB PSS, RSS sum ${rss} MB (${stack.supervisor.running().length} service processes + redis + launcher)`,
   );
-  const ctx = await createContext(stack, say);
+  const ctx = await createContext(localHandle(stack), say);
 
   // warm-up: one checkout at a time until ten in a row succeed. Freshly started services are slow
   // (nothing is compiled yet; on a loaded machine a first call can outlast its timeout) and a

@@ -38,17 +38,16 @@ export interface Shared {
   rollingFailed?: number;
 }
 
-const CHECKOUT_RPS = Number(process.env.SHOP_SCENARIO_RPS ?? 15);
-
-async function measureCheckouts(ctx: Context, seconds: number, rps = CHECKOUT_RPS) {
+async function measureCheckouts(ctx: Context, seconds: number, rps = ctx.rps) {
   return runLoad({
     gatewayUrl: ctx.stack.gatewayUrl,
     issuerUrl: ctx.stack.issuerUrl,
-    shopperPassword: ctx.stack.secrets.shopperPassword,
+    shopperPassword: ctx.stack.credentials.shopperPassword,
     rps,
     durationMs: seconds * 1000,
     checkoutRatio: 1,
     users: 10,
+    signal: ctx.signal,
   });
 }
 
@@ -185,7 +184,8 @@ export const SCENARIOS: Scenario[] = [
     feature: 'p2cPeakEwma balancing + outlier ejection (undici dispatcher)',
     expected: 'checkout p99 <= 1.5x the healthy baseline of this run (paced, below capacity)',
     async run(ctx, shared) {
-      const target = ctx.stack.instancesOf('inventory')[0]!;
+      const target = (await ctx.stack.instancesOf('inventory'))[0];
+      if (!target) return { measured: 'no inventory instance runs', ok: false };
       // Healthy and slow windows alternate (five of each, 4 s at the paced rate), so the shared
       // machine's own hiccups fall on both alike. Each phase's p99 is taken over all of its
       // checkouts (~300): a window of 60 has no p99 of its own (its 99th percentile is its maximum).
@@ -227,10 +227,11 @@ export const SCENARIOS: Scenario[] = [
     feature: 'retry on another instance (idempotent reservations), registry TTL, ejection',
     expected: '0 failed checkouts',
     async run(ctx) {
-      const victim = ctx.stack.instancesOf('inventory')[1]!;
-      const load = backgroundLoad(ctx.stack, { rps: CHECKOUT_RPS, checkoutRatio: 1 });
+      const victim = (await ctx.stack.instancesOf('inventory'))[1];
+      if (!victim) return { measured: 'fewer than two inventory instances run', ok: false };
+      const load = backgroundLoad(ctx, { rps: ctx.rps, checkoutRatio: 1 });
       await sleep(2_000);
-      await ctx.stack.supervisor.kill(victim.id);
+      await ctx.stack.kill(victim.id);
       await sleep(6_000);
       const result = await load.stop();
       await ctx.stack.start(victim.id);
@@ -248,10 +249,9 @@ export const SCENARIOS: Scenario[] = [
     feature: 'graceful shutdown (readiness, deregister, drain) + discovery + retries',
     expected: '0 failed requests',
     async run(ctx, shared) {
-      const load = backgroundLoad(ctx.stack, { rps: CHECKOUT_RPS, checkoutRatio: 0.5 });
+      const load = backgroundLoad(ctx, { rps: ctx.rps, checkoutRatio: 0.5 });
       await sleep(1_000);
-      const steps: string[] = [];
-      await ctx.stack.rollingRestart(undefined, (s) => steps.push(s));
+      const steps = await ctx.stack.rollingRestart();
       await sleep(1_000);
       const result = await load.stop();
       shared.rollingFailed = result.all.failed;
@@ -270,6 +270,9 @@ export const SCENARIOS: Scenario[] = [
     expected: 'old tokens work until removal; new tokens work; removed key refused',
     async run(ctx) {
       const { stack } = ctx;
+      const { adminPassword, adminTotpSecret, shopperPassword } = stack.credentials;
+      if (!adminPassword || !adminTotpSecret)
+        return { measured: 'needs the admin credentials (password and TOTP secret)', ok: false };
       const token = async (form: Record<string, string>) => {
         const res = await fetch(`${stack.issuerUrl}/token`, {
           method: 'POST',
@@ -280,8 +283,8 @@ export const SCENARIOS: Scenario[] = [
       const admin = await token({
         grant_type: 'password',
         username: 'admin',
-        password: stack.secrets.adminPassword,
-        otp: totp(stack.secrets.adminTotpSecret),
+        password: adminPassword,
+        otp: totp(adminTotpSecret),
       });
       if (!admin.access_token)
         return { measured: `admin login failed: ${JSON.stringify(admin)}`, ok: false };
@@ -290,7 +293,7 @@ export const SCENARIOS: Scenario[] = [
         token({
           grant_type: 'password',
           username: 'rotation',
-          password: stack.secrets.shopperPassword,
+          password: shopperPassword,
           scope: 'shop:browse shop:checkout',
         });
       const browse = async (t: string) =>
@@ -354,13 +357,13 @@ export const SCENARIOS: Scenario[] = [
     expected: 'applied on every instance within 1 s, no restart; invalid push refused everywhere',
     async run(ctx) {
       const { stack } = ctx;
-      const pids = new Map(stack.supervisor.running().map((i) => [i.id, i.pid]));
+      const pids = new Map((await stack.running()).map((i) => [i.id, i.pid]));
       const sku = ctx.skus[0] as string;
       const price = 1000 + Math.floor(Math.random() * 9000);
       const pushedAt = Date.now();
       const good = await stack.pushConfig({ prices: { [sku]: price } });
       const applied = await ctx.waitApplied(good.version, 5_000);
-      const expected = stack.supervisor.running().filter((i) => i.service !== 'auth');
+      const expected = (await stack.running()).filter((i) => i.service !== 'auth');
       const lags = expected.map((i) => {
         const a = applied.get(i.id);
         return a && String(a.version) === String(good.version) && a.ok !== false
@@ -395,10 +398,9 @@ export const SCENARIOS: Scenario[] = [
       // repair the document so later pushes (which merge) are valid again
       const repaired = await stack.pushConfig({ faults: { paymentsOutage: false } });
       await ctx.waitApplied(repaired.version);
-      const restarted = stack.supervisor
-        .running()
-        .filter((i) => pids.has(i.id) && pids.get(i.id) !== i.pid).length;
-      const missing = [...pids.keys()].filter((id) => !stack.supervisor.instances.get(id)).length;
+      const after = await stack.running();
+      const restarted = after.filter((i) => pids.has(i.id) && pids.get(i.id) !== i.pid).length;
+      const missing = [...pids.keys()].filter((id) => !after.some((i) => i.id === id)).length;
       const ok =
         maxLag <= 1000 &&
         priceSeen === price &&
@@ -426,12 +428,12 @@ export const SCENARIOS: Scenario[] = [
       const before = (await ctx.opsGet(leader, '/jobs/expiry')).body;
       const ttlMs = Number(before.ttlMs ?? before.leaseTtlMs ?? 3000);
       const killedAt = Date.now();
-      await stack.supervisor.kill(leader.id);
+      await stack.kill(leader.id);
       let takeoverMs = -1;
       let info: Json = {};
       let newLeader = '';
       while (Date.now() - killedAt < ttlMs * 3) {
-        for (const i of stack.instancesOf('orders')) {
+        for (const i of await stack.instancesOf('orders')) {
           const res = await ctx.opsGet(i, '/jobs/expiry').catch(() => undefined);
           if (res?.body.leader === true && Number(res.body.lastRunAt) > killedAt) {
             takeoverMs = Number(res.body.lastRunAt) - killedAt;
@@ -550,7 +552,7 @@ export const SCENARIOS: Scenario[] = [
       let services: string[] = [];
       let spans: { kind: string; service: string }[] = [];
       while (Date.now() - start < 10_000) {
-        spans = ctx.stack.receiver.trace(traceId) ?? [];
+        spans = await ctx.stack.trace(traceId);
         services = [...new Set(spans.map((s) => s.service))];
         const streamHop =
           spans.some((s) => s.kind === 'producer') && spans.some((s) => s.kind === 'consumer');
