@@ -3,7 +3,8 @@
 // requests (Express-shaped: req.route, req.baseUrl), so only the tracing work is measured — span
 // start, attributes, context entry, end, the batch processor and (with SPAN_COST_EXPORT=otlp) the
 // OTLP/protobuf encoding and the export to a local sink.
-//   node bench/span-cost.mjs [variant]   variant: none | sampled | unsampled
+//   node bench/span-cost.mjs [variant]   variant: none | sampled | unsampled | ratio
+//   (ratio: parent-based SPAN_COST_RATIO, default 0.1, of requests without trace context)
 //   SPAN_COST_EXPORT=none|otlp (default none)   SPAN_COST_N (default 200000)
 import dc from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
@@ -37,7 +38,12 @@ if (variant !== 'none') {
     serviceName: 'span-cost',
     exporter: exportTo === 'otlp' ? 'otlp' : 'none',
     ...(endpoint && { endpoint }),
-    sampler: variant === 'unsampled' ? 0 : 1,
+    sampler:
+      variant === 'unsampled'
+        ? 0
+        : variant === 'ratio'
+          ? Number(process.env.SPAN_COST_RATIO ?? 0.1)
+          : 1,
     metrics: false,
     handleSignals: false,
   });

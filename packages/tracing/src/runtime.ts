@@ -1,4 +1,4 @@
-import type { Context, Span, TextMapPropagator, Tracer } from '@opentelemetry/api';
+import type { Context, Span, SpanOptions, TextMapPropagator, Tracer } from '@opentelemetry/api';
 import type { AlsContextManager } from './context-manager.ts';
 
 /** What the instrumentations share: the tracer, the propagator and the context manager. */
@@ -6,6 +6,11 @@ export interface Runtime {
   readonly tracer: Tracer;
   readonly propagator: TextMapPropagator;
   readonly contexts: AlsContextManager;
+  /**
+   * Starts a span for a request that carries no trace context: `tracer.startSpan(name, options,
+   * root)`, except that an unsampled root costs only its ids and the sampler's decision.
+   */
+  readonly startRoot: (name: string, options: SpanOptions) => Span;
   /** Records that an instrumentation hit an unexpected error (reported by `status()`), never throws. */
   readonly fault: (where: string, error: unknown) => void;
 }

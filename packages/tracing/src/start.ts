@@ -1,10 +1,18 @@
-import type { DiagLogger, TextMapPropagator } from '@opentelemetry/api';
+import type {
+  Attributes,
+  Context,
+  DiagLogger,
+  Link,
+  TextMapPropagator,
+  Tracer,
+} from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { Sampler, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { api, requireHere } from './api.ts';
 import { AlsContextManager } from './context-manager.ts';
 import { type InvalidOptionsError, isTracingError } from './errors.ts';
 import { CountingExporter, createSpanExporter } from './exporters.ts';
+import { PooledIdGenerator } from './ids.ts';
 import { instrumentFastify } from './instrumentations/fastify.ts';
 import { instrumentHttpClient } from './instrumentations/http-client.ts';
 import { instrumentHttpServer } from './instrumentations/http-server.ts';
@@ -174,7 +182,7 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
     suppressOverrideMessage: true,
   });
 
-  const { getResource, exporter, provider, contexts, propagator } = createSdk(
+  const { getResource, exporter, provider, contexts, propagator, sampler, ids } = createSdk(
     otel,
     config,
     overrides,
@@ -185,7 +193,12 @@ function start(options: TracingOptions | undefined, overrides: EngineOverrides):
   const meters = config.metrics ? new LazyMeterProvider(config, getResource) : undefined;
   if (meters !== undefined) otel.metrics.setGlobalMeterProvider(meters);
 
-  const { runtime, faults } = createRuntime(otel, provider, propagator, contexts);
+  const { runtime, faults } = createRuntime(otel, provider, propagator, contexts, {
+    sampler,
+    ids,
+    deterministic: typeof config.sampler === 'number',
+    alwaysOn: config.sampler === 1,
+  });
 
   const on = INSTRUMENTATION_NAMES.filter((name) => config.instrumentations[name]);
   warnAboutLoadOrder(on, say);
@@ -255,9 +268,12 @@ function createSdk(
   const processor =
     overrides.spanProcessor?.(config) ?? spanProcessor(trace, config, exporter, env, say);
 
+  const sampler = createSampler(trace, config);
+  const ids = new PooledIdGenerator();
   const provider = new trace.TracerProvider({
     resource: getResource(),
-    sampler: createSampler(trace, config),
+    sampler,
+    idGenerator: ids,
     spanProcessors: [processor],
     // The SDK's self-observability counters (spans started/ended) would cost every span a metric
     // update; they are left off.
@@ -267,7 +283,17 @@ function createSdk(
   const propagator: TextMapPropagator = new core.CompositePropagator({
     propagators: [new core.W3CTraceContextPropagator(), new core.W3CBaggagePropagator()],
   });
-  return { getResource, exporter, provider, contexts, propagator };
+  return { getResource, exporter, provider, contexts, propagator, sampler, ids };
+}
+
+/** What {@link createRuntime} needs to start root server spans (see `startRoot` there). */
+interface RootSampling {
+  readonly sampler: Sampler;
+  readonly ids: PooledIdGenerator;
+  /** The sampler is one of ours (a ratio, parent-based or not): a pure function of the trace id. */
+  readonly deterministic: boolean;
+  /** It samples every root: asking it first would only add work. */
+  readonly alwaysOn: boolean;
 }
 
 /**
@@ -279,18 +305,75 @@ function createRuntime(
   provider: ReturnType<typeof createSdk>['provider'],
   propagator: TextMapPropagator,
   contexts: AlsContextManager,
+  sampling: RootSampling,
 ): { runtime: Runtime; faults: () => number } {
   let faults = 0;
+  const tracer = provider.getTracer('@ballast/tracing');
   const runtime: Runtime = {
-    tracer: provider.getTracer('@ballast/tracing'),
+    tracer,
     propagator,
     contexts,
+    startRoot: rootStarter(otel, tracer, contexts.root, sampling),
     fault: (where, error) => {
       faults += 1;
       if (faults <= 3) otel.diag.warn(`@ballast/tracing: ${where} failed: ${String(error)}`);
     },
   };
   return { runtime, faults: () => faults };
+}
+
+const NO_ATTRIBUTES: Readonly<Attributes> = Object.freeze({});
+const NO_LINKS: readonly Link[] = Object.freeze([]);
+
+/**
+ * `startRoot` of the runtime: a span for a request that carries no trace context.
+ *
+ * Fast path, for an unsampled root: the SDK's `tracer.startSpan` would draw the ids, ask the
+ * sampler, and on "drop" return `trace.wrapSpanContext({ traceId, spanId, traceFlags: NONE,
+ * traceState })` — after allocating links and attributes and updating its self-metrics for a span
+ * that records nothing. Here the trace id is drawn and the same sampler instance asked first; a
+ * dropped trace gets exactly that non-recording span (same ids, flags 00, the sampler's trace
+ * state), so everything started inside the request stays unsampled in the same trace
+ * (parent-based) and outgoing requests carry its `traceparent` with flags 00. A trace the sampler
+ * keeps is started by the SDK on the same trace id ({@link PooledIdGenerator.reserveTraceId}).
+ *
+ * Invariant: only for our own samplers (ratio, parent-based or not), which decide on the trace id
+ * alone, so asking twice for a kept trace gives the same answer; a caller's sampler object (it may
+ * count, or rate-limit) and the always-on ratio (nothing to save) take the SDK's path only.
+ * Tested in sampling.test.ts.
+ */
+function rootStarter(
+  otel: ReturnType<typeof api>,
+  tracer: Tracer,
+  root: Context,
+  { sampler, ids, deterministic, alwaysOn }: RootSampling,
+): Runtime['startRoot'] {
+  if (!deterministic || alwaysOn) return (name, options) => tracer.startSpan(name, options, root);
+  const NOT_RECORD = otel.SamplingDecision.NOT_RECORD;
+  return (name, options) => {
+    const traceId = ids.generateTraceId();
+    const result = sampler.shouldSample(
+      root,
+      traceId,
+      name,
+      options.kind ?? otel.SpanKind.INTERNAL,
+      NO_ATTRIBUTES,
+      NO_LINKS as Link[],
+    );
+    if (result.decision === NOT_RECORD)
+      return otel.trace.wrapSpanContext({
+        traceId,
+        spanId: ids.generateSpanId(),
+        traceFlags: otel.TraceFlags.NONE,
+        traceState: result.traceState,
+      });
+    ids.reserveTraceId(traceId);
+    try {
+      return tracer.startSpan(name, options, root);
+    } finally {
+      ids.reserveTraceId(undefined);
+    }
+  };
 }
 
 /** Undoes {@link registerGlobally} (and the meter provider's registration) at shutdown. */

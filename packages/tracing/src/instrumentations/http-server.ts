@@ -57,10 +57,13 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
         return;
       }
       const headers = request.headers;
+      const name = request.method ?? 'HTTP';
       let parent: Context = root;
-      if (headers.traceparent !== undefined || headers.baggage !== undefined)
+      let span: Span;
+      if (headers.traceparent !== undefined || headers.baggage !== undefined) {
         parent = propagator.extract(root, headers, incomingGetter);
-      const span = tracer.startSpan(request.method ?? 'HTTP', serverKind, parent);
+        span = tracer.startSpan(name, serverKind, parent);
+      } else span = rt.startRoot(name, serverKind); // no trace context came in: a root
       response[SERVER_SPAN] = span;
       if (span.isRecording()) {
         describeRequest(span, request);
