@@ -47,6 +47,11 @@ export class EndpointState implements Endpoint {
   ejectedUntil = 0;
   /** When the last ejection ended, to let the ejection multiplier decay. */
   unejectedAt = 0;
+  /** Requests that ended in each outcome since the endpoint appeared (for `snapshot()`). */
+  successes = 0;
+  serverErrors = 0;
+  connectErrors = 0;
+  cancelled = 0;
 
   constructor(instance: Instance, addedAt: number) {
     this.instance = instance;

@@ -46,10 +46,12 @@ export type {
 export { normalizeInstance } from './registry.ts';
 export type {
   EjectionEvent,
+  EndpointSnapshot,
   Pick,
   PickOptions,
   Resolver,
   ResolverOptions,
+  ResolverSnapshot,
   ResolverState,
   ResolverStatus,
 } from './resolver.ts';

@@ -110,6 +110,82 @@ export interface ResolverStatus {
   readonly lastError: DiscoveryError | undefined;
 }
 
+/**
+ * One endpoint in a {@link ResolverSnapshot}, as this client sees it: a plain copy (JSON-safe),
+ * taken at the snapshot's time — what Envoy's admin `/clusters` shows per host.
+ */
+export interface EndpointSnapshot {
+  /** The instance's id in the registry. */
+  readonly id: string;
+  /** Host name or IP address requests go to. */
+  readonly address: string;
+  /** TCP port requests go to. */
+  readonly port: number;
+  /** The instance's zone, `undefined` when the registry reports none. */
+  readonly zone: string | undefined;
+  /** The registry's health flag (`false` while draining or failing its check). */
+  readonly healthy: boolean;
+  /** The instance's metadata from the registry. */
+  readonly meta: Readonly<Record<string, string>>;
+  /** Requests this client sent to the instance that have not finished yet. */
+  readonly outstanding: number;
+  /**
+   * The balancer's latency estimate in ms (for `p2cPeakEwma()`, the peak-EWMA cost as of its last
+   * sample), or `undefined` before the first answer or with a balancer that keeps none.
+   */
+  readonly latencyMs: number | undefined;
+  /** How long ago the estimate was last updated, in ms; `undefined` without an estimate. */
+  readonly latencyAgeMs: number | undefined;
+  /** `true` while outlier ejection keeps the instance out of rotation (until `ejectedUntil`). */
+  readonly ejected: boolean;
+  /** Clock time the ejection ends, or `undefined` when not ejected. */
+  readonly ejectedUntil: number | undefined;
+  /** How long the ejection still lasts, in ms (0 when not ejected). */
+  readonly ejectedForMs: number;
+  /** How many times the instance has been ejected (after decay; it sets the next duration). */
+  readonly timesEjected: number;
+  /** Failures in a row counted by outlier ejection since the last success. */
+  readonly consecutiveFailures: number;
+  /** Requests answered below 500, since the endpoint appeared in the list. */
+  readonly successes: number;
+  /** Requests answered with 500 or above, since the endpoint appeared in the list. */
+  readonly serverErrors: number;
+  /** Requests with no answer (connection failed, reset, timed out), since it appeared. */
+  readonly connectErrors: number;
+  /** Requests the caller gave up on (aborted), since it appeared. */
+  readonly cancelled: number;
+}
+
+/**
+ * A read-only copy of a resolver's state from {@link Resolver.snapshot}: its status plus every
+ * endpoint's load, latency estimate, ejection and counters. Plain data, safe to serialize as JSON
+ * (e.g. from an internal admin endpoint); changing it changes nothing.
+ */
+export interface ResolverSnapshot {
+  /** The service followed. */
+  readonly service: string;
+  /** See {@link ResolverState}. */
+  readonly state: ResolverState;
+  /** The resolver clock's time the snapshot was taken, in ms. */
+  readonly at: number;
+  /** The balancer's name, e.g. `'p2c-peak-ewma'`. */
+  readonly balancer: string;
+  /** This client's zone (the `zone` option), `undefined` when none. */
+  readonly zone: string | undefined;
+  /** Instances healthy and not ejected. */
+  readonly available: number;
+  /** Instances ejected by outlier detection. */
+  readonly ejected: number;
+  /** `true` while the panic threshold spreads traffic over all instances. */
+  readonly panic: boolean;
+  /** How long the served list has been stale, in ms (0 when fresh). */
+  readonly staleForMs: number;
+  /** The registry's last error as `CODE: message`, if the resolver is stale or pending after one. */
+  readonly lastError: string | undefined;
+  /** Every endpoint of the served list, in the registry's order. */
+  readonly endpoints: readonly EndpointSnapshot[];
+}
+
 /** An ejection or its end, from {@link Resolver.onEjection}. */
 export interface EjectionEvent {
   /** The instance concerned. */
@@ -163,6 +239,12 @@ export interface Resolver extends AsyncDisposable {
   endpoints(): readonly Endpoint[];
   /** Where the resolver stands. */
   status(): ResolverStatus;
+  /**
+   * A read-only, JSON-safe copy of the status and of every endpoint: address, zone, requests in
+   * flight, latency estimate, ejection and outcome counters. O(n); for admin pages and
+   * dashboards, not for every request.
+   */
+  snapshot(): ResolverSnapshot;
   /** Called with the served list whenever it changes. */
   onInstances(listener: (instances: readonly Instance[]) => void): Subscription;
   /** Called whenever the status's `state` changes. */
@@ -226,6 +308,39 @@ const EMPTY: readonly EndpointState[] = Object.freeze([]);
 
 /** How often a resolver stale after a registry error asks the registry again. */
 const PROBE_INTERVAL_MS = 2000;
+
+function countFinished(endpoint: EndpointState, outcome: Outcome): void {
+  if (outcome === 'success') endpoint.successes++;
+  else if (outcome === 'server-error') endpoint.serverErrors++;
+  else if (outcome === 'connect-error') endpoint.connectErrors++;
+  else endpoint.cancelled++;
+}
+
+function endpointSnapshot(endpoint: EndpointState, now: number): EndpointSnapshot {
+  const { instance } = endpoint;
+  const latencyMs = endpoint.latencyMs;
+  return {
+    id: instance.id,
+    address: instance.address,
+    port: instance.port,
+    zone: instance.zone,
+    healthy: instance.healthy,
+    meta: { ...instance.meta },
+    outstanding: endpoint.outstanding,
+    latencyMs,
+    latencyAgeMs: latencyMs === undefined ? undefined : Math.max(0, now - endpoint.costAt),
+    // An ejection that ran out ends at the next pick; a snapshot already shows it ended.
+    ejected: endpoint.ejectedUntil > now,
+    ejectedUntil: endpoint.ejectedUntil > now ? endpoint.ejectedUntil : undefined,
+    ejectedForMs: Math.max(0, endpoint.ejectedUntil - now),
+    timesEjected: endpoint.timesEjected,
+    consecutiveFailures: endpoint.consecutiveFailures,
+    successes: endpoint.successes,
+    serverErrors: endpoint.serverErrors,
+    connectErrors: endpoint.connectErrors,
+    cancelled: endpoint.cancelled,
+  };
+}
 
 class PickImpl implements Pick {
   readonly endpoint: EndpointState;
@@ -556,6 +671,7 @@ class ServiceResolver implements Resolver {
     context.now = now;
     this.#balancer.observe?.(endpoint, Math.max(0, now - startedAt), outcome, context);
     endpoint.outstanding = Math.max(0, endpoint.outstanding - 1);
+    countFinished(endpoint, outcome);
     const config = this.#ejection;
     if (config === undefined || !countOutcome(endpoint, outcome, config)) return;
     if (this.#byId.get(endpoint.instance.id) !== endpoint) return; // left the list meanwhile
@@ -645,6 +761,25 @@ class ServiceResolver implements Resolver {
       lastUpdateAt: this.#lastUpdateAt,
       staleForMs: stale ? now - this.#staleSince : 0,
       lastError: this.#lastError,
+    };
+  }
+
+  snapshot(): ResolverSnapshot {
+    const status = this.status();
+    const now = this.#clock.now();
+    const error = status.lastError;
+    return {
+      service: this.service,
+      state: status.state,
+      at: now,
+      balancer: this.#balancer.name,
+      zone: this.#zone,
+      available: status.available,
+      ejected: status.ejected,
+      panic: status.panic,
+      staleForMs: status.staleForMs,
+      lastError: error === undefined ? undefined : `${error.code}: ${error.message}`,
+      endpoints: this.#all.map((endpoint) => endpointSnapshot(endpoint, now)),
     };
   }
 

@@ -12,7 +12,7 @@ import { type DiscoveryError, NoInstanceAvailableError, ServiceNotFoundError } f
 import { parse } from './options.ts';
 import type { OutlierEjectionOptions } from './outlier-ejection.ts';
 import type { Instance, Registry } from './registry.ts';
-import { type Pick, type Resolver, resolver } from './resolver.ts';
+import { type Pick, type Resolver, type ResolverSnapshot, resolver } from './resolver.ts';
 import { annotateActiveSpan } from './telemetry.ts';
 
 /** Options of {@link discoveryDispatcher}. */
@@ -57,11 +57,26 @@ export interface DiscoveryDispatcherOptions {
 export interface DiscoveryDispatcher extends Dispatcher {
   /** The resolver of `service` (created on first use): its `status()`, instances and events. */
   resolver(service: string): Resolver;
+  /**
+   * A read-only, JSON-safe copy of every service this dispatcher has sent to: each resolver's
+   * `snapshot()` (per instance: address, zone, requests in flight, latency estimate, ejection,
+   * outcome counters), in the order the services were first used. For admin endpoints and
+   * dashboards (like Envoy's `/clusters`); creates no resolver.
+   */
+  snapshot(): DispatcherSnapshot;
   /** Closes every pool (letting requests in flight finish) and every resolver; idempotent. */
   close(): Promise<void>;
   close(callback: () => void): void;
   /** `close()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What {@link DiscoveryDispatcher.snapshot} returns. */
+export interface DispatcherSnapshot {
+  /** The clock's time the snapshot was taken, in ms. */
+  readonly at: number;
+  /** One entry per service this dispatcher has resolved. */
+  readonly services: readonly ResolverSnapshot[];
 }
 
 const schema = o.object({
@@ -162,6 +177,14 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
 
   resolver(service: string): Resolver {
     return this.serviceState(service).resolver;
+  }
+
+  snapshot(): DispatcherSnapshot {
+    const services = [...this.services.values()].map((state) => state.resolver.snapshot());
+    return {
+      at: (this.settings.clock ?? systemClock).now(),
+      services,
+    };
   }
 
   private serviceState(service: string): ServiceState {
