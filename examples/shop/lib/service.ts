@@ -45,6 +45,7 @@ import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { type Dispatcher, request, fetch as undiciFetch } from 'undici';
 import { loadConfig, type ShopConfig } from './config.ts';
+import { introspection } from './introspection.ts';
 import { quiet } from './quiet.ts';
 import { type DependencySettings, dependencySettings, type Settings } from './settings.ts';
 
@@ -403,6 +404,7 @@ export async function createService(options: {
   const serve = async (handler: RequestListener, req: IncomingMessage, res: ServerResponse) => {
     if (await answerProbe(req, res)) return;
     if (req.url === '/health') return healthPage(res);
+    if (introspection(req, res, { service: name, instance: instanceId, dispatcher: base })) return;
     const faults = config.get().faults;
     const factor = faults.slow[instanceId];
     const rate = faults.errorRate[name];
