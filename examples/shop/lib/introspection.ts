@@ -9,6 +9,8 @@
  * dashboard adds the snapshots of every caller to show each instance's load and the calls between
  * services (a rate is the difference of two snapshots).
  *
+ * `instanceZone()` is the zone each instance registers with (see below).
+ *
  * Like Envoy's admin port, it is for operators only: it answers loopback clients (every shop
  * process listens on 127.0.0.1) and never a request that came through a proxy (`x-forwarded-for`),
  * so the gateway does not hand it to the outside.
@@ -22,6 +24,18 @@ export interface IntrospectionSource {
   service: string;
   instance: string;
   dispatcher: DiscoveryDispatcher;
+}
+
+/**
+ * The zone an instance registers with: `SHOP_ZONE` when set, else a simulated one — every shop
+ * process runs on this machine, so the two "zones" only label instances: odd instance numbers
+ * (`inventory-1`, `inventory-3`) in `zone-a`, even ones in `zone-b` (a replacement, with a new
+ * number, may land in the other zone, as a rescheduled pod would). No client sets a zone
+ * preference: balancing ignores them; the dashboard shows them.
+ */
+export function instanceZone(instanceId: string): string {
+  const n = Number(/-(\d+)$/.exec(instanceId)?.[1] ?? 1);
+  return process.env.SHOP_ZONE || (n % 2 === 1 ? 'zone-a' : 'zone-b');
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);

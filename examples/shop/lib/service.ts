@@ -45,7 +45,7 @@ import { Redis } from 'ioredis';
 import { type Logger, pino } from 'pino';
 import { type Dispatcher, request, fetch as undiciFetch } from 'undici';
 import { loadConfig, type ShopConfig } from './config.ts';
-import { introspection } from './introspection.ts';
+import { instanceZone, introspection } from './introspection.ts';
 import { quiet } from './quiet.ts';
 import { type DependencySettings, dependencySettings, type Settings } from './settings.ts';
 
@@ -496,6 +496,7 @@ export async function createService(options: {
           service: name,
           address: '127.0.0.1',
           port,
+          zone: instanceZone(instanceId),
           meta: { instance: instanceId },
         },
         { server: target, signals: [] },
