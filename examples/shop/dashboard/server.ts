@@ -25,8 +25,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Instance as RegistryInstance, redisRegistry } from '@ballast/discovery';
+import {
+  type Instance as RegistryInstance,
+  type ResolverSnapshot,
+  redisRegistry,
+  register,
+  type ServiceRegistration,
+} from '@ballast/discovery';
 import { Redis } from 'ioredis';
+import { scenarioRunner } from './scenarios.ts';
+import { type BalancerTotals, callEdges, instanceLoad } from './topology.ts';
 
 const PUBLIC = join(dirname(fileURLToPath(import.meta.url)), 'public');
 const FILES: Record<string, [string, string]> = {
@@ -47,6 +55,24 @@ export interface DashboardOptions {
   intervalMs?: number | undefined;
   /** Password of the shoppers at the issuer (default SHOP_SHOPPER_PASSWORD, else `shopper`). */
   shopperPassword?: string | undefined;
+  /**
+   * What the scenarios need besides the control API (the launcher passes its secrets): the admin's
+   * password and TOTP secret (scenario 6) and the ops client (diagnostic reads).
+   */
+  credentials?: ScenarioCredentials | undefined;
+  /**
+   * Registers the dashboard in the Redis registry as service `dashboard`, so the gateway serves it
+   * at `<gateway>/dashboard` by name (default true).
+   */
+  register?: boolean | undefined;
+}
+
+export interface ScenarioCredentials {
+  shopperPassword?: string | undefined;
+  adminPassword?: string | undefined;
+  adminTotpSecret?: string | undefined;
+  opsClientId?: string | undefined;
+  opsClientSecret?: string | undefined;
 }
 
 interface Transition {
@@ -132,6 +158,13 @@ export async function startDashboard(options: DashboardOptions) {
     log.length = Math.min(log.length, 30);
   };
 
+  const edges = callEdges();
+  const scenarios = scenarioRunner({
+    controlUrl: control,
+    credentials: options.credentials,
+    onChange: () => void tick(),
+  });
+
   let snapshot: Record<string, unknown> = {};
   let traces: unknown[] = [];
   let tracesAt = 0;
@@ -142,13 +175,36 @@ export async function startDashboard(options: DashboardOptions) {
       getJson<Record<string, unknown>>(`${control}/config`),
     ]);
     const rows = (processes?.processes ?? []).filter((p) => p.service !== 'redis');
-    const healths = await Promise.all(
-      rows.map((p) =>
-        p.state === 'exited' || p.state === 'killed'
-          ? undefined
-          : getJson<Record<string, any>>(`http://127.0.0.1:${p.port}/health`, 800),
+    const live = (p: { state?: string }) => p.state !== 'exited' && p.state !== 'killed';
+    const [healths, views] = await Promise.all([
+      Promise.all(
+        rows.map((p) =>
+          live(p)
+            ? getJson<Record<string, any>>(`http://127.0.0.1:${p.port}/health`, 800)
+            : undefined,
+        ),
       ),
-    );
+      // What each instance's balancer sees of its dependencies (lib/introspection.ts).
+      Promise.all(
+        rows.map((p) =>
+          live(p)
+            ? getJson<{ instance: string; services: ResolverSnapshot[] }>(
+                `http://127.0.0.1:${p.port}/internal/balancer`,
+                800,
+              )
+            : undefined,
+        ),
+      ),
+    ]);
+    const balancers: BalancerTotals[] = rows.flatMap((p, i) => {
+      const view = views[i];
+      // the gateway and auth share a port with their successors: trust the instance the view names
+      return view && Array.isArray(view.services)
+        ? [{ caller: view.instance, callerService: p.service, services: view.services }]
+        : [];
+    });
+    edges.add(Date.now(), balancers);
+    const load = instanceLoad(balancers);
     const instances = rows.map((p, i) => {
       const health = healths[i];
       const entry = (registered.get(p.service) ?? []).find(
@@ -170,6 +226,9 @@ export async function startDashboard(options: DashboardOptions) {
         leader: health?.leader,
         fencingToken: health?.fencingToken,
         uptimeS: health?.uptimeS,
+        zone: entry?.zone ?? load.get(p.id)?.zone,
+        // as its callers' balancers see it (summed or per caller)
+        balancer: load.get(p.id),
       };
     });
 
@@ -220,6 +279,8 @@ export async function startDashboard(options: DashboardOptions) {
         })),
       })),
       instances,
+      edges: edges.rates(Date.now()),
+      scenarios: scenarios.state(),
       config: { document: config ?? {}, history: configHistory },
       breakerLog,
       leader: leader ? { id: leader.id, fencingToken: leader.fencingToken } : undefined,
@@ -404,6 +465,15 @@ export async function startDashboard(options: DashboardOptions) {
         else stopLoad();
         return send(res, 200, loadStats());
       }
+      const run = /^\/dashboard\/api\/scenarios\/(\d+)\/run$/.exec(path);
+      if (req.method === 'POST' && run) {
+        const answer = scenarios.start(Number(run[1]));
+        return send(res, answer.status, answer.body);
+      }
+      if (req.method === 'POST' && path === '/dashboard/api/scenarios/stop') {
+        scenarios.stop();
+        return send(res, 202, scenarios.state());
+      }
       if (req.method === 'PUT' && path === '/dashboard/api/config')
         return await forward(req, res, `${control}/config${url.search}`);
       if (
@@ -429,6 +499,15 @@ export async function startDashboard(options: DashboardOptions) {
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  // In the registry as `dashboard`: the gateway forwards /dashboard to it by name.
+  let registration: ServiceRegistration | undefined;
+  if (options.register ?? true) {
+    registration = await register(
+      registry,
+      { id: `dashboard-${port}`, service: 'dashboard', address: '127.0.0.1', port },
+      { server, signals: [], drainMs: 0 },
+    ).catch(() => undefined);
+  }
   let closing: Promise<void> | undefined;
   return {
     url: `http://127.0.0.1:${port}/dashboard`,
@@ -436,6 +515,8 @@ export async function startDashboard(options: DashboardOptions) {
       (closing ??= (async () => {
         clearInterval(timer);
         stopLoad();
+        scenarios.stop();
+        await registration?.close().catch(() => {});
         for (const res of clients) res.end();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -49,6 +49,11 @@ const dashPort = Number(process.env.SHOP_DASHBOARD_PORT ?? 8078);
 const dashboard = await startDashboard({
   controlUrl: control.url,
   port: (await portInUse(dashPort)) ? 0 : dashPort,
+  credentials: {
+    ...stack.secrets,
+    opsClientId: stack.opsClient.clientId,
+    opsClientSecret: stack.opsClient.clientSecret,
+  },
 });
 
 console.log(`
@@ -57,7 +62,7 @@ ${bold(`shop: ready in ${stack.readyS.toFixed(1)} s, ${stack.supervisor.running(
   issuer (auth)  ${stack.issuerUrl}/.well-known/openid-configuration
   traces (OTLP)  ${stack.otlpUrl}/traces
   control API    ${control.url}/processes
-  dashboard      ${dashboard.url}
+  dashboard      ${stack.gatewayUrl}/dashboard   (also ${dashboard.url})
   redis          ${stack.redisUrl}
   shopper login  any user name, password "${stack.secrets.shopperPassword}" (grant_type=password at ${stack.issuerUrl}/token)
   admin login    admin / ${stack.secrets.adminPassword} + TOTP: ${totpUri({ secret: stack.secrets.adminTotpSecret, issuer: 'Ballast shop', account: 'admin' })}

@@ -173,6 +173,7 @@ function renderTopology(s) {
                 { class: 'detail' },
                 `process ${i.process} · :${i.port} · ${i.rssMb} MB · config ${i.config?.version === undefined ? 'from files' : `v${i.config.version}`}${i.leader ? ' · leader' : ''}`,
               ),
+              balancerLine(i),
               h(
                 'span',
                 { class: 'buttons' },
@@ -207,30 +208,244 @@ function renderTopology(s) {
       ),
     ),
   );
-  const edges = new Map();
+  renderEdges(s);
+}
+
+/** Zone, requests in flight, peak-EWMA estimate and ejection, as the instance's callers see it. */
+function balancerLine(i) {
+  const b = i.balancer;
+  const ejected = b?.ejectedBy?.length
+    ? `ejected by ${b.ejectedBy.map((e) => `${e.caller} (${Math.ceil(e.forMs / 1000)} s left)`).join(', ')}`
+    : 'not ejected';
+  const perCaller = (b?.callers ?? [])
+    .filter((c) => c.latencyMs !== undefined)
+    .map((c) => `${c.caller} ${ms(c.latencyMs)}`)
+    .join(', ');
+  return h(
+    'span',
+    { class: `balancer${b?.ejectedBy?.length ? ' ejected' : ''}`, 'data-balancer': i.id },
+    h('span', { class: 'kv', 'data-field': 'zone' }, `zone ${i.zone ?? '—'}`),
+    h('span', { class: 'kv', 'data-field': 'in-flight' }, `in flight ${b ? b.inFlight : '—'}`),
+    h(
+      'span',
+      {
+        class: 'kv',
+        'data-field': 'ewma',
+        title: perCaller ? `per caller: ${perCaller}` : undefined,
+      },
+      `peak-EWMA ${b ? ms(b.ewmaMs) : '—'}`,
+    ),
+    h('span', { class: 'kv', 'data-field': 'ejection' }, b ? ejected : 'no balancer calls it'),
+  );
+}
+
+// Where each service sits in the drawing (columns left to right follow the calls).
+const LAYOUT = {
+  gateway: [70, 95],
+  catalog: [250, 30],
+  orders: [250, 140],
+  auth: [70, 230],
+  inventory: [440, 60],
+  payments: [440, 140],
+  shipping: [440, 230],
+  notifications: [620, 230],
+};
+const DECLARED = [
+  ['gateway', 'catalog'],
+  ['gateway', 'orders'],
+  ['orders', 'catalog'],
+  ['orders', 'inventory'],
+  ['orders', 'payments'],
+];
+const STREAMS = [
+  { from: 'orders', to: 'shipping', label: 'stream' },
+  { from: 'shipping', to: 'notifications', label: 'stream' },
+];
+
+/** Calls between services: rate and error rate (from the balancer counters) and breaker state. */
+function renderEdges(s) {
+  const breakerOf = new Map();
   for (const instance of s.instances)
     for (const [dependency, state] of Object.entries(instance.breakers ?? {})) {
-      const key = `${instance.service} → ${dependency}`;
-      const before = edges.get(key);
-      if (!before || STATE_RANK[state] > STATE_RANK[before]) edges.set(key, state);
+      const key = `${instance.service}→${dependency}`;
+      const before = breakerOf.get(key);
+      if (!before || STATE_RANK[state] > STATE_RANK[before]) breakerOf.set(key, state);
     }
-  edges.set('orders ⇢ shipping (stream)', 'stream');
-  edges.set('shipping ⇢ notifications (stream)', 'stream');
-  $('#edges').replaceChildren(
-    h('h3', {}, 'Calls'),
-    h(
-      'ul',
-      { class: 'edge-list' },
-      [...edges].map(([edge, state]) =>
-        h(
-          'li',
-          { class: stateClass(state) },
-          edge,
-          state === 'stream' ? '' : ` (breaker ${state})`,
-        ),
-      ),
+  const measured = new Map((s.edges ?? []).map((e) => [`${e.from}→${e.to}`, e]));
+  // The calls the shop makes (drawn before any traffic), then any other the balancers counted.
+  const edges = DECLARED.map(
+    ([from, to]) =>
+      measured.get(`${from}→${to}`) ?? { from, to, rate: 0, errorRate: 0, requests: 0 },
+  );
+  for (const e of measured.values())
+    if (LAYOUT[e.from] && LAYOUT[e.to] && !DECLARED.some(([f, t]) => f === e.from && t === e.to))
+      edges.push(e);
+  const pct = (x) => `${Math.round(x * 1000) / 10} %`;
+  const label = (e) => `${e.rate}/s · ${pct(e.errorRate)} errors`;
+  const svgNs = 'http://www.w3.org/2000/svg';
+  const el = (tag, attributes, text) => {
+    const node = document.createElementNS(svgNs, tag);
+    for (const [k, v] of Object.entries(attributes)) node.setAttribute(k, String(v));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const svg = el('svg', {
+    viewBox: '0 0 700 270',
+    class: 'graph',
+    role: 'img',
+    'aria-labelledby': 'graph-title',
+  });
+  svg.append(
+    el(
+      'title',
+      { id: 'graph-title' },
+      'Calls between services; the list below says the same in text',
     ),
   );
+  const defs = el('defs', {});
+  const marker = el('marker', {
+    id: 'arrow',
+    viewBox: '0 0 10 10',
+    refX: 10,
+    refY: 5,
+    markerWidth: 7,
+    markerHeight: 7,
+    orient: 'auto-start-reverse',
+  });
+  marker.append(el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }));
+  defs.append(marker);
+  svg.append(defs);
+  const line = (from, to, cls, text, key) => {
+    const [x1, y1] = LAYOUT[from];
+    const [x2, y2] = LAYOUT[to];
+    const dx = x2 - x1;
+    const dy = y2 - y1;
+    const len = Math.hypot(dx, dy) || 1;
+    const pad = 38;
+    const g = el('g', { class: `edge ${cls}`, 'data-edge': key });
+    g.append(
+      el('line', {
+        x1: x1 + (dx / len) * pad,
+        y1: y1 + (dy / len) * 16,
+        x2: x2 - (dx / len) * pad,
+        y2: y2 - (dy / len) * 16,
+        'marker-end': 'url(#arrow)',
+      }),
+    );
+    // the label beside the line's middle, on its upper side
+    const nx = dy / len;
+    const ny = -dx / len;
+    const side = ny > 0 ? -1 : 1;
+    g.append(
+      el(
+        'text',
+        {
+          x: (x1 + x2) / 2 + nx * 9 * side,
+          y: (y1 + y2) / 2 + ny * 9 * side,
+          'text-anchor': 'middle',
+        },
+        text,
+      ),
+    );
+    svg.append(g);
+  };
+  for (const e of edges) {
+    const breaker = breakerOf.get(`${e.from}→${e.to}`) ?? 'closed';
+    const cls = `${stateClass(breaker)}${e.errorRate >= 0.05 ? ' erroring' : ''}${e.rate > 0 ? ' busy' : ''}`;
+    line(e.from, e.to, cls, label(e), `${e.from}-${e.to}`);
+  }
+  for (const e of STREAMS) line(e.from, e.to, 'stream', 'Redis stream', `${e.from}-${e.to}`);
+  for (const [name, [x, y]] of Object.entries(LAYOUT)) {
+    const instances = s.instances.filter((i) => i.service === name);
+    const ready = instances.filter((i) => i.status === 'ready').length;
+    const g = el('g', { class: `node ${ready === instances.length && ready > 0 ? 'ok' : 'bad'}` });
+    g.append(el('rect', { x: x - 40, y: y - 16, width: 80, height: 32, rx: 6 }));
+    g.append(el('text', { x, y: y - 1, 'text-anchor': 'middle' }, name));
+    g.append(
+      el(
+        'text',
+        { x, y: y + 11, 'text-anchor': 'middle', class: 'small' },
+        `${ready}/${instances.length} ready`,
+      ),
+    );
+    svg.append(g);
+  }
+  $('#edges').replaceChildren(
+    h('h3', {}, 'Calls'),
+    svg,
+    h(
+      'ul',
+      { class: 'edge-list', 'aria-label': 'calls between services' },
+      edges.map((e) => {
+        const breaker = breakerOf.get(`${e.from}→${e.to}`) ?? 'closed';
+        return h(
+          'li',
+          { class: stateClass(breaker), 'data-edge': `${e.from}-${e.to}` },
+          `${e.from} → ${e.to}: ${label(e)} (breaker ${breaker.replace('_', '-')})`,
+        );
+      }),
+      STREAMS.map((e) => h('li', { class: 'stream' }, `${e.from} ⇢ ${e.to} (Redis stream)`)),
+    ),
+  );
+}
+
+// ---- scenarios -------------------------------------------------------------------------------
+
+function renderScenarios(s) {
+  const sc = s.scenarios;
+  const body = $('#scenarios tbody');
+  if (!sc?.available) {
+    $('#scenario-status').textContent = 'The scenario runner is not available in this checkout.';
+    body.replaceChildren();
+    $('#scenarios').hidden = true;
+    return;
+  }
+  $('#scenario-status').textContent = sc.running
+    ? `Running scenario ${sc.running.id} (${sc.running.seconds} s): ${sc.running.log.at(-1) ?? 'starting…'}`
+    : 'Idle: one scenario runs at a time, against this stack, with a small paced load.';
+  body.replaceChildren(
+    ...sc.list.map((row) => {
+      const result = sc.results[row.id];
+      const isRunning = sc.running?.id === row.id;
+      return h(
+        'tr',
+        {
+          'data-scenario': row.id,
+          'data-result': isRunning ? 'running' : result ? (result.ok ? 'ok' : 'failed') : 'none',
+        },
+        h('th', { scope: 'row' }, `${row.id}. ${row.scenario}`),
+        h('td', {}, row.fault),
+        h('td', {}, row.feature),
+        h('td', {}, row.expected),
+        h(
+          'td',
+          { class: result && !isRunning ? (result.ok ? 'ok' : 'rejected') : '' },
+          isRunning
+            ? `running… ${sc.running.seconds} s`
+            : result
+              ? `${result.ok ? '✓ ok' : '✗ failed'}: ${result.measured ?? ''}${result.durationMs ? ` (${Math.round(result.durationMs / 1000)} s)` : ''}`
+              : '—',
+        ),
+        h(
+          'td',
+          {},
+          h(
+            'button',
+            {
+              type: 'button',
+              id: `run-scenario-${row.id}`,
+              disabled: sc.running !== undefined,
+              'aria-label': `run scenario ${row.id}: ${row.scenario}`,
+              onclick: () => void call('POST', `scenarios/${row.id}/run`),
+            },
+            'run',
+          ),
+        ),
+      );
+    }),
+  );
+  $('#scenarios').hidden = false;
+  $('#scenario-stop').disabled = !sc.running;
 }
 
 // ---- breakers --------------------------------------------------------------------------------
@@ -515,6 +730,7 @@ function render(s) {
     `live · ${s.instances.length} instances · updated ${new Date(s.at).toLocaleTimeString()}`;
   document.body.dataset.updated = String(s.at);
   renderFaults(s);
+  renderScenarios(s);
   renderTopology(s);
   renderBreakers(s);
   renderLeadership(s);
@@ -540,6 +756,7 @@ $('#load-form').addEventListener('submit', (event) => {
     seconds: Number($('#load-seconds').value),
   });
 });
+$('#scenario-stop').addEventListener('click', () => void call('POST', 'scenarios/stop'));
 $('#traces-all').addEventListener('change', () => snapshot && renderTraces(snapshot));
 $('#load-stop').addEventListener('click', () => void call('POST', 'load', { rps: 0 }));
 $('#checkout-one').addEventListener('click', async () => {

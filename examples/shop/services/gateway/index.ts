@@ -5,8 +5,10 @@
  * gateway's own service token (the shopper is named in `x-shop-user`).
  */
 import { authOf, requireAuth, requireScopes } from '@ballast/auth/fastify';
+import { redisRegistry } from '@ballast/discovery';
 import { proxy } from '@ballast/discovery/fastify';
 import { createRouter } from '@ballast/discovery/router';
+import { discoveryDispatcher } from '@ballast/discovery/undici';
 import { idempotency } from '@ballast/idempotency/fastify';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { type CallResult, createService, unavailable } from '../../lib/service.ts';
@@ -161,8 +163,31 @@ const ops = createRouter(
   })),
   { dispatcher },
 );
+// The operations dashboard (dashboard/server.ts, run by the launcher) registers itself as
+// `dashboard` in the Redis registry; the gateway serves it at /dashboard by name. Its own
+// dispatcher, so the gateway's service token never goes to it; no user auth: like every port of
+// the shop it listens on 127.0.0.1 only, for the operator at this machine. The page's live
+// updates are one Server-Sent Events response, streamed through (a body chunk at least every
+// second, well within the body timeout).
+const dashboardRegistry = redisRegistry({ client: svc.redis, ttlMs: 6000 });
+const dashboardDispatcher = discoveryDispatcher({ registry: dashboardRegistry, retries: 1 });
+const dashboard = createRouter(
+  [
+    {
+      id: 'dashboard',
+      match: { pathPrefix: '/dashboard' },
+      to: 'http://dashboard',
+      policies: { timeoutMs: 130_000, bodyTimeoutMs: 60_000 },
+    },
+  ],
+  { dispatcher: dashboardDispatcher },
+);
+await app.register(proxy(dashboard));
+
 svc.onShutdown(async () => {
-  await Promise.all([browse.close(), ops.close()]);
+  await Promise.all([browse.close(), ops.close(), dashboard.close()]);
+  await dashboardDispatcher.close();
+  await dashboardRegistry.close();
 });
 
 for (const [router, scopes] of [
