@@ -364,7 +364,7 @@ try {
       )
       .catch(() => null);
     const result = await row?.getAttribute('data-result');
-    const text = (await row?.textContent())?.replace(/\s+/g, ' ').trim();
+    const text = (await row?.innerText())?.replace(/\s+/g, ' ').trim();
     check(
       `"run scenario ${scenarioId}" shows its progress and result`,
       running && result === 'ok',

@@ -4,43 +4,23 @@
  * scenario (what `npm run shop:scenarios` prints), and can stop it (the scenario then clears the
  * faults it set).
  */
+import type { ScenarioResult } from '../scenarios/run.ts';
 import type { ScenarioCredentials } from './server.ts';
 
-/** One row of the scenarios table (the shape of `ScenarioResult` in scenarios/run.ts). */
-export interface ScenarioRow {
-  id: number;
-  scenario: string;
-  fault: string;
-  feature: string;
-  expected: string;
-  measured?: string | undefined;
-  ok?: boolean | undefined;
-  durationMs?: number | undefined;
-  startedAt?: string | undefined;
-}
-
-interface RunModule {
-  SCENARIO_LIST: readonly ScenarioRow[];
-  runScenario(
-    id: number,
-    options: {
-      controlUrl: string;
-      credentials?: ScenarioCredentials | undefined;
-      signal?: AbortSignal | undefined;
-      log?: ((message: string) => void) | undefined;
-    },
-  ): Promise<ScenarioRow>;
-}
+/** One row of the scenarios table, as the page shows it. */
+export type ScenarioRow = Pick<
+  ScenarioResult,
+  'id' | 'scenario' | 'fault' | 'feature' | 'expected'
+> &
+  Partial<Pick<ScenarioResult, 'measured' | 'ok' | 'durationMs' | 'startedAt'>>;
 
 /** The longest a scenario may run from the dashboard before it is stopped. */
 const MAX_RUN_MS = 150_000;
 
-// scenarios/run.ts belongs to the scenario runner; loaded on first use so the dashboard starts
-// (and shows every other view) even in a checkout that does not have it.
-const RUN_MODULE = '../scenarios/run.ts';
-let loaded: Promise<RunModule | undefined> | undefined;
-const runModule = () =>
-  (loaded ??= (import(RUN_MODULE) as Promise<RunModule>).catch(() => undefined));
+// Imported once the dashboard runs: the page's other views never wait for the scenario runner,
+// and work even if it cannot be loaded.
+let loaded: Promise<typeof import('../scenarios/run.ts') | undefined> | undefined;
+const runModule = () => (loaded ??= import('../scenarios/run.ts').catch(() => undefined));
 
 export function scenarioRunner(options: {
   controlUrl: string;
@@ -90,9 +70,10 @@ export function scenarioRunner(options: {
       running = current;
       const timeout = setTimeout(() => controller.abort(new Error('took too long')), MAX_RUN_MS);
       void (async () => {
-        const module = await runModule();
         try {
-          const row = await module!.runScenario(id, {
+          const module = await runModule();
+          if (!module) throw new Error('scenarios/run.ts could not be loaded');
+          const row = await module.runScenario(id, {
             controlUrl: options.controlUrl,
             credentials: options.credentials,
             signal: controller.signal,
