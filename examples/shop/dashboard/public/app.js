@@ -22,7 +22,13 @@ function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-const ms = (value) => (value === undefined ? '—' : `${Math.round(value * 10) / 10} ms`);
+const ms = (value) => {
+  if (value === undefined || value === null) return '—';
+  // a failed instance's estimate carries the balancer's failure penalty: seconds, or beyond
+  if (value >= 3_600_000) return '> 1 h';
+  if (value >= 10_000) return `${Math.round(value / 1000)} s`;
+  return `${Math.round(value * 10) / 10} ms`;
+};
 const ago = (at) => `${Math.max(0, Math.round((Date.now() - at) / 1000))} s ago`;
 const stateClass = (state) => `state-${String(state).replace('-', '_')}`;
 
