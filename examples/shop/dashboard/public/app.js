@@ -29,7 +29,9 @@ const ms = (value) => {
   if (value >= 10_000) return `${Math.round(value / 1000)} s`;
   return `${Math.round(value * 10) / 10} ms`;
 };
-const ago = (at) => `${Math.max(0, Math.round((Date.now() - at) / 1000))} s ago`;
+// histories go back to the stack's start: the clock time, and how long ago
+const ago = (at) =>
+  `${new Date(at).toLocaleTimeString()}, ${Math.max(0, Math.round((Date.now() - at) / 1000))} s ago`;
 const stateClass = (state) => `state-${String(state).replace('-', '_')}`;
 
 async function call(method, path, body) {
