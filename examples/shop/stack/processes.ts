@@ -1,6 +1,7 @@
 /**
  * The supervisor: runs each service instance as a child process
- * (`node --import @ballast/tracing/register services/<svc>/index.ts`), prefixes and colours its
+ * (`node <flags> --import @ballast/tracing/register dist/services/<svc>/index.js`, the service
+ * built by stack/build.ts; or its `.ts` entry with SHOP_TYPESCRIPT=1), prefixes and colours its
  * log lines, keeps the last lines per instance, waits for `/readyz`, and stops instances
  * gracefully (SIGTERM, wait, then SIGKILL). An instance never restarts by itself: a killed one
  * stays down until the control API restarts it (the scenarios need to see the fault).
