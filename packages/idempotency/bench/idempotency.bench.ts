@@ -147,7 +147,15 @@ for (const mode of ['fresh', 'replay'] as const) {
   });
 }
 // What fencing itself costs: the floor of any implementation that completes with a compare-and-set
-// script on Redis 7.0, against the unfenced floor.
+// script on Redis 7.0, against the unfenced floor; and Ballast against that fenced floor (what is
+// left of Ballast's own work once the guarantee's price is paid).
+cases.push({
+  group: 'fresh-interleaved',
+  name: 'ballast/fenced-floor',
+  unit: 'ratio',
+  lowerIsBetter: false,
+  run: () => interleaved('fresh', 'ballast', 'fenced-floor'),
+});
 cases.push({
   group: 'fresh-interleaved',
   name: 'fenced-floor/redis-floor',

@@ -25,8 +25,12 @@ const RUNS = Number(process.env.RUNS ?? 7);
 // BASELINE=1: the same request/response objects and end(), without Ballast (subtract it).
 const BASELINE = process.env.BASELINE === '1';
 const FLOOR = process.env.MODE === 'floor';
-// MODE=express: the request goes through a real Express app (the bench server's `ballast` route).
+// MODE=express: the request goes through a real Express app (the bench server's `ballast` route);
+// MODE=express-floor and MODE=express-fenced through the bench server's `redis-floor` and
+// `fenced-floor` routes on Express (with REDIS_URL), so the three compare with Express included.
 const EXPRESS = process.env.MODE === 'express';
+const EXPRESS_FLOOR = process.env.MODE === 'express-floor';
+const EXPRESS_FENCED = process.env.MODE === 'express-fenced';
 const REDIS_URL = process.env.REDIS_URL;
 
 /** An ioredis stand-in: every key is new, every completion succeeds, at once. */
@@ -68,10 +72,10 @@ async function one(key: string): Promise<void> {
     } as ServerResponse['end'];
   });
   if (FLOOR) return floor(req, res);
-  if (EXPRESS) {
+  if (EXPRESS || EXPRESS_FLOOR || EXPRESS_FENCED) {
     // As if express.json() had run: body-parser skips a request whose _body is set.
     Object.assign(req, { body, _body: true });
-    app(req as never, res as never);
+    (EXPRESS ? app : floorApp)(req as never, res as never);
     return ended;
   }
   if (!BASELINE) await ballast(req, res);
@@ -90,6 +94,31 @@ app.use(express.json());
 app.use(idempotency({ store: redisStore({ client: redis ?? fake, prefix }) }));
 app.post('/payments', (req, res) => {
   res.status(201).json({ id: 'ch_1', amount: Number(req.body?.amount ?? 0) });
+});
+
+/** bench/server.ts's redis-floor and fenced-floor routes, on Express. */
+const floorApp = express();
+floorApp.use(express.json());
+if (redis) {
+  redis.defineCommand('fencedComplete', {
+    numberOfKeys: 1,
+    lua: `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1`,
+  });
+}
+const fenced = redis as unknown as {
+  fencedComplete(key: string, lock: string, value: string, ttl: number): Promise<number>;
+};
+floorApp.post('/payments', async (req, res) => {
+  if (!redis) throw new Error('MODE=express-floor and express-fenced need REDIS_URL');
+  const key = `${prefix}{${req.get('idempotency-key')}}`;
+  const lock = EXPRESS_FENCED ? `L${randomUUID()}` : 'L';
+  const found = await redis.set(key, lock, 'PX', 30_000, 'NX', 'GET');
+  if (found !== null && found[0] !== 'L') return res.status(201).type('json').send(found);
+  const text = JSON.stringify({ id: 'ch_1', amount: Number(req.body?.amount ?? 0) });
+  if (EXPRESS_FENCED) await fenced.fencedComplete(key, lock, text, 86_400_000);
+  else await redis.set(key, text, 'PX', 86_400_000);
+  res.status(201).type('json').send(text);
 });
 
 /** bench/server.ts's redis-floor route, minus Express. */
