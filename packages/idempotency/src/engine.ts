@@ -16,7 +16,7 @@ import {
 import type { IdempotencyEvent } from './events.ts';
 import { nodeCrypto } from './fingerprint.ts';
 import type { EngineOptions, IdempotencyEvents } from './options.ts';
-import type { ClaimResult, IdempotencyStore } from './store.ts';
+import { type ClaimResult, COMPLETE_TEXT, completesText, type IdempotencyStore } from './store.ts';
 import { Telemetry, type TelemetrySpan } from './telemetry.ts';
 
 /** What the engine decided for one request or call. */
@@ -88,18 +88,34 @@ export class Lease {
     return this.#controller.signal;
   }
 
-  /** Stores the result for `retentionMs`, unless the lock was lost meanwhile. */
-  async complete(payload: Uint8Array): Promise<boolean> {
+  /**
+   * Stores the result for `retentionMs`, unless the lock was lost meanwhile. A string payload
+   * stands for its UTF-8 bytes: a store that takes text gets it as it is, any other the bytes.
+   */
+  async complete(payload: Uint8Array | string): Promise<boolean> {
     if (!this.#finish()) return false;
     const { store, options } = this.#engine;
+    const { storeKey: key, fingerprint } = this.#input;
+    const retentionMs = options.retentionMs;
     try {
-      const stored = await store.complete({
-        key: this.#input.storeKey,
-        owner: this.owner,
-        fingerprint: this.#input.fingerprint,
-        payload,
-        retentionMs: options.retentionMs,
-      });
+      const stored =
+        typeof payload !== 'string'
+          ? await store.complete({ key, owner: this.owner, fingerprint, payload, retentionMs })
+          : completesText(store)
+            ? await store[COMPLETE_TEXT]({
+                key,
+                owner: this.owner,
+                fingerprint,
+                text: payload,
+                retentionMs,
+              })
+            : await store.complete({
+                key,
+                owner: this.owner,
+                fingerprint,
+                payload: Buffer.from(payload),
+                retentionMs,
+              });
       this.#engine.emit(this.#input, stored ? EXECUTED : LOCK_LOST);
       return stored;
     } catch (error) {

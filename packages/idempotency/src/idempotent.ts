@@ -114,10 +114,11 @@ async function runClaimed<R>(
     await lease.release('thrown');
     throw error;
   }
-  let payload: Uint8Array;
+  // A string result stays a string: the lease hands it to a store that takes text as it is, and
+  // its UTF-8 bytes to any other (the bytes `decode` gets back either way).
+  let payload: Uint8Array | string;
   try {
-    const encoded = encode(result);
-    payload = typeof encoded === 'string' ? Buffer.from(encoded) : encoded;
+    payload = encode(result);
   } catch (error) {
     await lease.release('not-encodable');
     throw new ResultNotEncodableError(

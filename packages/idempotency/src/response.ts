@@ -25,10 +25,26 @@ export function pickHeaders(
   return picked;
 }
 
+// The payload a store keeps for a response: `<status><header pairs as JSON>\n<body bytes>`, the
+// status in decimal digits and the headers as `[["name","value"],…]`. JSON never has a raw
+// newline, so the first newline after the `[` ends the headers. Its first byte is a digit; the
+// first byte of the earlier layout (status UInt16BE, header length UInt32BE, header JSON, body) is
+// below 0x30 for every status up to 12287, so `decodeResponse` still reads records stored by
+// earlier versions. Guarded by "decodes payloads of both layouts" (test/response.test.ts).
+//
+// Fast path: with a string body sent as UTF-8 (what res.json()/res.send(string) do) the payload
+// is built as text — no buffer at all here — and a store that takes text (the Redis store) writes
+// it to Redis as it is: its UTF-8 bytes are exactly the bytes sent to the client. Guarded by the
+// byte-for-byte replay tests of test/behaviour.test.ts and "stores a UTF-8 body as text and
+// replays it byte for byte" (test/response.test.ts).
+
+const UTF8 = new Set<string | undefined>([undefined, 'utf8', 'utf-8', 'UTF8', 'UTF-8']);
+
 /**
- * Encodes a response into the opaque payload a store keeps — status, header JSON, raw body bytes —
- * in one buffer: a string body is written in place (in `encoding`) rather than turned into bytes
- * first. `bodyLength` is its size in bytes ({@link bodyLength}).
+ * Encodes a response into the opaque payload a store keeps (the layout above). A string body sent
+ * as UTF-8 gives the payload as text (its UTF-8 bytes are the payload); any other body gives
+ * bytes, a string body written in place in `encoding`. `bodyLength` is the body's size in bytes
+ * ({@link bodyLength}).
  */
 export function encodeParts(
   status: number,
@@ -36,15 +52,18 @@ export function encodeParts(
   body: string | Uint8Array | undefined | null,
   encoding?: BufferEncoding,
   bodyLength = body === undefined || body === null ? 0 : byteLength(body, encoding),
-): Uint8Array {
-  const head = JSON.stringify(headers);
+): Uint8Array | string {
+  if (!Number.isInteger(status) || status < 0 || status > 0xffff) {
+    throw new RangeError(`The status of the response to store is not a valid status: ${status}.`);
+  }
+  const head = `${status}${JSON.stringify(headers)}\n`;
+  if (body === undefined || body === null) return head;
+  if (typeof body === 'string' && UTF8.has(encoding)) return head + body;
   const headLength = Buffer.byteLength(head);
-  const out = Buffer.allocUnsafe(6 + headLength + bodyLength);
-  out.writeUInt16BE(status, 0);
-  out.writeUInt32BE(headLength, 2);
-  out.write(head, 6);
-  if (typeof body === 'string') out.write(body, 6 + headLength, encoding);
-  else if (body) out.set(body, 6 + headLength);
+  const out = Buffer.allocUnsafe(headLength + bodyLength);
+  out.write(head, 0);
+  if (typeof body === 'string') out.write(body, headLength, encoding);
+  else out.set(body, headLength);
   return out;
 }
 
@@ -59,13 +78,22 @@ export function bodyLength(
   return body === undefined || body === null ? 0 : byteLength(body, encoding);
 }
 
-/** The inverse of {@link encodeParts}. */
+/** The inverse of {@link encodeParts} (and of the earlier layout, for records stored before). */
 export function decodeResponse(payload: Uint8Array): StoredResponse {
   const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  const headLength = buf.readUInt32BE(2);
+  if (buf[0]! < 0x30) {
+    const headLength = buf.readUInt32BE(2);
+    return {
+      status: buf.readUInt16BE(0),
+      headers: JSON.parse(buf.subarray(6, 6 + headLength).toString()) as [string, string][],
+      body: buf.subarray(6 + headLength),
+    };
+  }
+  const open = buf.indexOf(0x5b); // '['
+  const newline = buf.indexOf(0x0a, open);
   return {
-    status: buf.readUInt16BE(0),
-    headers: JSON.parse(buf.subarray(6, 6 + headLength).toString()) as [string, string][],
-    body: buf.subarray(6 + headLength),
+    status: Number(buf.toString('latin1', 0, open)),
+    headers: JSON.parse(buf.toString('utf8', open, newline)) as [string, string][],
+    body: buf.subarray(newline + 1),
   };
 }

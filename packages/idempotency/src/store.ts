@@ -48,6 +48,33 @@ export interface CompleteInput {
 }
 
 /**
+ * Internal, not part of the store contract (so not exported from the package): a store that has
+ * a method under this symbol takes a payload that is text, and stores exactly its UTF-8 bytes —
+ * what `complete({ payload: Buffer.from(text) })` would store — without the engine making those
+ * bytes first. The Redis store has it: an ioredis command whose arguments are all strings is
+ * written as one string (encoded once, by the socket), while a Buffer argument makes ioredis
+ * assemble the command in a buffer of its own, a copy and more CPU per completion. A store
+ * without it gets the bytes. Module-local on purpose: two copies of this package never mix it.
+ */
+export const COMPLETE_TEXT: unique symbol = Symbol('@ballast/idempotency.completeText');
+
+/** Arguments of a store's {@link COMPLETE_TEXT} method: {@link CompleteInput} with text. */
+export interface CompleteTextInput extends Omit<CompleteInput, 'payload'> {
+  /** The payload as text: its UTF-8 bytes are what later claims get back. */
+  readonly text: string;
+}
+
+/** A store that completes with text as well (see {@link COMPLETE_TEXT}). */
+export interface TextCompletingStore extends IdempotencyStore {
+  [COMPLETE_TEXT](input: CompleteTextInput): Promise<boolean>;
+}
+
+/** True when `store` takes text payloads (see {@link COMPLETE_TEXT}). */
+export function completesText(store: IdempotencyStore): store is TextCompletingStore {
+  return typeof (store as Partial<TextCompletingStore>)[COMPLETE_TEXT] === 'function';
+}
+
+/**
  * Where idempotency records live. Implement it to keep records in Postgres, DynamoDB, … — the
  * contract (see the README, "Store interface") is four operations, each atomic for one key:
  *

@@ -80,6 +80,24 @@ describe.each(Object.keys(apps))('%s adapter', (name) => {
     expect(events.map((e) => e.type)).toEqual(['executed', 'replayed']);
   });
 
+  it('replays a UTF-8 text body byte for byte (stored as text)', async () => {
+    const body = JSON.stringify({ note: 'Grüße — 支払い 💳', lines: 'a\nb' });
+    const url = await start(() => ({
+      status: 201,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body,
+    }));
+    const key = randomUUID();
+    const first = await post(`${url}/payments`, key, { amount: 100 });
+    const second = await post(`${url}/payments`, key, { amount: 100 });
+    expect(first.body.equals(Buffer.from(body))).toBe(true);
+    expect(second.body.equals(first.body)).toBe(true);
+    expect(second.status).toBe(201);
+    expect(second.headers['content-type']).toBe(first.headers['content-type']);
+    expect(second.headers['idempotent-replayed']).toBe('true');
+    expect(calls.get('/payments')).toBe(1);
+  });
+
   it('replays a binary body byte for byte', async () => {
     const bytes = randomBytes(4096);
     const url = await start(() => ({

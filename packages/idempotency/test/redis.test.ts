@@ -12,6 +12,7 @@ import {
   type RedisStore,
   redisStore,
 } from '../src/index.ts';
+import { COMPLETE_TEXT, completesText, type TextCompletingStore } from '../src/store.ts';
 import { post } from './support/http.ts';
 import { testRedis } from './support/redis.ts';
 
@@ -122,6 +123,31 @@ describe('RedisStore', () => {
     const replay = await store.claim({ key: 'k', fingerprint: 'f', owner: 'x', lockTtlMs: 1000 });
     expect(replay.state === 'completed' && [...replay.payload]).toEqual([0, 255, 1]);
     expect(await redis.client.pttl(`${redis.prefix}{k}`)).toBeGreaterThan(900);
+  });
+
+  it('completes with text exactly as with its UTF-8 bytes, fenced alike', async () => {
+    const store = redisStore({ client: redis.client, prefix: redis.prefix });
+    const text = '201[["content-type","application/json"]]\n{"note":"Grüße 💳"}';
+    const lock = { fingerprint: 'f', owner: 'o', lockTtlMs: 10_000 };
+    await store.claim({ key: 'bytes', ...lock });
+    await store.claim({ key: 'text', ...lock });
+    const done = { owner: 'o', fingerprint: 'f', retentionMs: 10_000 };
+    expect(await store.complete({ key: 'bytes', ...done, payload: Buffer.from(text) })).toBe(true);
+    const textStore = store as typeof store & TextCompletingStore;
+    expect(completesText(store)).toBe(true);
+    expect(await textStore[COMPLETE_TEXT]({ key: 'text', ...done, text })).toBe(true);
+    const stored = await redis.client.getBuffer(`${redis.prefix}{text}`);
+    expect(stored?.equals((await redis.client.getBuffer(`${redis.prefix}{bytes}`))!)).toBe(true);
+    const replay = await store.claim({ key: 'text', ...lock, owner: 'x' });
+    expect(replay.state === 'completed' && Buffer.from(replay.payload).toString()).toBe(text);
+    // A late owner (its lock gone, another owner's in place) stores nothing through text either.
+    await store.claim({ key: 'late', ...lock, owner: 'old' });
+    await redis.client.del(`${redis.prefix}{late}`);
+    await store.claim({ key: 'late', ...lock, owner: 'new' });
+    expect(await textStore[COMPLETE_TEXT]({ key: 'late', ...done, owner: 'old', text })).toBe(
+      false,
+    );
+    expect((await store.claim({ key: 'late', ...lock, owner: 'y' })).state).toBe('locked');
   });
 
   it('validates its options, naming the option', () => {
