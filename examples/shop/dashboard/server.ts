@@ -1,10 +1,15 @@
 /**
  * The shop's operations dashboard: a small node:http server that serves one static page
  * (`public/`) at `/dashboard` and streams the state of the stack to it over Server-Sent Events.
+ * It registers itself in the Redis registry as `dashboard`; the gateway forwards its own
+ * `/dashboard…` to it by name, which is the URL users open.
  *
  * It reads only what the stack exposes publicly:
  * - the launcher's control API (`/stack`, `/processes`, `/config`; actions are forwarded to it),
  * - every instance's `/health` (status, config version and refused push, breakers, leader, token),
+ * - every instance's `/internal/balancer` (its discovery dispatcher's `snapshot()`: per instance of
+ *   each dependency the zone, requests in flight, peak-EWMA, ejection, outcome counters), summed
+ *   per instance and turned into call rates (dashboard/topology.ts),
  * - the Redis registry through `redisRegistry().watch()` (who is registered, who is draining),
  * - the OTLP receiver (`/traces`, `/traces/:id`).
  *
@@ -18,6 +23,9 @@
  *   POST /dashboard/api/checkout          one checkout as a shopper (answer, latency, trace id)
  *   POST /dashboard/api/load {rps,seconds} a bounded checkout load (rps 0 stops it)
  *   POST /dashboard/api/orders/leader/kill, …/redis/pause, …/rolling-restart  forwarded as well
+ *   POST /dashboard/api/scenarios/:id/run  runs one scenario (scenarios/run.ts) here: 202, or 409
+ *                                         while another runs (dashboard/scenarios.ts)
+ *   POST /dashboard/api/scenarios/stop    aborts the running one (it clears its faults)
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -33,6 +41,7 @@ import {
   type ServiceRegistration,
 } from '@ballast/discovery';
 import { Redis } from 'ioredis';
+import type { RunScenarioOptions } from '../scenarios/run.ts';
 import { scenarioRunner } from './scenarios.ts';
 import { type BalancerTotals, callEdges, instanceLoad } from './topology.ts';
 
@@ -67,13 +76,8 @@ export interface DashboardOptions {
   register?: boolean | undefined;
 }
 
-export interface ScenarioCredentials {
-  shopperPassword?: string | undefined;
-  adminPassword?: string | undefined;
-  adminTotpSecret?: string | undefined;
-  opsClientId?: string | undefined;
-  opsClientSecret?: string | undefined;
-}
+/** The secrets `runScenario()` needs (scenarios/run.ts). */
+export type ScenarioCredentials = NonNullable<RunScenarioOptions['credentials']>;
 
 interface Transition {
   at: number;
