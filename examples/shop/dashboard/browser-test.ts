@@ -5,7 +5,9 @@
  * Starts the stack on free ports (or uses SHOP_DASHBOARD_URL when set), opens the dashboard where
  * the gateway serves it (`<gateway>/dashboard`), then checks:
  * 1. the page shows every service and every instance the launcher runs;
- * 2. a checkout's trace opens as a waterfall with spans of gateway, orders and payments;
+ *    and every control has an accessible name;
+ * 2. a checkout's trace, opened with the keyboard, shows as a waterfall with spans of gateway,
+ *    orders and payments, and the focus moves to it;
  * 3. a config push appears in the history; an invalid push shows every instance's refusal; the
  *    rollback button puts an earlier version's document back;
  * 4. under a small checkout load, every instance shows its zone, requests in flight, peak-EWMA
@@ -141,7 +143,26 @@ try {
       : `${services.size} services, ${expected.length} instances`,
   );
 
-  // 2. a checkout's trace as a waterfall: gateway → orders → payments
+  // every control has an accessible name (a label, aria-label or text)
+  const unnamed = await p.$$eval('button, input, textarea, select, svg[role="img"]', (controls) =>
+    controls
+      .filter((c) => {
+        const labelled =
+          c.getAttribute('aria-label') ||
+          c.getAttribute('aria-labelledby') ||
+          ((c as HTMLInputElement).labels?.length ?? 0) > 0 ||
+          (c.tagName === 'BUTTON' && c.textContent?.trim());
+        return !labelled;
+      })
+      .map((c) => c.id || c.outerHTML.slice(0, 60)),
+  );
+  check(
+    'every control has an accessible name',
+    unnamed.length === 0,
+    unnamed.length ? `unnamed: ${unnamed.join(', ')}` : 'buttons, switches, fields, graph',
+  );
+
+  // 2. a checkout's trace as a waterfall: gateway → orders → payments (opened with the keyboard)
   const checkout = (await p.evaluate(async () => {
     const res = await fetch('/dashboard/api/checkout', { method: 'POST' });
     return res.json();
@@ -152,7 +173,8 @@ try {
     async () => {
       const button = p.locator(`#trace-${checkout.traceId}`);
       if ((await button.count()) === 0) return false;
-      await button.click();
+      await button.focus();
+      await p.keyboard.press('Enter');
       await p.waitForSelector('#waterfall .waterfall', { timeout: 3000 }).catch(() => undefined);
       covered = await p.$$eval('#waterfall li[data-service]', (items) => [
         ...new Set(items.map((i) => (i as HTMLElement).dataset.service as string)),
@@ -161,10 +183,13 @@ try {
     },
     30_000,
   ).catch(() => undefined);
+  const focusMoved = await p.evaluate(() => document.activeElement?.id === 'waterfall-title');
   check(
-    "a checkout's trace opens as a waterfall gateway → orders → payments",
-    checkout.status === 201 && ['gateway', 'orders', 'payments'].every((s) => covered.includes(s)),
-    `checkout ${checkout.status}, waterfall services: ${covered.join(', ') || 'none'}`,
+    "a checkout's trace opens (Enter) as a waterfall gateway → orders → payments",
+    checkout.status === 201 &&
+      focusMoved &&
+      ['gateway', 'orders', 'payments'].every((s) => covered.includes(s)),
+    `checkout ${checkout.status}, waterfall services: ${covered.join(', ') || 'none'}; focus ${focusMoved ? 'moved to' : 'NOT on'} the waterfall`,
   );
   await p
     .locator('#waterfall details')
