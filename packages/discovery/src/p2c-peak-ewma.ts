@@ -20,9 +20,11 @@ export interface P2cPeakEwmaOptions {
    */
   defaultRttMs?: number | undefined;
   /**
-   * Latency recorded for a failed request (5xx, connection error) when it is larger than the
-   * measured one, in ms: failures often fail fast, and a fast failure must not look attractive.
-   * Default `1000`.
+   * Latency recorded for a failed request (5xx, connection error), in ms, when it is larger than
+   * both the measured latency and the instance's current estimate: failures often fail fast, and a
+   * fast failure must not look attractive. Failures in a row do not add up (the estimate stays at
+   * most this, or the slowest answer seen), so an instance that recovers is probed again after a
+   * bounded time. Set it above your slowest normal answer. Default `1000`.
    */
   failurePenaltyMs?: number | undefined;
 }
@@ -69,13 +71,27 @@ export function p2cPeakEwma(options?: P2cPeakEwmaOptions): Balancer {
       return pickOfTwo(endpoints, context, score);
     },
     observe(endpoint, latencyMs, outcome, context) {
-      if (outcome === 'cancelled') return;
       const state = endpoint as EndpointState;
       const now = context.now;
+      if (outcome === 'cancelled') {
+        // The caller gave up (a hedge's losing attempt, a timeout): the answer would have taken
+        // at least this long. Only a wait longer than the estimate tells something — without it
+        // an instance that is always abandoned would never look slow.
+        const current = costNow(state, now);
+        if (latencyMs > 0 && !(latencyMs <= current)) {
+          state.cost = latencyMs;
+          state.costAt = now;
+        }
+        return;
+      }
       let sample = latencyMs;
       if (outcome !== 'success') {
-        const seeded = Number.isNaN(state.cost) ? 0 : state.cost;
-        sample = Math.max(latencyMs, failurePenaltyMs, 2 * seeded);
+        // Never below the penalty nor the current estimate, and never compounding: doubling the
+        // estimate on each failure (as this once did) made it astronomically large after an
+        // outage — 1e90 ms after a few hundred failures — and starved the recovered instance for
+        // many minutes, whatever the decay.
+        const current = costNow(state, now);
+        sample = Math.max(latencyMs, failurePenaltyMs, Number.isNaN(current) ? 0 : current);
       }
       let cost = state.cost;
       if (Number.isNaN(cost)) {

@@ -28,6 +28,15 @@ export interface DiscoveryDispatcherOptions {
    * be sent again, a connection reset before the response and a `503`. Default `1`; `0` disables.
    */
   retries?: number | undefined;
+  /**
+   * Which answers count against the instance that gave them — in its balancer estimate and its
+   * outlier-ejection count — and, for a `503`, may be replaced by another instance's answer.
+   * Default: every status of 500 or above. Exclude a status that means "not now, for a reason
+   * that is not this instance" — e.g. a service answering `503` because a dependency of its own is
+   * down: every instance would answer the same, and penalising the ones that did starves them
+   * of traffic after the dependency recovers.
+   */
+  isFailure?: ((statusCode: number, service: string) => boolean) | undefined;
   /** Options of every instance's undici `Pool` (connections, timeouts, TLS). Default undici's. */
   pool?: Pool.Options | undefined;
   /** See `resolver()`: how long the last known good list is served, in ms. Default `300000`. */
@@ -97,6 +106,7 @@ const schema = o.object({
     )
     .optional(),
   retries: o.integer({ min: 0, max: 5 }).default(1),
+  isFailure: o.fn<(statusCode: number, service: string) => boolean>().optional(),
   pool: o.object({}, { passthrough: true }).optional(),
   maxStaleMs: o.number({ min: 0 }).optional(),
   panicThreshold: o.number({ min: 0, max: 1 }).optional(),
@@ -135,8 +145,16 @@ export function discoveryDispatcher(options: DiscoveryDispatcherOptions): Discov
   // Validates the resolver options now, at construction, not on the first request.
   const probe = resolver({ ...resolverOptions, registry: idleRegistry, service: 'probe' });
   void probe.close();
-  return new ServiceDispatcher(resolverOptions, parsed.retries, options.pool ?? {});
+  return new ServiceDispatcher(
+    resolverOptions,
+    parsed.retries,
+    options.pool ?? {},
+    parsed.isFailure ?? serverError,
+  );
 }
+
+/** The default of `isFailure`: any status of 500 or above. */
+const serverError = (statusCode: number): boolean => statusCode >= 500;
 
 /** A registry that never answers: lets the constructor validate resolver options. */
 const idleRegistry: Registry = {
@@ -165,14 +183,21 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
   private readonly settings: ResolverSettings;
   private readonly retries: number;
   private readonly poolOptions: Pool.Options;
+  readonly isFailure: (statusCode: number, service: string) => boolean;
   private readonly services = new Map<string, ServiceState>();
   private closed = false;
 
-  constructor(settings: ResolverSettings, retries: number, poolOptions: Pool.Options) {
+  constructor(
+    settings: ResolverSettings,
+    retries: number,
+    poolOptions: Pool.Options,
+    isFailure: (statusCode: number, service: string) => boolean,
+  ) {
     super();
     this.settings = settings;
     this.retries = retries;
     this.poolOptions = poolOptions;
+    this.isFailure = isFailure;
   }
 
   resolver(service: string): Resolver {
@@ -477,9 +502,19 @@ class BalancedRequest {
     }
   }
 
+  /** Does this status count against the instance that answered it (`isFailure`)? */
+  failed(statusCode: number): boolean {
+    try {
+      return this.#dispatcher.isFailure(statusCode, this.#state.resolver.service) === true;
+    } catch {
+      return statusCode >= 500;
+    }
+  }
+
   /** May a response with this status be replaced by another instance's? */
   retryStatus(pick: Pick, statusCode: number): Pick | undefined {
     if (statusCode !== 503 || this.#retriesLeft <= 0 || !this.#replayable()) return undefined;
+    if (!this.failed(statusCode)) return undefined;
     if (this.#controller.aborted) return undefined;
     const other = this.#pickOther(pick);
     if (other !== undefined) this.#retriesLeft--;
@@ -592,7 +627,7 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers: Headers): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#pick.done(this.#status >= 500 ? 'server-error' : 'success');
+    this.#pick.done(this.#request.failed(this.#status) ? 'server-error' : 'success');
     if (this.#retryWith !== undefined) {
       this.#request.retry(this.#retryWith);
       return;

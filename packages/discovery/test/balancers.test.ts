@@ -155,6 +155,55 @@ describe('p2cPeakEwma', () => {
     expect(ids).not.toContain(pick.instance.id);
   });
 
+  it('does not let failures in a row compound: a recovered instance is probed again soon', () => {
+    const { clock, r } = setup(p2cPeakEwma({ decayMs: 1000, failurePenaltyMs: 1000 }), 2);
+    const [a, b] = r.endpoints() as [Endpoint, Endpoint];
+    // an outage: a fails fast 300 times in a row (each used to double the estimate: 1e90 ms)
+    for (let i = 0; i < 300; i++) {
+      const pick = r.pick({ exclude: b });
+      clock.advance(5);
+      pick.done('server-error');
+      clock.advance(60);
+    }
+    expect(a.latencyMs).toBeLessThanOrEqual(1000);
+    // then it recovers while b serves at 20 ms: a gets a request again within a few decay times
+    const start = clock.now();
+    let probedAfter = -1;
+    while (clock.now() - start < 60_000) {
+      const pick = r.pick();
+      clock.advance(20);
+      pick.done('success');
+      if (pick.endpoint === a) {
+        probedAfter = clock.now() - start;
+        break;
+      }
+      clock.advance(45);
+    }
+    expect(probedAfter).toBeGreaterThan(0);
+    expect(probedAfter).toBeLessThan(6000); // ln(1000 / 20) decay times
+  });
+
+  it("counts a cancelled request's wait as a lower bound of its latency", () => {
+    const { clock, r } = setup(p2cPeakEwma({ decayMs: 10_000 }), 2);
+    const [a, b] = r.endpoints() as [Endpoint, Endpoint];
+    for (const endpoint of [a, b]) {
+      const pick = r.pick({ exclude: endpoint === a ? b : a });
+      clock.advance(10);
+      pick.done('success');
+    }
+    // a hedge abandons a's request after 40 ms: a now looks slower than b, which answered in 10
+    const abandoned = r.pick({ exclude: b });
+    clock.advance(40);
+    abandoned.done('cancelled');
+    expect(a.latencyMs).toBe(40);
+    for (let i = 0; i < 10; i++) {
+      const pick = r.pick();
+      expect(pick.endpoint).toBe(b);
+      pick.done('cancelled'); // a cancel at once says nothing
+    }
+    expect(b.latencyMs).toBeLessThan(10.1);
+  });
+
   it('uses defaultRttMs for endpoints without a sample when given', () => {
     const { clock, r } = setup(p2cPeakEwma({ defaultRttMs: 30, decayMs: 10_000 }), 2);
     const pick = r.pick();

@@ -135,6 +135,26 @@ describe('discoveryDispatcher', () => {
     expect(instances.map((i) => i.received.length)).toEqual([1, 1, 0]);
   });
 
+  it('isFailure: a 503 it excludes is an answer — not retried elsewhere, not held against the instance', async () => {
+    const instances = await fleet([{ kind: 'status', status: 503 }, { kind: 'ok' }]);
+    const seen: [number, string][] = [];
+    const dispatcher = dispatcherFor(registryOf(instances), {
+      ejection: { consecutiveFailures: 2 },
+      isFailure: (status, service) => {
+        seen.push([status, service]);
+        return status >= 500 && !(service === 'orders' && status === 503);
+      },
+    });
+    const answers = [];
+    for (let i = 0; i < 6; i++) answers.push(await get(dispatcher));
+    // round robin: every other request reaches i0, whose 503 is passed on as it is
+    expect(answers.filter((a) => a.status === 503)).toHaveLength(3);
+    expect(instances[0]!.received).toHaveLength(3);
+    expect(seen).toContainEqual([503, 'orders']);
+    const i0 = dispatcher.resolver('orders').endpoints()[0]!;
+    expect(i0.ejected).toBe(false);
+  });
+
   it('never sends a non-idempotent request twice: a POST gets the 503', async () => {
     const instances = await fleet([{ kind: 'status', status: 503 }, { kind: 'ok' }]);
     const dispatcher = dispatcherFor(registryOf(instances));
@@ -316,6 +336,7 @@ describe('discoveryDispatcher', () => {
       [{ registry, maxStaleMs: 'x' }, 'maxStaleMs'],
       [{ registry, ejection: { baseEjectionMs: -5 } }, 'ejection.baseEjectionMs'],
       [{ registry, balancr: roundRobin() }, 'balancr'],
+      [{ registry, isFailure: 503 }, 'isFailure'],
     ] as const) {
       try {
         discoveryDispatcher(options as never);
