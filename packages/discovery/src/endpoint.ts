@@ -33,6 +33,8 @@ export type Outcome =
 export class EndpointState implements Endpoint {
   instance: Instance;
   outstanding = 0;
+  /** Sum of the start times of the outstanding requests (their mean age, in O(1)). */
+  outstandingStartSum = 0;
   /** Peak-EWMA cost in ms; NaN until the first sample. */
   cost = Number.NaN;
   /** Clock time of the last cost update. */

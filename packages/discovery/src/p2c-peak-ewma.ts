@@ -61,6 +61,13 @@ export function p2cPeakEwma(options?: P2cPeakEwmaOptions): Balancer {
       cost = defaultRttMs ?? costNow(other as EndpointState, context.now);
       if (Number.isNaN(cost)) cost = 1;
     }
+    // Requests in flight for longer than the estimate say the instance is at least that slow
+    // now: an idle instance whose estimate has decayed to ~0 must not win while a request it was
+    // just sent (a probe, the first attempt of a hedge) is still waiting.
+    if (state.outstanding > 0) {
+      const age = context.now - state.outstandingStartSum / state.outstanding;
+      if (age > cost) cost = age;
+    }
     // A tiny floor keeps (outstanding + 1) meaningful when estimates have decayed to ~0.
     return ((cost + 1e-3) * (state.outstanding + 1)) / context.warmth(endpoint);
   };

@@ -628,6 +628,7 @@ class ServiceResolver implements Resolver {
     ) as EndpointState;
     context.exclude = undefined;
     endpoint.outstanding++;
+    endpoint.outstandingStartSum += now;
     this.#telemetry.picked(endpoint.instance.id);
     return new PickImpl(this, endpoint, now);
   }
@@ -671,6 +672,8 @@ class ServiceResolver implements Resolver {
     context.now = now;
     this.#balancer.observe?.(endpoint, Math.max(0, now - startedAt), outcome, context);
     endpoint.outstanding = Math.max(0, endpoint.outstanding - 1);
+    endpoint.outstandingStartSum =
+      endpoint.outstanding === 0 ? 0 : endpoint.outstandingStartSum - startedAt;
     countFinished(endpoint, outcome);
     const config = this.#ejection;
     if (config === undefined || !countOutcome(endpoint, outcome, config)) return;

@@ -204,6 +204,30 @@ describe('p2cPeakEwma', () => {
     expect(b.latencyMs).toBeLessThan(10.1);
   });
 
+  it('counts the age of requests in flight: an idle, decayed instance does not win while its request waits', () => {
+    const { clock, r } = setup(p2cPeakEwma({ decayMs: 10_000 }), 2);
+    const [a, b] = r.endpoints() as [Endpoint, Endpoint];
+    for (const endpoint of [a, b]) {
+      const pick = r.pick({ exclude: endpoint === a ? b : a });
+      clock.advance(10);
+      pick.done('success');
+    }
+    clock.advance(60_000); // both idle: estimates decayed to ~0
+    const busy = r.pick({ exclude: a }); // b: one request, answered in 10 ms
+    clock.advance(10);
+    busy.done('success');
+    const probe = r.pick({ exclude: b }); // a gets a request that does not answer
+    clock.advance(30);
+    // a's estimate is ~0, but its request has waited 30 ms: b (10 ms) wins
+    for (let i = 0; i < 10; i++) {
+      const pick = r.pick();
+      expect(pick.endpoint).toBe(b);
+      pick.done('cancelled');
+    }
+    probe.done('cancelled');
+    expect(a.latencyMs).toBe(30);
+  });
+
   it('uses defaultRttMs for endpoints without a sample when given', () => {
     const { clock, r } = setup(p2cPeakEwma({ defaultRttMs: 30, decayMs: 10_000 }), 2);
     const pick = r.pick();
