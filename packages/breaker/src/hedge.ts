@@ -19,6 +19,15 @@ export interface HedgeOptions {
   minSamples?: number | undefined;
   /** Extra attempts at most (the first is not counted). Default `1`. */
   maxHedgedAttempts?: number | undefined;
+  /**
+   * Abort the attempts that lost once one succeeded. Default `true`. `false` lets them finish
+   * (their results are dropped): an attempt that reaches a slow instance then still reports how
+   * slow it was to whatever measures latency underneath — a latency-aware balancer such as
+   * `p2cPeakEwma` learns that instance's real latency instead of the time it was abandoned at, and
+   * stops picking it. For cheap idempotent work only (each loser runs to its end). A caller's
+   * abort before the call settled, or every attempt failing, still aborts them all.
+   */
+  abortLosers?: boolean | undefined;
   /** Time source of the delays and latencies. Default: the system clock (its timers keep the process alive while you await them). */
   clock?: Clock | undefined;
 }
@@ -32,6 +41,7 @@ const hedgeSchema = o.object({
   windowSize: o.integer({ min: 1, max: 100_000 }).default(100),
   minSamples: o.integer({ min: 1 }).default(20),
   maxHedgedAttempts: o.integer({ min: 1, max: 10 }).default(1),
+  abortLosers: o.boolean().default(true),
   clock: clockSchema.optional(),
 });
 
@@ -44,6 +54,7 @@ const hedgeSchema = o.object({
 export class HedgePolicy implements Policy {
   /** Extra attempts at most. */
   readonly maxHedgedAttempts: number;
+  readonly #abortLosers: boolean;
   readonly #fixedDelayMs: number;
   readonly #quantile: number | undefined;
   readonly #minSamples: number;
@@ -65,6 +76,7 @@ export class HedgePolicy implements Policy {
       );
     }
     this.maxHedgedAttempts = parsed.maxHedgedAttempts;
+    this.#abortLosers = parsed.abortLosers;
     this.#fixedDelayMs = parsed.delayMs;
     this.#quantile = parsed.quantile;
     this.#minSamples = parsed.minSamples;
@@ -104,8 +116,9 @@ export class HedgePolicy implements Policy {
         done = true;
         if (timer !== undefined) clock.clearTimeout(timer);
         unsubscribe?.();
+        const abortOthers = winner === undefined || this.#abortLosers;
         for (const scope of scopes) {
-          if (scope !== winner) scope.abort(reason);
+          if (scope !== winner && abortOthers) scope.abort(reason);
           scope.close();
         }
       };

@@ -35,6 +35,26 @@ describe('hedge', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('abortLosers: false lets the losing attempt finish, its result dropped', async () => {
+    const clock = new ManualClock();
+    const policy = hedge({ delayMs: 50, abortLosers: false, clock });
+    const { fn, attempts } = controlled();
+    const run = policy.execute(fn);
+    await clock.advanceAsync(50);
+    attempts[1]!.resolve('hedged');
+    await expect(run).resolves.toBe('hedged');
+    expect(attempts[0]!.signal.aborted).toBe(false);
+    attempts[0]!.reject(new Error('late failure, ignored'));
+    expect(clock.pending).toBe(0);
+    // the caller's abort still reaches every attempt
+    const controller = new AbortController();
+    const aborted = policy.execute(fn, { signal: controller.signal });
+    await clock.advanceAsync(50);
+    controller.abort(new Error('caller left'));
+    await expect(aborted).rejects.toSatisfy((e) => isBreakerError(e, 'ABORTED'));
+    expect(attempts.slice(2).every((a) => a.signal.aborted)).toBe(true);
+  });
+
   it('does not hedge a fast call and clears its timer', async () => {
     const clock = new ManualClock();
     const policy = hedge({ delayMs: 50, clock });
