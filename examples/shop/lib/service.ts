@@ -20,7 +20,12 @@ import {
 } from 'node:http';
 import { clientCredentials, createVerifier, type TokenSource, type Verifier } from '@ballast/auth';
 import { bearerInterceptor } from '@ballast/auth/undici';
-import { type BreakerRegistry, createBreakerRegistry } from '@ballast/breaker';
+import {
+  type BreakerRegistry,
+  createBreakerRegistry,
+  type HedgePolicy,
+  hedge,
+} from '@ballast/breaker';
 import { breakerInterceptor } from '@ballast/breaker/undici';
 import {
   consulRegistry,
@@ -57,6 +62,14 @@ export interface CallOptions {
   body?: unknown;
   headers?: Record<string, string> | undefined;
   signal?: AbortSignal | undefined;
+  /**
+   * Idempotent requests only: when the first attempt has not answered after the p90 of this
+   * dependency's recent hedged calls, send a second one (the balancer picks another instance: the
+   * first is still outstanding) and take whichever answers first; the other finishes unobserved.
+   * A slow instance then costs a call the hedge delay, not its own latency — including the
+   * balancer's occasional probe of it.
+   */
+  hedge?: boolean | undefined;
 }
 
 export interface CallResult<T = unknown> {
@@ -223,9 +236,15 @@ export async function createService(options: {
     throw new Error('SHOP_CLIENT_ID and SHOP_CLIENT_SECRET are required');
 
   // One discovery dispatcher for every dependency: p2cPeakEwma + passive outlier ejection.
+  // Decay 10 s (Finagle's and Linkerd's): at the shop's few dozen calls a second per dependency,
+  // the 1 s default probes a slow instance with ~1 % of the calls — enough to move a p99. Whatever
+  // a service's isFailure excludes (the gateway: orders' 503 during a payments outage) is not held
+  // against the instance either, or the balancer would starve the instances that answered it.
+  const isFailure = options.isFailure ?? {};
   const base = discoveryDispatcher({
     registry,
-    balancer: p2cPeakEwma(),
+    balancer: p2cPeakEwma({ decayMs: 10_000 }),
+    isFailure: (status, dependency) => isFailure[dependency]?.(status) ?? status >= 500,
     retries: 1,
     ejection: {
       consecutiveFailures: 3,
@@ -277,10 +296,32 @@ export async function createService(options: {
   refreshDependencies(config.get());
   config.onChange(refreshDependencies);
 
+  const hedges = new Map<string, HedgePolicy>();
   const call = async <T>(
     dependency: string,
     path: string,
     callOptions: CallOptions = {},
+  ): Promise<CallResult<T>> => {
+    if (!outbound.has(dependency))
+      throw new Error(`${dependency} is not a declared dependency of ${name}`);
+    if (!callOptions.hedge) return send<T>(dependency, path, callOptions, callOptions.signal);
+    let policy = hedges.get(dependency);
+    if (!policy) {
+      // the losing attempt is not aborted: it finishes, and the balancer measures the slow
+      // instance's real latency (an attempt abandoned after 20 ms would only say "≥ 20 ms", and
+      // the slow instance would keep looking as good as a healthy one having a bad moment)
+      policy = hedge({ delayMs: 25, quantile: 0.9, minSamples: 20, abortLosers: false });
+      hedges.set(dependency, policy);
+    }
+    return policy.execute(({ signal }) => send<T>(dependency, path, callOptions, signal), {
+      signal: callOptions.signal,
+    });
+  };
+  const send = async <T>(
+    dependency: string,
+    path: string,
+    callOptions: CallOptions,
+    signal: AbortSignal | undefined,
   ): Promise<CallResult<T>> => {
     const entry = outbound.get(dependency);
     if (!entry) throw new Error(`${dependency} is not a declared dependency of ${name}`);
@@ -295,7 +336,7 @@ export async function createService(options: {
       headers,
       body,
       dispatcher: entry.dispatcher,
-      signal: callOptions.signal,
+      signal,
     });
     const text = await response.body.text();
     let parsed: unknown = text;

@@ -181,7 +181,7 @@ export const SCENARIOS: Scenario[] = [
     id: 3,
     scenario: 'one slow inventory instance',
     fault: 'faults.slow = { <inventory-1>: 10 } (10x slower)',
-    feature: 'p2cPeakEwma balancing + outlier ejection (undici dispatcher)',
+    feature: 'p2cPeakEwma balancing (10 s decay) + hedged, idempotent inventory calls',
     expected: 'checkout p99 <= 1.5x the healthy baseline of this run (paced, below capacity)',
     async run(ctx, shared) {
       const target = (await ctx.stack.instancesOf('inventory'))[0];

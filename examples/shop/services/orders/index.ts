@@ -123,7 +123,12 @@ const ports: SagaPorts = {
     withSpan('checkout.reserve', async () => {
       await expect2xx(
         'inventory',
-        svc.call('inventory', `/reservations/${reservationId}`, { method: 'PUT', body: { items } }),
+        // idempotent by the reservation id: hedged, so a slow instance costs the hedge delay
+        svc.call('inventory', `/reservations/${reservationId}`, {
+          method: 'PUT',
+          body: { items },
+          hedge: true,
+        }),
       );
     }),
   release: (reservationId) =>
@@ -143,6 +148,7 @@ const ports: SagaPorts = {
         svc.call('inventory', `/reservations/${reservationId}/commit`, {
           method: 'POST',
           headers: idem(`commit-${reservationId}`),
+          hedge: true,
         }),
       );
     }),
