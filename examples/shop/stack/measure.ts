@@ -40,7 +40,7 @@ function rowOf(id: string, pid: number): Row {
 }
 
 const json = process.argv.includes('--json');
-const loadS = Number(process.env.SHOP_MEASURE_LOAD_S ?? 20);
+const loadS = Number(process.env.SHOP_MEASURE_LOAD_S ?? 30);
 const stack = await startStack({
   gatewayPort: 0,
   env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
