@@ -39,9 +39,11 @@ function canonical(value: unknown): string {
     return `${out}]`;
   }
   if (typeof value === 'object') {
-    const keys = Object.keys(value).sort();
+    const keys = Object.keys(value);
+    if (keys.length > 1) keys.sort(); // a body of one field (or none) needs no sort call
     let out = '{';
-    for (const key of keys) {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       const item = (value as Record<string, unknown>)[key];
       if (item === undefined) continue;
       out += `${JSON.stringify(key)}:${canonical(item)},`;
