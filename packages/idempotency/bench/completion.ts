@@ -3,13 +3,18 @@
 // Each way of completing a claimed key is run the way the store runs it: PAIRS keys are claimed
 // with SET NX GET first, then completed, CONCURRENCY completions in flight on one ioredis client
 // (WATCH needs a connection of its own per completion, so it gets a pool). Reported per way:
-// completions per second (client and Redis together, on this shared machine) and what Redis itself
-// spent per completion
-// (`INFO commandstats` usec_per_call of the completing command, summed over its commands), which
-// the machine's noise does not blur. Rounds alternate the order of the ways; medians are printed.
+// completions per second (client and Redis together, on this shared machine), what Redis itself
+// spent per completion (`INFO commandstats` usec_per_call of the completing command, summed over
+// its commands), which the machine's noise does not blur, and the CPU time of this process (the
+// client: ioredis building and writing the commands, parsing the answers) per completion. Rounds
+// alternate the order of the ways; medians are printed.
 //
 // Ways, all keeping the guarantee "a late owner whose lock expired never overwrites":
-// - script:        EVALSHA of the store's script through ioredis defineCommand (GET, compare, SET)
+// - script, record as a string: EVALSHA of the store's script through ioredis defineCommand (GET,
+//                  compare, SET) with every argument a string — what the store sends for a text
+//                  payload
+// - script, record as a Buffer: the same with the record as a Buffer (ioredis then assembles the
+//                  command in a buffer of its own)
 // - script-short:  the same check in the shortest script (one comparison, SET's own reply)
 // - evalsha-keys:  the store's script by EVALSHA with its SHA and argument list built once per call
 //                  site (no defineCommand wrapper), NOSCRIPT answered by SCRIPT LOAD
@@ -30,7 +35,7 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1`;
 const COMPLETE_SHORT = `if redis.call('GET',KEYS[1])==ARGV[1] then return redis.call('SET',KEYS[1],ARGV[2],'PX',ARGV[3]) end`;
 const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
-type Complete = (key: string, lock: string, done: Buffer) => Promise<boolean>;
+type Complete = (key: string, lock: string, done: Buffer, text: string) => Promise<boolean>;
 interface Way {
   name: string;
   /** Commands whose usec Redis spends on the completion. */
@@ -39,10 +44,26 @@ interface Way {
 }
 
 const record = Buffer.alloc(200, 0x43);
+const recordText = record.toString('latin1'); // the same 200 bytes (ASCII), as a string
 
 const ways: Way[] = [
   {
-    name: 'script',
+    name: 'script, record as a string (the store)',
+    commands: ['evalsha', 'eval'],
+    async setUp(url) {
+      const client = new Redis(url);
+      client.defineCommand('complete', { numberOfKeys: 1, lua: COMPLETE });
+      const c = client as Redis & {
+        complete(k: string, l: string, d: string, t: number): Promise<number>;
+      };
+      return {
+        complete: async (key, lock, _done, text) => (await c.complete(key, lock, text, TTL)) === 1,
+        close: () => client.disconnect(),
+      };
+    },
+  },
+  {
+    name: 'script, record as a Buffer',
     commands: ['evalsha', 'eval'],
     async setUp(url) {
       const client = new Redis(url);
@@ -135,7 +156,10 @@ async function usecPerCall(admin: Redis): Promise<Map<string, { calls: number; u
   return stats;
 }
 
-async function measure(way: Way, url: string): Promise<{ perSecond: number; usec: number }> {
+async function measure(
+  way: Way,
+  url: string,
+): Promise<{ perSecond: number; usec: number; clientUsec: number }> {
   const claimer = new Redis(url);
   const admin = new Redis(url);
   const { complete, close } = await way.setUp(url);
@@ -151,7 +175,7 @@ async function measure(way: Way, url: string): Promise<{ perSecond: number; usec
       await pipeline.exec();
     };
     const completeOne = async (i: number) => {
-      if (!(await complete(`${prefix}{${i}}`, locks[i]!, record)))
+      if (!(await complete(`${prefix}{${i}}`, locks[i]!, record, recordText)))
         throw new Error(`${way.name}: not completed`);
     };
     // Warm-up (JIT, the script loaded on its connection), then every key claimed up front, so that
@@ -162,16 +186,22 @@ async function measure(way: Way, url: string): Promise<{ perSecond: number; usec
     await admin.config('RESETSTAT');
     let next = 0;
     const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < PAIRS) await completeOne(next++);
       }),
     );
+    const used = process.cpuUsage(cpu);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const stats = await usecPerCall(admin);
     let usec = 0;
     for (const name of way.commands) usec += stats.get(name)?.usec ?? 0;
-    return { perSecond: PAIRS / seconds, usec: usec / PAIRS };
+    return {
+      perSecond: PAIRS / seconds,
+      usec: usec / PAIRS,
+      clientUsec: (used.user + used.system) / PAIRS,
+    };
   } finally {
     close();
     claimer.disconnect();
@@ -185,26 +215,30 @@ const median = (values: number[]) => {
 };
 
 await withRedis(async (url) => {
-  const results = new Map<string, { rate: number[]; usec: number[] }>();
+  const results = new Map<string, { rate: number[]; usec: number[]; client: number[] }>();
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? ways : [...ways].reverse();
     for (const way of order) {
-      const { perSecond, usec } = await measure(way, url);
-      const entry = results.get(way.name) ?? { rate: [], usec: [] };
+      const { perSecond, usec, clientUsec } = await measure(way, url);
+      const entry = results.get(way.name) ?? { rate: [], usec: [], client: [] };
       entry.rate.push(perSecond);
       entry.usec.push(usec);
+      entry.client.push(clientUsec);
       results.set(way.name, entry);
     }
   }
   console.log(
     `${PAIRS} completions of claimed keys, ${CONCURRENCY} in flight, ${ROUNDS} rounds (medians)`,
   );
-  console.log('| completion | completions/s | Redis µs per completion |');
-  console.log('| --- | ---: | ---: |');
+  console.log(
+    '| completion | completions/s | Redis µs per completion | client CPU µs per completion |',
+  );
+  console.log('| --- | ---: | ---: | ---: |');
   for (const way of ways) {
-    const { rate, usec } = results.get(way.name)!;
+    const { rate, usec, client } = results.get(way.name)!;
+    const perSecond = Math.round(median(rate)).toLocaleString('en-US');
     console.log(
-      `| ${way.name} | ${Math.round(median(rate)).toLocaleString('en-US')} | ${median(usec).toFixed(2)} |`,
+      `| ${way.name} | ${perSecond} | ${median(usec).toFixed(2)} | ${median(client).toFixed(2)} |`,
     );
   }
 });
