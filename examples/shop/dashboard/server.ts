@@ -169,6 +169,8 @@ export async function startDashboard(options: DashboardOptions) {
     onChange: () => void tick(),
   });
 
+  let balancers: BalancerTotals[] = [];
+  let viewsAt = 0;
   let snapshot: Record<string, unknown> = {};
   let traces: unknown[] = [];
   let tracesAt = 0;
@@ -180,6 +182,9 @@ export async function startDashboard(options: DashboardOptions) {
     ]);
     const rows = (processes?.processes ?? []).filter((p) => p.service !== 'redis');
     const live = (p: { state?: string }) => p.state !== 'exited' && p.state !== 'killed';
+    // Balancer views once a second (each caller's counters make the rates; they need no more), the
+    // health of every instance on every collection: breaker changes show within one interval.
+    const viewsDue = Date.now() - viewsAt >= 950;
     const [healths, views] = await Promise.all([
       Promise.all(
         rows.map((p) =>
@@ -189,25 +194,30 @@ export async function startDashboard(options: DashboardOptions) {
         ),
       ),
       // What each instance's balancer sees of its dependencies (lib/introspection.ts).
-      Promise.all(
-        rows.map((p) =>
-          live(p)
-            ? getJson<{ instance: string; services: ResolverSnapshot[] }>(
-                `http://127.0.0.1:${p.port}/internal/balancer`,
-                800,
-              )
-            : undefined,
-        ),
-      ),
+      viewsDue
+        ? Promise.all(
+            rows.map((p) =>
+              live(p)
+                ? getJson<{ instance: string; services: ResolverSnapshot[] }>(
+                    `http://127.0.0.1:${p.port}/internal/balancer`,
+                    800,
+                  )
+                : undefined,
+            ),
+          )
+        : undefined,
     ]);
-    const balancers: BalancerTotals[] = rows.flatMap((p, i) => {
-      const view = views[i];
-      // the gateway and auth share a port with their successors: trust the instance the view names
-      return view && Array.isArray(view.services)
-        ? [{ caller: view.instance, callerService: p.service, services: view.services }]
-        : [];
-    });
-    edges.add(Date.now(), balancers);
+    if (views) {
+      viewsAt = Date.now();
+      balancers = rows.flatMap((p, i) => {
+        const view = views[i];
+        // the gateway and auth share a port with their successors: trust the instance the view names
+        return view && Array.isArray(view.services)
+          ? [{ caller: view.instance, callerService: p.service, services: view.services }]
+          : [];
+      });
+      edges.add(viewsAt, balancers);
+    }
     const load = instanceLoad(balancers);
     const instances = rows.map((p, i) => {
       const health = healths[i];
