@@ -10,14 +10,13 @@
 // alternate the order of the ways; medians are printed.
 //
 // Ways, all keeping the guarantee "a late owner whose lock expired never overwrites":
-// - script, record as a string: EVALSHA of the store's script through ioredis defineCommand (GET,
-//                  compare, SET) with every argument a string — what the store sends for a text
-//                  payload
-// - script, record as a Buffer: the same with the record as a Buffer (ioredis then assembles the
-//                  command in a buffer of its own)
+// - script by EVALSHA directly, record as a string: the store's script (GET, compare, SET) by
+//                  ioredis's generic EVALSHA with every argument a string — what the store sends
+//                  for a text payload (it loads the script with EVAL; here SCRIPT LOAD does)
+// - script by defineCommand, record as a string / as a Buffer: the same through ioredis
+//                  defineCommand (its wrapper: a command subclass, an extra promise per call); a
+//                  Buffer record makes ioredis assemble the command in a buffer of its own
 // - script-short:  the same check in the shortest script (one comparison, SET's own reply)
-// - evalsha-keys:  the store's script by EVALSHA with its SHA and argument list built once per call
-//                  site (no defineCommand wrapper), NOSCRIPT answered by SCRIPT LOAD
 // - watch-multi:   WATCH key, GET, compare, MULTI SET EXEC (a connection per completion)
 // and, as the unfenced floor (NOT safe: overwrites whatever is there):
 // - set-xx:        SET key value PX ttl XX
@@ -48,7 +47,7 @@ const recordText = record.toString('latin1'); // the same 200 bytes (ASCII), as 
 
 const ways: Way[] = [
   {
-    name: 'script, record as a string (the store)',
+    name: 'script by defineCommand, record as a string',
     commands: ['evalsha', 'eval'],
     async setUp(url) {
       const client = new Redis(url);
@@ -63,7 +62,7 @@ const ways: Way[] = [
     },
   },
   {
-    name: 'script, record as a Buffer',
+    name: 'script by defineCommand, record as a Buffer',
     commands: ['evalsha', 'eval'],
     async setUp(url) {
       const client = new Redis(url);
@@ -93,15 +92,15 @@ const ways: Way[] = [
     },
   },
   {
-    name: 'evalsha-keys',
+    name: 'script by EVALSHA directly, record as a string (the store)',
     commands: ['evalsha', 'script|load'],
     async setUp(url) {
       const client = new Redis(url);
       const sha = sha1(COMPLETE);
       await client.script('LOAD', COMPLETE);
       return {
-        complete: async (key, lock, done) =>
-          (await client.evalsha(sha, 1, key, lock, done, TTL)) === 1,
+        complete: async (key, lock, _done, text) =>
+          (await client.evalsha(sha, 1, key, lock, text, TTL)) === 1,
         close: () => client.disconnect(),
       };
     },

@@ -40,9 +40,8 @@ const fake = {
   quit: async () => 'OK',
   disconnect() {},
   setBuffer: () => Promise.resolve(null),
-  ballastIdemComplete: () => Promise.resolve(1),
-  ballastIdemExtend: () => Promise.resolve(1),
-  ballastIdemRelease: () => Promise.resolve(1),
+  evalsha: () => Promise.resolve(1),
+  eval: () => Promise.resolve(1),
 };
 
 const { Redis } = await import('ioredis');

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { ListenerList, o, raceAbort, type Subscription, unrefTimer } from '@ballast/kernel';
 import type { Cluster, Redis } from 'ioredis';
 import { abortedBy, InvalidOptionsError, StoreUnavailableError, storeClosed } from './errors.ts';
+import { nodeCrypto } from './fingerprint.ts';
 import { parse } from './options.ts';
 import {
   type ClaimInput,
@@ -17,9 +18,10 @@ import {
 // Fast-path invariants of this file (change a line here only with these in mind):
 //
 // 1. Round trips: a claim is one command (SET NX GET, which also returns a completed record, so a
-//    replay is that one command) and a completion one more (EVALSHA). Guarded by the round-trip
-//    test in test/redis.test.ts ("claims, completes and replays in one round trip each") and the
-//    `round-trips` group of bench/idempotency.bench.ts (2 / 1).
+//    replay is that one command) and a completion one more (EVALSHA, or EVAL the first time on a
+//    connection). Guarded by the round-trip test in test/redis.test.ts ("claims, completes and
+//    replays in one round trip each") and the `round-trips` group of bench/idempotency.bench.ts
+//    (2 / 1).
 // 2. Fencing: complete, extend and release act only while the value is still this owner's lock,
 //    inside one script. Guarded by "fences a late completion from an owner whose lock expired"
 //    (test/redis.test.ts) and the SIGKILL and 100-duplicates tests there.
@@ -39,6 +41,12 @@ import {
 //    would make it assemble the command in a buffer of its own (a copy and measurably more CPU
 //    per completion). The bytes in Redis are the same as `complete()` with the text's UTF-8
 //    bytes. Guarded by "completes with text exactly as with its UTF-8 bytes" (test/redis.test.ts).
+// 7. Scripts without defineCommand: EVALSHA through ioredis's generic command, EVAL the first time
+//    on each connection (`StoreScript.sent`), and an EVALSHA answered NOSCRIPT is sent once more as
+//    EVAL within the same deadline (`Deadlines.track`'s `noScript`), so a restarted or flushed
+//    Redis costs one extra round trip, never a failed completion. Guarded by "loads its scripts
+//    with EVAL once per connection, then runs them by EVALSHA" and "still completes after SCRIPT
+//    FLUSH" (test/redis.test.ts).
 //
 // One string value per idempotency key: a state character (L locked, C completed), the
 // fingerprint, a newline, then the owner (L) or the stored payload bytes (C). Fingerprints are
@@ -59,7 +67,8 @@ return redis.call('DEL', KEYS[1])`;
 const COMPLETED = 0x43; // 'C'
 const NEWLINE = 0x0a;
 
-interface ScriptedClient {
+/** The commands the store sends (ioredis's generic ones, on a `Redis` or a `Cluster`). */
+interface CommandClient {
   setBuffer(
     key: string,
     value: string,
@@ -68,15 +77,44 @@ interface ScriptedClient {
     nx: 'NX',
     get: 'GET',
   ): Promise<Buffer | null>;
-  ballastIdemExtend(key: string, lock: string, ttl: number): Promise<number>;
-  ballastIdemComplete(
-    key: string,
-    lock: string,
-    record: Buffer | string,
-    ttl: number,
-  ): Promise<number>;
-  ballastIdemRelease(key: string, lock: string): Promise<number>;
+  evalsha(sha: string, keys: 1, ...args: Array<string | number | Uint8Array>): Promise<unknown>;
+  eval(script: string, keys: 1, ...args: Array<string | number | Uint8Array>): Promise<unknown>;
+  /** A single-node client's current connection (a `Cluster` has none). */
+  readonly stream?: object | undefined;
 }
+
+/**
+ * One of the store's Lua scripts, run by `EVALSHA` — or by `EVAL`, which also loads it, the first
+ * time on each connection (so a completion is one round trip even on a new connection or a fresh
+ * Redis). Sent through ioredis's generic commands rather than `defineCommand`, whose wrapper
+ * (a command subclass, an extra promise and closure per call) cost about 2 µs of client CPU per
+ * completion in bench/completion.ts.
+ */
+class StoreScript {
+  readonly lua: string;
+  #sha: string | undefined;
+  /** Connections on which this script was sent with EVAL (and so is loaded). */
+  readonly sent = new WeakSet<object>();
+
+  constructor(lua: string) {
+    this.lua = lua;
+  }
+
+  /** The script's SHA-1, computed on first use (node:crypto is not loaded at import). */
+  get sha(): string {
+    this.#sha ??= nodeCrypto().hash('sha1', this.lua, 'hex');
+    return this.#sha;
+  }
+}
+
+const EXTEND_SCRIPT = new StoreScript(EXTEND);
+const COMPLETE_SCRIPT = new StoreScript(COMPLETE);
+const RELEASE_SCRIPT = new StoreScript(RELEASE);
+
+/** True for Redis's answer to an EVALSHA whose script it does not have (restarted, SCRIPT FLUSH). */
+const isNoScript = (error: unknown) =>
+  typeof (error as Error | null)?.message === 'string' &&
+  (error as Error).message.startsWith('NOSCRIPT');
 
 const lockValue = (fingerprint: string, owner: string) => `L${fingerprint}\n${owner}`;
 
@@ -102,7 +140,7 @@ function claimResult(found: Buffer | null, fingerprint: string): ClaimResult {
   return LOCKED;
 }
 
-const isOne = (answer: number) => answer === 1;
+const isOne = (answer: unknown) => answer === 1;
 
 /**
  * The part of an ioredis `Redis` or `Cluster` client the store relies on. Structural, so these
@@ -229,7 +267,12 @@ class Deadlines {
    * `command`'s answer passed through `map` (in the same callback: no extra promise), or a
    * rejection with STORE_UNAVAILABLE when it fails or outlives its deadline.
    */
-  track<T, R>(operation: string, command: Promise<T>, map: (value: T) => R): Promise<R> {
+  track<T, R>(
+    operation: string,
+    command: Promise<T>,
+    map: (value: T) => R,
+    noScript?: () => Promise<T>,
+  ): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const pending: Pending = {
         deadline: Date.now() + this.#timeoutMs,
@@ -239,24 +282,32 @@ class Deadlines {
       };
       this.#queue.push(pending);
       if (!this.#armed) this.#arm(this.#timeoutMs);
-      command.then(
-        (value) => {
-          if (pending.settled) return;
-          pending.settled = true;
-          this.#drop();
-          try {
-            resolve(map(value));
-          } catch (error) {
-            reject(error);
-          }
-        },
-        (error: unknown) => {
-          if (pending.settled) return;
-          pending.settled = true;
-          this.#drop();
-          reject(this.#unavailable(operation, error));
-        },
-      );
+      let retry = noScript;
+      const answered = (value: T) => {
+        if (pending.settled) return;
+        pending.settled = true;
+        this.#drop();
+        try {
+          resolve(map(value));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      const failed = (error: unknown) => {
+        if (pending.settled) return;
+        // Redis lost the script (restart, SCRIPT FLUSH): send it once more with EVAL, within the
+        // same deadline.
+        if (retry !== undefined && isNoScript(error)) {
+          const again = retry;
+          retry = undefined;
+          again().then(answered, failed);
+          return;
+        }
+        pending.settled = true;
+        this.#drop();
+        reject(this.#unavailable(operation, error));
+      };
+      command.then(answered, failed);
     });
   }
 
@@ -300,7 +351,7 @@ class Deadlines {
 
 class IoRedisStore implements RedisStore, TextCompletingStore {
   readonly #client: Redis | Cluster;
-  readonly #commands: ScriptedClient;
+  readonly #commands: CommandClient;
   readonly #owned: boolean;
   readonly #prefix: string;
   readonly #timeoutMs: number;
@@ -326,12 +377,7 @@ class IoRedisStore implements RedisStore, TextCompletingStore {
     this.#deadlines = new Deadlines(this.#timeoutMs, (operation, cause) =>
       this.#unavailable(operation, cause),
     );
-    const define = (name: string, lua: string) =>
-      this.#client.defineCommand(name, { numberOfKeys: 1, lua });
-    define('ballastIdemExtend', EXTEND);
-    define('ballastIdemComplete', COMPLETE);
-    define('ballastIdemRelease', RELEASE);
-    this.#commands = this.#client as unknown as ScriptedClient;
+    this.#commands = this.#client as unknown as CommandClient;
   }
 
   get status(): string {
@@ -362,25 +408,16 @@ class IoRedisStore implements RedisStore, TextCompletingStore {
   extend({ key, owner, fingerprint, lockTtlMs }: LockInput): Promise<boolean> {
     if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'extend'));
     this.#cork();
-    const lock = lockValue(fingerprint, owner);
-    const command = this.#commands.ballastIdemExtend(
-      this.#key(key),
-      lock,
-      lockTtlMs ?? this.#timeoutMs,
-    );
-    return this.#deadlines.track('extend', command, isOne);
+    const args = [this.#key(key), lockValue(fingerprint, owner), lockTtlMs ?? this.#timeoutMs];
+    return this.#script('extend', EXTEND_SCRIPT, args);
   }
 
   complete({ key, owner, fingerprint, payload, retentionMs }: CompleteInput): Promise<boolean> {
     if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'complete'));
     this.#cork();
-    const command = this.#commands.ballastIdemComplete(
-      this.#key(key),
-      lockValue(fingerprint, owner),
-      completedValue(fingerprint, payload),
-      retentionMs,
-    );
-    return this.#deadlines.track('complete', command, isOne);
+    const record = completedValue(fingerprint, payload);
+    const args = [this.#key(key), lockValue(fingerprint, owner), record, retentionMs];
+    return this.#script('complete', COMPLETE_SCRIPT, args);
   }
 
   /** `complete` with the payload as text (see invariant 6 above). */
@@ -393,21 +430,40 @@ class IoRedisStore implements RedisStore, TextCompletingStore {
   }: CompleteTextInput): Promise<boolean> {
     if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'complete'));
     this.#cork();
-    const command = this.#commands.ballastIdemComplete(
-      this.#key(key),
-      lockValue(fingerprint, owner),
-      `C${fingerprint}\n${text}`,
-      retentionMs,
-    );
-    return this.#deadlines.track('complete', command, isOne);
+    const record = `C${fingerprint}\n${text}`;
+    const args = [this.#key(key), lockValue(fingerprint, owner), record, retentionMs];
+    return this.#script('complete', COMPLETE_SCRIPT, args);
   }
 
   release({ key, owner, fingerprint }: LockInput): Promise<boolean> {
     if (this.#closed) return Promise.reject(storeClosed('redisStore()', 'release'));
     this.#cork();
-    const lock = lockValue(fingerprint, owner);
-    const command = this.#commands.ballastIdemRelease(this.#key(key), lock);
-    return this.#deadlines.track('release', command, isOne);
+    return this.#script('release', RELEASE_SCRIPT, [this.#key(key), lockValue(fingerprint, owner)]);
+  }
+
+  /**
+   * Runs `script` on its one key (`args[0]`) with the rest as ARGV: EVALSHA, or EVAL the first
+   * time on the current connection; an EVALSHA that Redis answers NOSCRIPT is sent again as EVAL
+   * (see {@link StoreScript}). Answers true when the script returned 1.
+   */
+  #script(
+    operation: string,
+    script: StoreScript,
+    args: Array<string | number | Uint8Array>,
+  ): Promise<boolean> {
+    const commands = this.#commands;
+    const stream = commands.stream;
+    const byEval = () => commands.eval(script.lua, 1, ...args);
+    if (stream !== undefined && !script.sent.has(stream)) {
+      script.sent.add(stream);
+      return this.#deadlines.track(operation, byEval(), isOne);
+    }
+    return this.#deadlines.track(
+      operation,
+      commands.evalsha(script.sha, 1, ...args),
+      isOne,
+      byEval,
+    );
   }
 
   close(): Promise<void> {

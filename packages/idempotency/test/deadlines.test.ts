@@ -10,9 +10,8 @@ function silentClient() {
     quit: async () => 'OK',
     disconnect() {},
     setBuffer: never,
-    ballastIdemExtend: never,
-    ballastIdemComplete: never,
-    ballastIdemRelease: never,
+    evalsha: never,
+    eval: never,
   };
 }
 

@@ -150,6 +150,51 @@ describe('RedisStore', () => {
     expect((await store.claim({ key: 'late', ...lock, owner: 'y' })).state).toBe('locked');
   });
 
+  it('loads its scripts with EVAL once per connection, then runs them by EVALSHA', async () => {
+    const server = await startRedisServer();
+    const client = new Redis(server.url);
+    try {
+      const store = redisStore({ client });
+      for (const key of ['a', 'b', 'c']) {
+        await store.claim({ key, fingerprint: 'f', owner: 'o', lockTtlMs: 10_000 });
+        const done = { key, owner: 'o', fingerprint: 'f', retentionMs: 10_000 };
+        expect(await store.complete({ ...done, payload: Buffer.from(key) })).toBe(true);
+      }
+      const stats = await client.info('commandstats');
+      expect(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+      expect(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1]).toBe('2');
+      expect(stats).not.toContain('cmdstat_script');
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
+  it('still completes after SCRIPT FLUSH (an EVALSHA answered NOSCRIPT is sent again as EVAL)', async () => {
+    const server = await startRedisServer();
+    const client = new Redis(server.url);
+    try {
+      const store = redisStore({ client });
+      const lock = { fingerprint: 'f', owner: 'o', lockTtlMs: 10_000 };
+      const done = { owner: 'o', fingerprint: 'f', retentionMs: 10_000 };
+      await store.claim({ key: 'first', ...lock });
+      expect(await store.complete({ key: 'first', ...done, payload: Buffer.from('1') })).toBe(true);
+      await client.script('FLUSH');
+      await store.claim({ key: 'second', ...lock });
+      expect(await store.extend({ key: 'second', ...lock })).toBe(true);
+      expect(await store.complete({ key: 'second', ...done, payload: Buffer.from('2') })).toBe(
+        true,
+      );
+      const replay = await store.claim({ key: 'second', ...lock, owner: 'x' });
+      expect(replay.state === 'completed' && Buffer.from(replay.payload).toString()).toBe('2');
+      // The completion's EVALSHA did meet NOSCRIPT (the script was loaded before the flush).
+      expect(await client.info('errorstats')).toContain('errorstat_NOSCRIPT:count=1');
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
+
   it('validates its options, naming the option', () => {
     expect(() => redisStore({})).toThrow(/exactly one of client or url/);
     expect(() => redisStore({ client: redis.client, operationTimeoutMs: 0 })).toThrow(
