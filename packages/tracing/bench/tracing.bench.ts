@@ -24,6 +24,10 @@ import {
 //                     per Fastify request built on @fastify/otel, as the issue's design notes say
 //   sdk-node-import   (startup) the hello world with @opentelemetry/sdk-node's entry imported and
 //                     nothing started: the start-up floor of building on sdk-node
+//   sdk-floor  (node:http groups) the hello world doing per request only what the OpenTelemetry SDK
+//              needs: a span started and ended through its tracer, same sampler, batch processor and
+//              exporter, no instrumentation, no context, no propagation (sdk-floor.mjs) — the floor
+//              of any tracing built on the SDK, which the issue requires
 //
 // A variant that exports nothing would be a broken measurement: every traced case checks that the
 // sink received spans, and the counts per case and round are kept in bench/sink-counts.json.
@@ -32,6 +36,7 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const HTTP_APP = here('./hello-http.mjs');
 const EXPRESS_APP = here('./hello-express.mjs');
 const FASTIFY_APP = here('./hello-fastify.mjs');
+const FLOOR_APP = here('./sdk-floor.mjs');
 const SINK = here('./sink.mjs');
 const COUNTS = here('./sink-counts.json');
 const OTEL_LEAN = pathToFileURL(here('./otel-lean.mjs')).href;
@@ -39,7 +44,14 @@ const OTEL_AUTO = pathToFileURL(here('./otel-auto.mjs')).href;
 const FASTIFY_OTEL = pathToFileURL(here('./fastify-otel.mjs')).href;
 const SDK_NODE_IMPORT = pathToFileURL(here('./sdk-node-import.mjs')).href;
 
-type Variant = 'bare' | 'ballast' | 'otel-lean' | 'otel-auto' | 'fastify-otel' | 'sdk-node-import';
+type Variant =
+  | 'bare'
+  | 'ballast'
+  | 'otel-lean'
+  | 'otel-auto'
+  | 'fastify-otel'
+  | 'sdk-node-import'
+  | 'sdk-floor';
 
 function variantEnv(variant: Variant, ratio: number, endpoint: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -157,21 +169,23 @@ async function startupMs(variant: Variant): Promise<number> {
 }
 
 const cases: BenchCase[] = [];
-for (const variant of ['bare', 'ballast', 'otel-lean', 'otel-auto'] as const)
+/** The hello world, or the floor's own copy of it (which starts its spans itself). */
+const httpApp = (variant: Variant) => (variant === 'sdk-floor' ? FLOOR_APP : HTTP_APP);
+for (const variant of ['bare', 'ballast', 'otel-lean', 'otel-auto', 'sdk-floor'] as const)
   cases.push({
     group: 'http-server',
     name: variant,
     unit: 'req/s',
     lowerIsBetter: false,
-    run: () => throughput('http-server', variant, HTTP_APP, 1),
+    run: () => throughput('http-server', variant, httpApp(variant), 1),
   });
-for (const variant of ['bare', 'ballast', 'otel-lean'] as const)
+for (const variant of ['bare', 'ballast', 'otel-lean', 'sdk-floor'] as const)
   cases.push({
     group: 'http-server-sampled',
     name: variant,
     unit: 'req/s',
     lowerIsBetter: false,
-    run: () => throughput('http-server-sampled', variant, HTTP_APP, 0.1),
+    run: () => throughput('http-server-sampled', variant, httpApp(variant), 0.1),
   });
 for (const variant of ['bare', 'ballast', 'otel-auto'] as const)
   cases.push({
