@@ -1,9 +1,12 @@
 // CPU time per request of a server process (and of the OTLP sink), which a shared machine's load
 // moves far less than req/s: `node bench/cpu-per-request.mjs <app> <variant> [requests]`, app
 // http | express | fastify; variant bare | ballast | ballast-unsampled (always_off) |
-// ballast-noexport (OTEL_TRACES_EXPORTER=none) | fastify-otel (ballast plus @fastify/otel). A fixed
-// number of requests (after a warm-up) from autocannon, spans exported to bench/sink.mjs; utime +
-// stime from /proc/<pid>/stat (Linux) before and after, for the server and for the sink.
+// ballast-noexport (OTEL_TRACES_EXPORTER=none) | fastify-otel (ballast plus @fastify/otel) |
+// sdk-floor (app http only: bench/sdk-floor.mjs, the SDK's own minimum per request). CPU_RATIO
+// (default 1) is the parent-based sampling ratio. A fixed number of requests (after a warm-up of
+// 30,000, long enough for the first export, which loads the exporter, to happen before the
+// measurement at 10 %) from autocannon, spans exported to bench/sink.mjs; utime + stime from
+// /proc/<pid>/stat (Linux) before and after, for the server and for the sink.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -37,13 +40,15 @@ const env = {
   OTEL_SERVICE_NAME: 'cpu',
   OTEL_EXPORTER_OTLP_ENDPOINT: new URL(sink.url).origin,
   OTEL_METRICS_EXPORTER: 'none',
-  OTEL_TRACES_SAMPLER: variant === 'ballast-unsampled' ? 'always_off' : 'parentbased_always_on',
+  OTEL_TRACES_SAMPLER: variant === 'ballast-unsampled' ? 'always_off' : 'parentbased_traceidratio',
+  OTEL_TRACES_SAMPLER_ARG: process.env.CPU_RATIO ?? '1',
   ...(variant.startsWith('ballast') && { NODE_OPTIONS: '--import @ballast/tracing/register' }),
   ...(variant === 'ballast-noexport' && { OTEL_TRACES_EXPORTER: 'none' }),
   ...(variant === 'fastify-otel' && { NODE_OPTIONS: `--import ${here('./fastify-otel.mjs')}` }),
 };
-const server = await start(here(`./hello-${app}.mjs`), env);
-await load(server.url, 5_000);
+const file = variant === 'sdk-floor' ? './sdk-floor.mjs' : `./hello-${app}.mjs`;
+const server = await start(here(file), env);
+await load(server.url, 30_000);
 const s0 = cpuUs(server.child.pid);
 const k0 = cpuUs(sink.child.pid);
 const result = await load(server.url, Number(count));
