@@ -12,7 +12,7 @@ import { api, requireHere } from './api.ts';
 import { AlsContextManager } from './context-manager.ts';
 import { type InvalidOptionsError, isTracingError } from './errors.ts';
 import { CountingExporter, createSpanExporter } from './exporters.ts';
-import { PooledIdGenerator } from './ids.ts';
+import { PooledIdGenerator, PooledRatioSampler } from './ids.ts';
 import { instrumentFastify } from './instrumentations/fastify.ts';
 import { instrumentHttpClient } from './instrumentations/http-client.ts';
 import { instrumentHttpServer } from './instrumentations/http-server.ts';
@@ -268,8 +268,8 @@ function createSdk(
   const processor =
     overrides.spanProcessor?.(config) ?? spanProcessor(trace, config, exporter, env, say);
 
-  const sampler = createSampler(trace, config);
   const ids = new PooledIdGenerator();
+  const sampler = createSampler(trace, config, ids);
   const provider = new trace.TracerProvider({
     resource: getResource(),
     sampler,
@@ -541,6 +541,7 @@ function batchSettings(env: NodeJS.ProcessEnv, say: (message: string, code: stri
 function createSampler(
   trace: typeof import('@opentelemetry/sdk-trace'),
   config: ResolvedConfig,
+  ids: PooledIdGenerator,
 ): Sampler {
   if (typeof config.sampler === 'object') return config.sampler;
   const ratio = config.sampler;
@@ -549,7 +550,7 @@ function createSampler(
       ? new trace.AlwaysOnSampler()
       : ratio <= 0
         ? new trace.AlwaysOffSampler()
-        : new trace.TraceIdRatioBasedSampler(ratio);
+        : new PooledRatioSampler(ids, new trace.TraceIdRatioBasedSampler(ratio), ratio);
   return config.parentBased ? new trace.ParentBasedSampler({ root }) : root;
 }
 

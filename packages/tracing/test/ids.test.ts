@@ -1,5 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { describe, expect, it, vi } from 'vitest';
-import { PooledIdGenerator } from '../src/ids.ts';
+import { PooledIdGenerator, PooledRatioSampler } from '../src/ids.ts';
 
 describe('PooledIdGenerator', () => {
   it('draws lower-case hex ids of W3C length, all different, across pool refills', () => {
@@ -51,5 +54,29 @@ describe('PooledIdGenerator', () => {
     ids.reserveTraceId(reserved);
     ids.reserveTraceId(undefined);
     expect(ids.generateTraceId()).not.toBe(reserved);
+  });
+});
+
+describe('PooledRatioSampler', () => {
+  it("decides exactly as the SDK's TraceIdRatioBasedSampler, for drawn ids and any other", () => {
+    for (const ratio of [0.001, 0.1, 0.5, 0.999]) {
+      const sdk = new TraceIdRatioBasedSampler(ratio);
+      const ids = new PooledIdGenerator();
+      const sampler = new PooledRatioSampler(ids, new TraceIdRatioBasedSampler(ratio), ratio);
+      const ask = (s: { shouldSample: TraceIdRatioBasedSampler['shouldSample'] }, id: string) =>
+        s.shouldSample(ROOT_CONTEXT, id, 'GET', SpanKind.SERVER, {}, []).decision;
+      let kept = 0;
+      for (let i = 0; i < 5_000; i++) {
+        const drawn = ids.generateTraceId(); // the shortcut: the words read from its bytes
+        const decision = ask(sampler, drawn);
+        expect(decision).toBe(ask(sdk, drawn));
+        if (decision === 2) kept += 1;
+        const other = randomBytes(16).toString('hex'); // not the last drawn: the SDK's sampler
+        expect(ask(sampler, other)).toBe(ask(sdk, other));
+      }
+      expect(kept / 5_000).toBeCloseTo(ratio, 1);
+      expect(ask(sampler, 'not-hex')).toBe(ask(sdk, 'not-hex'));
+      expect(sampler.toString()).toBe(sdk.toString());
+    }
   });
 });
