@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
-import { TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
+import { type Sampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
 import { describe, expect, it, vi } from 'vitest';
 import { PooledIdGenerator, PooledRatioSampler } from '../src/ids.ts';
 
@@ -63,7 +63,7 @@ describe('PooledRatioSampler', () => {
       const sdk = new TraceIdRatioBasedSampler(ratio);
       const ids = new PooledIdGenerator();
       const sampler = new PooledRatioSampler(ids, new TraceIdRatioBasedSampler(ratio), ratio);
-      const ask = (s: { shouldSample: TraceIdRatioBasedSampler['shouldSample'] }, id: string) =>
+      const ask = (s: Sampler, id: string) =>
         s.shouldSample(ROOT_CONTEXT, id, 'GET', SpanKind.SERVER, {}, []).decision;
       let kept = 0;
       for (let i = 0; i < 5_000; i++) {
