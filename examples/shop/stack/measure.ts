@@ -93,7 +93,9 @@ function print(title: string, rows: Row[]) {
 }
 
 try {
-  console.log(`ready in ${stack.readyS.toFixed(2)} s`);
+  console.log(
+    `ready in ${stack.readyS.toFixed(2)} s; CPU used until ready ${cpuSeconds().toFixed(1)} s (every process of the stack)`,
+  );
   print('at ready', snapshot());
   if (loadS > 0) {
     const cpu0 = cpuSeconds();

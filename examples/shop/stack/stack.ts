@@ -194,6 +194,9 @@ export async function startStack(options: StackOptions = {}) {
             SHOP_USER_SCOPES: USER_SCOPES.join(' '),
           }
         : {}),
+      // glibc's malloc keeps up to 8 arenas per core for the threads that allocate (V8's workers,
+      // libuv's pool); two are plenty for a service and hold less memory once a load has passed
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
       OTEL_SERVICE_NAME: spec.name,
       OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${id}`,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
