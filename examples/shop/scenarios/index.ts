@@ -29,10 +29,22 @@ const watchdog = setTimeout(() => {
 }, budgetMs);
 watchdog.unref();
 
+// Ctrl-C or SIGTERM (a cancelled CI job): stop the stack gracefully instead of leaving its
+// processes and Redis running — the default action of these signals skips every exit handler.
+let stack: Awaited<ReturnType<typeof startStack>> | undefined;
+const starting = new AbortController();
+const onSignal = (signal: NodeJS.Signals) => {
+  say(`${signal}: stopping the stack`);
+  if (stack === undefined) starting.abort();
+  else void stack.stop().finally(() => process.exit(130));
+};
+process.once('SIGINT', onSignal);
+process.once('SIGTERM', onSignal);
+
 say(`starting the stack (service logs: ${logPath})`);
-let stack: Awaited<ReturnType<typeof startStack>>;
 try {
   stack = await startStack({
+    signal: starting.signal,
     gatewayPort: Number(process.env.SHOP_PORT ?? 0),
     // one trace in ten (a request that arrives sampled, as scenario 10's, is always traced): the
     // load generator and the receiver share this process, and span export competes with the
@@ -47,6 +59,7 @@ try {
       logFile.write(`${new Date().toISOString()} ${instance.id.padEnd(16)}| ${line}\n`),
   });
 } catch (error) {
+  if (starting.signal.aborted) process.exit(130);
   console.error(`scenarios: the stack did not start: ${(error as Error).message}`);
   console.error(`scenarios: service logs: ${logPath}`);
   process.exit(1);

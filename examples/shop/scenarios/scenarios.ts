@@ -192,17 +192,24 @@ export const SCENARIOS: Scenario[] = [
       const healthy: number[] = [];
       const slow: number[] = [];
       let failed = 0;
+      const codes = new Map<string, number>();
+      const count = (byCode: Record<string, number>) => {
+        for (const [code, n] of Object.entries(byCode))
+          if (!code.startsWith('2')) codes.set(code, (codes.get(code) ?? 0) + n);
+      };
       const windows = Number(process.env.SHOP_SCENARIO3_WINDOWS ?? 5);
       const seconds = Number(process.env.SHOP_SCENARIO3_SECONDS ?? 4);
       for (let w = 0; w < windows; w++) {
         const h = await measureCheckouts(ctx, seconds);
         healthy.push(...h.checkoutLatencies);
         failed += h.checkout.failed;
+        count(h.checkout.byCode);
         const on = await ctx.stack.pushConfig({ faults: { slow: { [target.id]: 10 } } });
         await ctx.waitApplied(on.version);
         const s = await measureCheckouts(ctx, seconds);
         slow.push(...s.checkoutLatencies);
         failed += s.checkout.failed;
+        count(s.checkout.byCode);
         const off = await ctx.stack.pushConfig({ faults: { slow: null } });
         await ctx.waitApplied(off.version);
       }
@@ -212,9 +219,11 @@ export const SCENARIOS: Scenario[] = [
       // how many checkouts took at least the slow instance's added delay longer than the healthy p50
       const extra = 90;
       const slowHit = slow.filter((ms) => ms >= quantile(healthy, 0.5) + extra).length;
+      // the same count in the healthy phase: what the machine's own stalls cost
+      const healthyHit = healthy.filter((ms) => ms >= quantile(healthy, 0.5) + extra).length;
       shared.slowP99Ms = slowP99;
       return {
-        measured: `p99 healthy ${fmt(baseP99)} ms, slow ${fmt(slowP99)} ms (${ratio.toFixed(2)}x; p95 ${fmt(quantile(healthy, 0.95))} vs ${fmt(quantile(slow, 0.95))} ms; slow-phase checkouts >= healthy p50 + 90 ms: ${slowHit}/${slow.length}); ${healthy.length + slow.length} checkouts, ${failed} failed`,
+        measured: `p99 healthy ${fmt(baseP99)} ms, slow ${fmt(slowP99)} ms (${ratio.toFixed(2)}x; p95 ${fmt(quantile(healthy, 0.95))} vs ${fmt(quantile(slow, 0.95))} ms; checkouts >= healthy p50 + 90 ms: slow phase ${slowHit}/${slow.length}, healthy phase ${healthyHit}/${healthy.length}); ${healthy.length + slow.length} checkouts, ${failed} failed${failed ? ` (${[...codes].map(([c, n]) => `${c} x${n}`).join(', ')})` : ''}`,
         ok: ratio <= 1.5 && failed === 0,
         metrics: { healthyP99Ms: baseP99, slowP99Ms: slowP99, ratio },
       };
