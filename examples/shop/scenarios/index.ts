@@ -17,6 +17,8 @@ const started = Date.now();
 const loadAtStart = Math.round(loadavg()[0]! * 10) / 10;
 const budgetMs = Number(process.env.SHOP_SCENARIOS_BUDGET_MS ?? 9 * 60_000);
 const only = process.env.SHOP_SCENARIOS?.split(',').map(Number).filter(Boolean);
+/** Extra tries of a failed latency scenario (2, 3): `SHOP_SCENARIO_RETRIES`, default 1. */
+const retries = Number(process.env.SHOP_SCENARIO_RETRIES ?? 1);
 const logPath = join(tmpdir(), `shop-scenarios-${process.pid}.log`);
 const logFile = createWriteStream(logPath);
 const say = (m: string) => console.log(`scenarios: ${m}`);
@@ -123,12 +125,25 @@ try {
     if (only?.length && !only.includes(scenario.id)) continue;
     const t = Date.now();
     say(`${scenario.id}. ${scenario.scenario} …`);
-    let outcome: Outcome;
-    try {
-      const r = await scenario.run(ctx, shared);
-      outcome = { ...scenario, ...r };
-    } catch (error) {
-      outcome = { ...scenario, measured: `error: ${(error as Error).message}`, ok: false };
+    const attempt = async (): Promise<Outcome> => {
+      try {
+        return { ...scenario, ...(await scenario.run(ctx, shared)) };
+      } catch (error) {
+        return { ...scenario, measured: `error: ${(error as Error).message}`, ok: false };
+      }
+    };
+    let outcome = await attempt();
+    // A latency comparison (a p99 of a few hundred requests) fails now and then on a machine
+    // that stalls as long as the fault it measures: such a scenario gets one more try, and the
+    // table says so with the first try's numbers. Anything else fails at once.
+    if (!outcome.ok && scenario.timing && retries > 0) {
+      say(`${scenario.id}. failed (${outcome.measured}); once more, it compares latencies`);
+      const first = outcome;
+      outcome = await attempt();
+      outcome = {
+        ...outcome,
+        measured: `${outcome.measured} [second try; first: ${first.measured}]`,
+      };
     }
     outcomes.push(outcome);
     say(
