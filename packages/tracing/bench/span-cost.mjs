@@ -56,6 +56,7 @@ function once() {
     method: 'GET',
     url: '/users/42?x=1',
     headers: { host: '127.0.0.1:3000', 'user-agent': 'load/1.0', accept: '*/*' },
+    rawHeaders: ['Host', '127.0.0.1:3000', 'User-Agent', 'load/1.0', 'Accept', '*/*'],
     socket,
   };
   const response = new EventEmitter();

@@ -157,7 +157,8 @@ describe('root requests at a ratio (the unsampled fast path)', () => {
       unsampled = JSON.parse(await get(`${front.url}/a`)) as Seen;
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       followed = JSON.parse(
-        await get(`${front.url}/b`, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }),
+        // Header names in any case (rawHeaders keeps them as sent).
+        await get(`${front.url}/b`, { TraceParent: `00-${traceId}-00f067aa0ba902b7-01` }),
       ) as Seen;
       expect(followed.front).toMatchObject({ traceId, traceFlags: '01' });
     } finally {

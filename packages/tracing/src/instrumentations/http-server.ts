@@ -37,7 +37,8 @@ const SUPPRESS_TRACING = 'OpenTelemetry SDK Context Key SUPPRESS_TRACING';
  * One SERVER span per incoming `node:http` request, from `http.server.request.start` to
  * `http.server.response.finish` — or, when the client disconnects first, to the response's
  * `'close'`, as an error without a status code. The order of work keeps unsampled requests cheap: the parent is
- * extracted only when a `traceparent`/`baggage` header is present, the span is started with no
+ * extracted only when a `traceparent`/`baggage` header is present (a new root is decided by the
+ * sampler before the SDK's tracer is called: `Runtime.startRoot`), the span is started with no
  * attributes (the sampler decides on the parent and the trace id alone), and attributes are built
  * only for a span that records. The span's context is entered for the handler's whole async run.
  */
@@ -56,12 +57,11 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
         contexts.enter(untraced);
         return;
       }
-      const headers = request.headers;
       const name = request.method ?? 'HTTP';
       let parent: Context = root;
       let span: Span;
-      if (headers.traceparent !== undefined || headers.baggage !== undefined) {
-        parent = propagator.extract(root, headers, incomingGetter);
+      if (carriesTraceContext(request.rawHeaders)) {
+        parent = propagator.extract(root, request.headers, incomingGetter);
         span = tracer.startSpan(name, serverKind, parent);
       } else span = rt.startRoot(name, serverKind); // no trace context came in: a root
       response[SERVER_SPAN] = span;
@@ -127,6 +127,26 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
     'http.server.request.start': onStart,
     'http.server.response.finish': onFinish,
   });
+}
+
+/**
+ * Whether a `traceparent` or `baggage` header came in, read from `rawHeaders` (names as sent, any
+ * case): Node builds `request.headers` on first access, and a request without trace context — every
+ * new root, sampled or not — should not pay for that on tracing's account (an application that reads
+ * its headers pays it once, as it would untraced). Only names of those two lengths are lower-cased.
+ * Tested in sampling.test.ts (a mixed-case `TraceParent` is followed).
+ */
+function carriesTraceContext(raw: readonly string[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (
+      name.length === 11
+        ? name.toLowerCase() === 'traceparent'
+        : name.length === 7 && name.toLowerCase() === 'baggage'
+    )
+      return true;
+  }
+  return false;
 }
 
 function pathOf(url: string | undefined): string {
