@@ -13,6 +13,7 @@ import {
   pickHeaders,
   type StoredResponse,
 } from './response.ts';
+import { completesText } from './store.ts';
 import type { TelemetrySpan } from './telemetry.ts';
 
 /** Headers stored with a response and replayed, unless `storeHeaders` says otherwise. */
@@ -121,6 +122,8 @@ export interface StorePolicy {
   readonly storeServerErrors: boolean;
   /** Lower-case names of the headers stored. */
   readonly storedHeaders: ReadonlySet<string>;
+  /** The store takes text payloads: a UTF-8 body given as bytes is handed over as text. */
+  readonly textPayloads: boolean;
 }
 
 /** One execution of a handler under a held lock. */
@@ -159,7 +162,7 @@ export class Attempt {
   /** Stores the response (or releases the key when it may not be stored). */
   async finish(response: CapturedResponse): Promise<void> {
     if (this.#abandoned !== undefined) return this.release(this.#abandoned);
-    const { maxBodyBytes, storeServerErrors, storedHeaders } = this.#policy;
+    const { maxBodyBytes, storeServerErrors, storedHeaders, textPayloads } = this.#policy;
     const { status, body, encoding } = response;
     const size = bodyLength(body, encoding);
     if (size > maxBodyBytes) return this.release('too-large');
@@ -168,7 +171,7 @@ export class Attempt {
       typeof response.headers === 'function'
         ? response.headers(storedHeaders)
         : pickHeaders(response.headers, storedHeaders);
-    await this.#lease.complete(encodeParts(status, headers, body, encoding, size));
+    await this.#lease.complete(encodeParts(status, headers, body, encoding, size, textPayloads));
     this.#span?.end();
   }
 
@@ -196,6 +199,7 @@ export class HttpCore<Req> implements StorePolicy {
   readonly maxBodyBytes: number;
   readonly maxRequestBodyBytes: number;
   readonly storeServerErrors: boolean;
+  readonly textPayloads: boolean;
   /** True when a duplicate may wait for the first (`waitForInFlightMs` > 0). */
   readonly waits: boolean;
   readonly #methods: ReadonlySet<string>;
@@ -213,6 +217,7 @@ export class HttpCore<Req> implements StorePolicy {
     this.maxBodyBytes = parsed.maxBodyBytes;
     this.maxRequestBodyBytes = parsed.maxRequestBodyBytes;
     this.storeServerErrors = parsed.storeServerErrors;
+    this.textPayloads = completesText(this.engine.store);
     this.waits = parsed.waitForInFlightMs > 0;
     this.#methods = new Set(parsed.methods.map((m) => m.toUpperCase()));
     this.#required = parsed.required;

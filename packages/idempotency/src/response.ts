@@ -1,3 +1,19 @@
+import { createRequire } from 'node:module';
+
+let isUtf8: ((input: Uint8Array) => boolean) | undefined;
+
+/**
+ * `buffer.isUtf8`, from `node:buffer` required on first use: the package's import list stays as
+ * test/install.test.ts pins it (nothing but the kernel and node:module at import time).
+ */
+function validUtf8(bytes: Uint8Array): boolean {
+  if (isUtf8 === undefined) {
+    const base = typeof __filename === 'string' ? __filename : import.meta.url;
+    isUtf8 = (createRequire(base)('node:buffer') as typeof import('node:buffer')).isUtf8;
+  }
+  return isUtf8(bytes);
+}
+
 /** A response as it is stored and replayed. */
 export interface StoredResponse {
   readonly status: number;
@@ -34,16 +50,20 @@ export function pickHeaders(
 //
 // Fast path: with a string body sent as UTF-8 (what res.json()/res.send(string) do) the payload
 // is built as text — no buffer at all here — and a store that takes text (the Redis store) writes
-// it to Redis as it is: its UTF-8 bytes are exactly the bytes sent to the client. Guarded by the
-// byte-for-byte replay tests of test/behaviour.test.ts and "stores a UTF-8 body as text and
-// replays it byte for byte" (test/response.test.ts).
+// it to Redis as it is: its UTF-8 bytes are exactly the bytes sent to the client. A body given as
+// bytes (Express's res.send() turns a string into a Buffer to compute its ETag) is handed over as
+// text too when the store takes text and the bytes are valid UTF-8: decoding valid UTF-8 and
+// encoding it again gives the same bytes. Guarded by the byte-for-byte replay tests of
+// test/behaviour.test.ts and "stores a UTF-8 body as text and replays it byte for byte" and "hands
+// a UTF-8 body given as bytes over as text, when the store takes text" (test/response.test.ts).
 
 const UTF8 = new Set<string | undefined>([undefined, 'utf8', 'utf-8', 'UTF8', 'UTF-8']);
 
 /**
  * Encodes a response into the opaque payload a store keeps (the layout above). A string body sent
- * as UTF-8 gives the payload as text (its UTF-8 bytes are the payload); any other body gives
- * bytes, a string body written in place in `encoding`. `bodyLength` is the body's size in bytes
+ * as UTF-8 gives the payload as text (its UTF-8 bytes are the payload), and so does a body of
+ * valid UTF-8 bytes when `textPayloads` (the store takes text); any other body gives bytes, a
+ * string body written in place in `encoding`. `bodyLength` is the body's size in bytes
  * ({@link bodyLength}).
  */
 export function encodeParts(
@@ -52,13 +72,18 @@ export function encodeParts(
   body: string | Uint8Array | undefined | null,
   encoding?: BufferEncoding,
   bodyLength = body === undefined || body === null ? 0 : byteLength(body, encoding),
+  textPayloads = false,
 ): Uint8Array | string {
   if (!Number.isInteger(status) || status < 0 || status > 0xffff) {
     throw new RangeError(`The status of the response to store is not a valid status: ${status}.`);
   }
   const head = `${status}${JSON.stringify(headers)}\n`;
   if (body === undefined || body === null) return head;
-  if (typeof body === 'string' && UTF8.has(encoding)) return head + body;
+  if (typeof body === 'string') {
+    if (UTF8.has(encoding)) return head + body;
+  } else if (textPayloads && validUtf8(body)) {
+    return head + Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  }
   const headLength = Buffer.byteLength(head);
   const out = Buffer.allocUnsafe(headLength + bodyLength);
   out.write(head, 0);

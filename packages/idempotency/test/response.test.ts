@@ -22,6 +22,24 @@ describe('stored response payloads', () => {
     }
   });
 
+  it('hands a UTF-8 body given as bytes over as text, when the store takes text', () => {
+    const text = JSON.stringify({ note: 'Grüße — 支払い 💳', bom: '\ufeff' });
+    const bytes = Buffer.concat([Buffer.from('xx'), Buffer.from(text)]).subarray(2);
+    const asText = encodeParts(201, headers, bytes, undefined, bytes.byteLength, true);
+    expect(typeof asText).toBe('string');
+    expect(Buffer.from(asText).equals(bytesOf(encodeParts(201, headers, bytes)))).toBe(true);
+    expect(Buffer.from(decodeResponse(bytesOf(asText)).body).equals(bytes)).toBe(true);
+    // Not valid UTF-8 (decoding would replace bytes): bytes, as they are.
+    const binary = Buffer.from([0x7b, 0xff, 0xfe, 0xc3]);
+    const asBytes = encodeParts(200, [], binary, undefined, binary.byteLength, true);
+    expect(asBytes).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(decodeResponse(bytesOf(asBytes)).body).equals(binary)).toBe(true);
+    // A store that does not take text gets bytes.
+    expect(encodeParts(201, headers, bytes, undefined, bytes.byteLength)).toBeInstanceOf(
+      Uint8Array,
+    );
+  });
+
   it('stores bytes, and strings in another encoding, as bytes', () => {
     const binary = Buffer.from([0, 10, 91, 255, 0x0a, 0x5b]);
     const asBytes = encodeParts(200, [], binary);
