@@ -33,15 +33,16 @@ export function currentTraceIds(): TraceIds | undefined {
   };
 }
 
-const NONE: Partial<LogFields> = Object.freeze({});
-
 /**
  * `{ trace_id, span_id, trace_flags }` of the active span, or `{}` outside any trace: merge it into
- * a log line with any logger (`logger.info({ ...logFields(), order }, 'paid')`).
+ * a log line with any logger (`logger.info({ ...logFields(), order }, 'paid')`). Always a new object
+ * the caller may extend.
  */
 export function logFields(): Partial<LogFields> {
   const ids = currentTraceIds();
-  if (ids === undefined) return NONE;
+  // A fresh object, never a shared frozen one: pino's default mixin merge writes the line's own
+  // fields into what the mixin returned (guarded by "pino merges a line's fields…" in helpers.test.ts).
+  if (ids === undefined) return {};
   return { trace_id: ids.traceId, span_id: ids.spanId, trace_flags: ids.traceFlags };
 }
 

@@ -10,6 +10,7 @@ import {
   withSpan,
 } from '../src/index.ts';
 import { createTestTracing } from '../src/testing.ts';
+import { pino } from 'pino';
 
 const tracing = createTestTracing({ serviceName: 'helpers-test' });
 beforeEach(() => tracing.reset());
@@ -106,6 +107,21 @@ describe('currentTraceIds / logFields / pinoMixin', () => {
         trace_flags: '01',
       });
     });
+  });
+
+  it("pino merges a line's fields into the mixin's object, inside and outside a span", () => {
+    // pino's default mixinMergeStrategy writes the line's fields into the object the mixin
+    // returned: a shared frozen `{}` outside a span threw "object is not extensible".
+    const lines: Record<string, unknown>[] = [];
+    const destination = { write: (line: string) => lines.push(JSON.parse(line)) };
+    const log = pino({ mixin: pinoMixin }, destination);
+    log.info({ startupMs: 12 }, 'outside');
+    withSpan('logged', () => log.info({ order: 'o-1' }, 'inside'));
+    expect(lines[0]).toMatchObject({ msg: 'outside', startupMs: 12 });
+    expect(lines[0]).not.toHaveProperty('trace_id');
+    expect(lines[1]).toMatchObject({ msg: 'inside', order: 'o-1', trace_flags: '01' });
+    expect(lines[1]?.['trace_id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(logFields()).not.toBe(logFields());
   });
 });
 
