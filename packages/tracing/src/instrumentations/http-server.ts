@@ -131,9 +131,10 @@ export function instrumentHttpServer(rt: Runtime, settings: HttpServerSettings):
 
 /**
  * Whether a `traceparent` or `baggage` header came in, read from `rawHeaders` (names as sent, any
- * case): Node builds `request.headers` on first access, and a request without trace context — every
- * new root, sampled or not — should not pay for that on tracing's account (an application that reads
- * its headers pays it once, as it would untraced). Only names of those two lengths are lower-cased.
+ * case): Node builds `request.headers` on first access, and an unsampled request without trace
+ * context should not pay for that on tracing's account (a sampled one reads `host` and
+ * `user-agent` from it; an application that reads its headers pays it once, as it would
+ * untraced). Only names of those two lengths are lower-cased.
  * Tested in sampling.test.ts (a mixed-case `TraceParent` is followed).
  */
 function carriesTraceContext(raw: readonly string[]): boolean {
