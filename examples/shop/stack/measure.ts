@@ -3,7 +3,8 @@
  * sampling), and prints the memory of every process of the stack — at ready (the moment
  * `npm run shop:scenarios` records `stackRssMb`), and again after a short paced load — as RSS
  * (what issue 17's ≤ 1 GB is about), split into anonymous and file-backed pages, and as PSS. Then
- * it stops the stack. `SHOP_MEASURE_LOAD_S=0` skips the load; `--json` prints the rows as JSON.
+ * it stops the stack. `SHOP_MEASURE_LOAD_S` sets the load's length (default 30; 0 skips it),
+ * `SHOP_MEASURE_SAMPLING` the share of traces kept (default 0.1); `--json` prints the rows as JSON.
  */
 import { readFileSync } from 'node:fs';
 import { runLoad } from '../load/load.ts';
@@ -43,7 +44,10 @@ const json = process.argv.includes('--json');
 const loadS = Number(process.env.SHOP_MEASURE_LOAD_S ?? 30);
 const stack = await startStack({
   gatewayPort: 0,
-  env: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+  env: {
+    OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+    OTEL_TRACES_SAMPLER_ARG: process.env.SHOP_MEASURE_SAMPLING ?? '0.1',
+  },
   color: false,
   say: () => {},
   log: () => {},
