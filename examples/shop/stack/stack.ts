@@ -197,6 +197,12 @@ export async function startStack(options: StackOptions = {}) {
       // glibc's malloc keeps up to 8 arenas per core for the threads that allocate (V8's workers,
       // libuv's pool); two are plenty for a service and hold less memory once a load has passed
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      // The pino instrumentation only adds trace ids to log lines, which lib/service.ts's
+      // `mixin: pinoMixin` already does; with it and koa's off, a service needs no ESM loader hook
+      // (import-in-the-middle), ~5 MB per process. Inventory (Koa) keeps koa's.
+      OTEL_NODE_DISABLED_INSTRUMENTATIONS:
+        process.env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ??
+        (spec.name === 'inventory' ? 'pino' : 'pino,koa'),
       OTEL_SERVICE_NAME: spec.name,
       OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${id}`,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
