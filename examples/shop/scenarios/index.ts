@@ -208,6 +208,7 @@ try {
             cpus: cpus().length,
             loadAverageAtStart: loadAtStart,
             loadAverageAtEnd: Math.round(loadavg()[0]! * 10) / 10,
+            runSeconds: Math.round((Date.now() - started) / 1000),
             note: 'absolute latencies depend on what else the machine runs; compare values measured in the same run',
           },
           results: {
