@@ -53,6 +53,7 @@ async function measureCheckouts(ctx: Context, seconds: number, rps = ctx.rps) {
   });
 }
 
+const round1 = (n: number) => Math.round(n * 10) / 10;
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
 
 async function ledger(ctx: Context, orderId: string): Promise<Json[]> {
@@ -243,7 +244,11 @@ export const SCENARIOS: Scenario[] = [
       return {
         measured: `p99 healthy ${fmt(baseP99)} ms, slow ${fmt(slowP99)} ms (${ratio.toFixed(2)}x; p95 ${fmt(quantile(healthy, 0.95))} vs ${fmt(quantile(slow, 0.95))} ms; checkouts >= healthy p50 + 90 ms: slow phase ${slowHit}/${slow.length}, healthy phase ${healthyHit}/${healthy.length}); ${healthy.length + slow.length} checkouts, ${failed} failed${failed ? ` (${[...codes].map(([c, n]) => `${c} x${n}`).join(', ')})` : ''}`,
         ok: ratio <= 1.5 && failed === 0,
-        metrics: { healthyP99Ms: baseP99, slowP99Ms: slowP99, ratio },
+        metrics: {
+          healthyP99Ms: round1(baseP99),
+          slowP99Ms: round1(slowP99),
+          ratio: Math.round(ratio * 100) / 100,
+        },
       };
     },
   },
