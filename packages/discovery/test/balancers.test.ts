@@ -21,6 +21,18 @@ function setup(balancer: Balancer, n: number, extra: Parameters<typeof fleet>[1]
   return { clock, registry, r };
 }
 
+/** Two instances behind p2cPeakEwma (10 s decay), each of which has answered once in 10 ms. */
+function twoAnsweredIn10Ms() {
+  const { clock, r } = setup(p2cPeakEwma({ decayMs: 10_000 }), 2);
+  const [a, b] = r.endpoints() as [Endpoint, Endpoint];
+  for (const endpoint of [a, b]) {
+    const pick = r.pick({ exclude: endpoint === a ? b : a });
+    clock.advance(10);
+    pick.done('success');
+  }
+  return { clock, r, a, b };
+}
+
 function shares(picks: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const id of picks) out[id] = (out[id] ?? 0) + 1 / picks.length;
@@ -184,13 +196,7 @@ describe('p2cPeakEwma', () => {
   });
 
   it("counts a cancelled request's wait as a lower bound of its latency", () => {
-    const { clock, r } = setup(p2cPeakEwma({ decayMs: 10_000 }), 2);
-    const [a, b] = r.endpoints() as [Endpoint, Endpoint];
-    for (const endpoint of [a, b]) {
-      const pick = r.pick({ exclude: endpoint === a ? b : a });
-      clock.advance(10);
-      pick.done('success');
-    }
+    const { clock, r, a, b } = twoAnsweredIn10Ms();
     // a hedge abandons a's request after 40 ms: a now looks slower than b, which answered in 10
     const abandoned = r.pick({ exclude: b });
     clock.advance(40);
@@ -205,13 +211,7 @@ describe('p2cPeakEwma', () => {
   });
 
   it('counts the age of requests in flight: an idle, decayed instance does not win while its request waits', () => {
-    const { clock, r } = setup(p2cPeakEwma({ decayMs: 10_000 }), 2);
-    const [a, b] = r.endpoints() as [Endpoint, Endpoint];
-    for (const endpoint of [a, b]) {
-      const pick = r.pick({ exclude: endpoint === a ? b : a });
-      clock.advance(10);
-      pick.done('success');
-    }
+    const { clock, r, a, b } = twoAnsweredIn10Ms();
     clock.advance(60_000); // both idle: estimates decayed to ~0
     const busy = r.pick({ exclude: a }); // b: one request, answered in 10 ms
     clock.advance(10);

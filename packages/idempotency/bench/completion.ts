@@ -45,19 +45,28 @@ interface Way {
 const record = Buffer.alloc(200, 0x43);
 const recordText = record.toString('latin1'); // the same 200 bytes (ASCII), as a string
 
+/** A client with `lua` defined as its `complete` command through ioredis's defineCommand. */
+function definedScript(url: string, lua: string) {
+  const client = new Redis(url);
+  client.defineCommand('complete', { numberOfKeys: 1, lua });
+  const defined = client as Redis & {
+    complete(key: string, lock: string, record: string | Buffer, ttl: number): Promise<unknown>;
+  };
+  return {
+    complete: defined.complete.bind(defined),
+    close: () => client.disconnect(),
+  };
+}
+
 const ways: Way[] = [
   {
     name: 'script by defineCommand, record as a string',
     commands: ['evalsha', 'eval'],
     async setUp(url) {
-      const client = new Redis(url);
-      client.defineCommand('complete', { numberOfKeys: 1, lua: COMPLETE });
-      const c = client as Redis & {
-        complete(k: string, l: string, d: string, t: number): Promise<number>;
-      };
+      const { complete, close } = definedScript(url, COMPLETE);
       return {
-        complete: async (key, lock, _done, text) => (await c.complete(key, lock, text, TTL)) === 1,
-        close: () => client.disconnect(),
+        complete: async (key, lock, _done, text) => (await complete(key, lock, text, TTL)) === 1,
+        close,
       };
     },
   },
@@ -65,14 +74,10 @@ const ways: Way[] = [
     name: 'script by defineCommand, record as a Buffer',
     commands: ['evalsha', 'eval'],
     async setUp(url) {
-      const client = new Redis(url);
-      client.defineCommand('complete', { numberOfKeys: 1, lua: COMPLETE });
-      const c = client as Redis & {
-        complete(k: string, l: string, d: Buffer, t: number): Promise<number>;
-      };
+      const { complete, close } = definedScript(url, COMPLETE);
       return {
-        complete: async (key, lock, done) => (await c.complete(key, lock, done, TTL)) === 1,
-        close: () => client.disconnect(),
+        complete: async (key, lock, done) => (await complete(key, lock, done, TTL)) === 1,
+        close,
       };
     },
   },
@@ -80,14 +85,10 @@ const ways: Way[] = [
     name: 'script-short',
     commands: ['evalsha', 'eval'],
     async setUp(url) {
-      const client = new Redis(url);
-      client.defineCommand('complete', { numberOfKeys: 1, lua: COMPLETE_SHORT });
-      const c = client as Redis & {
-        complete(k: string, l: string, d: Buffer, t: number): Promise<unknown>;
-      };
+      const { complete, close } = definedScript(url, COMPLETE_SHORT);
       return {
-        complete: async (key, lock, done) => (await c.complete(key, lock, done, TTL)) !== null,
-        close: () => client.disconnect(),
+        complete: async (key, lock, done) => (await complete(key, lock, done, TTL)) !== null,
+        close,
       };
     },
   },
