@@ -1,3 +1,4 @@
+import { pino } from 'pino';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   bindContext,
@@ -10,7 +11,6 @@ import {
   withSpan,
 } from '../src/index.ts';
 import { createTestTracing } from '../src/testing.ts';
-import { pino } from 'pino';
 
 const tracing = createTestTracing({ serviceName: 'helpers-test' });
 beforeEach(() => tracing.reset());
