@@ -7,9 +7,13 @@
 // ends it; the batch span processor and the OTLP/protobuf exporter (OTEL_EXPORTER_OTLP_ENDPOINT)
 // are the SDK's, with their defaults, as in every other variant. An unsampled request costs
 // exactly the SDK's startSpan and end of a non-recording span.
+// With FLOOR_CONTEXT=1 (the `sdk-context-floor` case) the handler also runs with the span current,
+// through the SDK's AsyncLocalStorageContextManager: what the API requires of any tracing whose
+// child spans and log lines belong to the request.
 // Prints "listening <url>" once it accepts connections.
 import http from 'node:http';
-import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -31,10 +35,17 @@ const provider = new TracerProvider({
 const tracer = provider.getTracer('sdk-floor');
 const server = { kind: SpanKind.SERVER };
 
-const app = http.createServer((req, res) => {
-  const span = tracer.startSpan('GET', server, ROOT_CONTEXT);
+const withContext = process.env.FLOOR_CONTEXT === '1';
+if (withContext) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const hello = (res) => {
   res.setHeader('content-type', 'text/plain');
   res.end('hello');
+};
+
+const app = http.createServer((req, res) => {
+  const span = tracer.startSpan('GET', server, ROOT_CONTEXT);
+  if (withContext) context.with(trace.setSpan(ROOT_CONTEXT, span), hello, undefined, res);
+  else hello(res);
   if (span.isRecording()) {
     span.setAttribute('http.request.method', req.method);
     span.setAttribute('url.path', req.url);

@@ -28,6 +28,9 @@ import {
 //              needs: a span started and ended through its tracer, same sampler, batch processor and
 //              exporter, no instrumentation, no context, no propagation (sdk-floor.mjs) — the floor
 //              of any tracing built on the SDK, which the issue requires
+//   sdk-context-floor  (http-server-sampled) sdk-floor plus what the API requires of any tracing
+//              whose child spans and log lines belong to the request: the span made current for
+//              the handler through the SDK's own AsyncLocalStorageContextManager (FLOOR_CONTEXT=1)
 //
 // A variant that exports nothing would be a broken measurement: every traced case checks that the
 // sink received spans, and the counts per case and round are kept in bench/sink-counts.json.
@@ -51,7 +54,8 @@ type Variant =
   | 'otel-auto'
   | 'fastify-otel'
   | 'sdk-node-import'
-  | 'sdk-floor';
+  | 'sdk-floor'
+  | 'sdk-context-floor';
 
 function variantEnv(variant: Variant, ratio: number, endpoint: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
@@ -70,6 +74,7 @@ function variantEnv(variant: Variant, ratio: number, endpoint: string): NodeJS.P
   if (variant === 'otel-auto') env.NODE_OPTIONS = `--import ${OTEL_AUTO}`;
   if (variant === 'fastify-otel') env.NODE_OPTIONS = `--import ${FASTIFY_OTEL}`;
   if (variant === 'sdk-node-import') env.NODE_OPTIONS = `--import ${SDK_NODE_IMPORT}`;
+  if (variant === 'sdk-context-floor') env.FLOOR_CONTEXT = '1';
   return env;
 }
 
@@ -170,7 +175,8 @@ async function startupMs(variant: Variant): Promise<number> {
 
 const cases: BenchCase[] = [];
 /** The hello world, or the floor's own copy of it (which starts its spans itself). */
-const httpApp = (variant: Variant) => (variant === 'sdk-floor' ? FLOOR_APP : HTTP_APP);
+const httpApp = (variant: Variant) =>
+  variant === 'sdk-floor' || variant === 'sdk-context-floor' ? FLOOR_APP : HTTP_APP;
 for (const variant of ['bare', 'ballast', 'otel-lean', 'otel-auto', 'sdk-floor'] as const)
   cases.push({
     group: 'http-server',
@@ -179,7 +185,7 @@ for (const variant of ['bare', 'ballast', 'otel-lean', 'otel-auto', 'sdk-floor']
     lowerIsBetter: false,
     run: () => throughput('http-server', variant, httpApp(variant), 1),
   });
-for (const variant of ['bare', 'ballast', 'otel-lean', 'sdk-floor'] as const)
+for (const variant of ['bare', 'ballast', 'otel-lean', 'sdk-floor', 'sdk-context-floor'] as const)
   cases.push({
     group: 'http-server-sampled',
     name: variant,
