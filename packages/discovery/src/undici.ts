@@ -34,7 +34,8 @@ export interface DiscoveryDispatcherOptions {
    * Default: every status of 500 or above. Exclude a status that means "not now, for a reason
    * that is not this instance" — e.g. a service answering `503` because a dependency of its own is
    * down: every instance would answer the same, and penalising the ones that did starves them
-   * of traffic after the dependency recovers.
+   * of traffic after the dependency recovers. If it throws, the default decides that answer and
+   * the process gets one warning (code `BALLAST_DISCOVERY_IS_FAILURE`) per dispatcher.
    */
   isFailure?: ((statusCode: number, service: string) => boolean) | undefined;
   /** Options of every instance's undici `Pool` (connections, timeouts, TLS). Default undici's. */
@@ -198,6 +199,19 @@ class ServiceDispatcher extends Dispatcher implements DiscoveryDispatcher {
     this.retries = retries;
     this.poolOptions = poolOptions;
     this.isFailure = isFailure;
+  }
+
+  #isFailureReported = false;
+
+  /** Warns once (`BALLAST_DISCOVERY_IS_FAILURE`) that the caller's `isFailure` threw. */
+  reportIsFailureError(error: unknown): void {
+    if (this.#isFailureReported) return;
+    this.#isFailureReported = true;
+    const reason = error instanceof Error ? error.message : String(error);
+    process.emitWarning(
+      `discoveryDispatcher: isFailure threw (${reason}); answers are judged by the default rule (status >= 500) until it is fixed`,
+      { code: 'BALLAST_DISCOVERY_IS_FAILURE' },
+    );
   }
 
   resolver(service: string): Resolver {
@@ -502,12 +516,17 @@ class BalancedRequest {
     }
   }
 
-  /** Does this status count against the instance that answered it (`isFailure`)? */
+  /**
+   * Does this status count against the instance that answered it (`isFailure`)? A throwing
+   * `isFailure` is a bug in the caller's code: the default rule decides this answer, and the
+   * error is reported once per dispatcher as a process warning rather than failing the request.
+   */
   failed(statusCode: number): boolean {
     try {
       return this.#dispatcher.isFailure(statusCode, this.#state.resolver.service) === true;
-    } catch {
-      return statusCode >= 500;
+    } catch (error) {
+      this.#dispatcher.reportIsFailureError(error);
+      return serverError(statusCode);
     }
   }
 

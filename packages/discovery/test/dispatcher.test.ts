@@ -155,6 +155,31 @@ describe('discoveryDispatcher', () => {
     expect(i0.ejected).toBe(false);
   });
 
+  it('isFailure that throws: the default rule decides, and one process warning says so', async () => {
+    const instances = await fleet([{ kind: 'status', status: 500 }, { kind: 'ok' }]);
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    cleanups.push(async () => void process.off('warning', onWarning));
+    const dispatcher = dispatcherFor(registryOf(instances), {
+      ejection: { consecutiveFailures: 2 },
+      isFailure: () => {
+        throw new Error('bug in the predicate');
+      },
+    });
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await get(dispatcher));
+    expect(answers.filter((a) => a.status === 500)).toHaveLength(2);
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on next tick
+    const ours = warnings.filter(
+      (w) => (w as { code?: string }).code === 'BALLAST_DISCOVERY_IS_FAILURE',
+    );
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.message).toContain('bug in the predicate');
+    // the default rule held the 500s against i0: two in a row ejected it
+    expect(dispatcher.resolver('orders').endpoints()[0]!.ejected).toBe(true);
+  });
+
   it('never sends a non-idempotent request twice: a POST gets the 503', async () => {
     const instances = await fleet([{ kind: 'status', status: 503 }, { kind: 'ok' }]);
     const dispatcher = dispatcherFor(registryOf(instances));
