@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { type HeaderMap, requestHeaders, responseHeaders } from './headers.ts';
+import { announcesBody, type HeaderMap, requestHeaders, responseHeaders } from './headers.ts';
 import { type Problem, ProxyAbort, problem, problemFor } from './problems.ts';
 import { type CompiledRoute, type RouterImpl, upstreamPath } from './router.ts';
 import { tracing } from './tracing.ts';
@@ -49,12 +49,8 @@ export function forwardFetch(
   const length = incoming['content-length'];
   const limit = length === undefined ? route.maxRequestBodyBytes : Infinity;
   const exchange = new FetchExchange(route, request.method === 'HEAD');
-  // A body only when the headers announce one (RFC 9112 §6.3): some servers hand a GET an empty
-  // stream, which would make it look unreplayable.
-  const announced =
-    (length !== undefined && length !== '0') || incoming['transfer-encoding'] !== undefined;
   const body =
-    !announced || request.body === null
+    !announcesBody(incoming) || request.body === null
       ? null
       : limit === Infinity
         ? request.body

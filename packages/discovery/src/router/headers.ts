@@ -8,6 +8,15 @@
 export type HeaderMap = Record<string, string | string[] | undefined>;
 
 /**
+ * Whether the request headers announce a body (RFC 9112 §6.3): a non-zero `Content-Length` or a
+ * `Transfer-Encoding`. Some servers hand a GET an empty stream; only announced bodies are sent.
+ */
+export function announcesBody(headers: HeaderMap): boolean {
+  const length = headers['content-length'];
+  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
+}
+
+/**
  * Never forwarded, either way: the hop-by-hop headers, `Expect` (this hop already answered
  * `100 Continue`), the `Proxy-*` credentials meant for this hop, and `Host` (the upstream's own
  * is set, unless the route keeps the client's).

@@ -1,7 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import { type HeaderMap, requestHeaders, responseHeaders } from './headers.ts';
+import { announcesBody, type HeaderMap, requestHeaders, responseHeaders } from './headers.ts';
 import { type Problem, ProxyAbort, problem, problemFor } from './problems.ts';
 import { type CompiledRoute, type RouterImpl, upstreamPath } from './router.ts';
 import { tracing } from './tracing.ts';
@@ -27,13 +27,13 @@ export function forwardNode(
   }
   const path = upstreamPath(route, url);
   if (path === undefined) {
-    sendProblem(res, problem('BAD_REQUEST_PATH', undefined, hasBody(incoming)));
+    sendProblem(res, problem('BAD_REQUEST_PATH', undefined, announcesBody(incoming)));
     return;
   }
   if (route.rateLimiter !== undefined) {
     const waitMs = route.rateLimiter.tryAcquire();
     if (waitMs > 0) {
-      sendProblem(res, problem('RATE_LIMITED', waitMs, hasBody(incoming)));
+      sendProblem(res, problem('RATE_LIMITED', waitMs, announcesBody(incoming)));
       return;
     }
   }
@@ -43,7 +43,7 @@ export function forwardNode(
     sendProblem(res, problem('REQUEST_TOO_LARGE', undefined, true));
     return;
   }
-  const withBody = hasBody(incoming);
+  const withBody = announcesBody(incoming);
   const socket = req.socket;
   const settings = router.settings;
   const remoteAddress = socket.remoteAddress;
@@ -84,11 +84,6 @@ export function forwardNode(
 }
 
 /** A request body follows the headers (RFC 9112 §6.3). */
-function hasBody(headers: HeaderMap): boolean {
-  const length = headers['content-length'];
-  return (length !== undefined && length !== '0') || headers['transfer-encoding'] !== undefined;
-}
-
 function isUpgrade(connection: string | string[] | undefined): boolean {
   if (connection === undefined) return false;
   const value = typeof connection === 'string' ? connection : connection.join(',');
